@@ -1,0 +1,261 @@
+"""Convolution helpers and the residual shortcut (options A, B and C)."""
+
+import keras
+from keras import ops
+
+from keras_resnets.layers._utils import channel_axis
+from keras_resnets.layers._utils import standardize_data_format
+
+SHORTCUT_MODES = ("A", "B", "C")
+
+# He-normal (fan_out, as in the reference Torch/PyTorch ResNets) for convs.
+CONV_INITIALIZER = "he_normal"
+
+
+def make_conv(
+    filters,
+    kernel_size,
+    *,
+    strides=1,
+    use_bias=False,
+    groups=1,
+    kernel_initializer=CONV_INITIALIZER,
+    kernel_regularizer=None,
+    data_format=None,
+    dtype=None,
+    name=None,
+):
+    """A `Conv2D` with the package's defaults (no bias before BN, He init).
+
+    Strided convolutions use "valid" padding and expect the caller to pad
+    symmetrically first (see `make_padding`), which matches PyTorch and the
+    Torch/Caffe reference models; TensorFlow's "same" padding would pad
+    asymmetrically on even inputs.
+    """
+    padding = "same" if strides == 1 else "valid"
+    return keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        use_bias=use_bias,
+        groups=groups,
+        kernel_initializer=keras.initializers.get(kernel_initializer),
+        kernel_regularizer=keras.regularizers.get(kernel_regularizer),
+        bias_regularizer=keras.regularizers.get(kernel_regularizer),
+        data_format=data_format,
+        dtype=dtype,
+        name=name,
+    )
+
+
+def make_padding(kernel_size, strides, *, data_format=None, dtype=None, name=None):
+    """Symmetric zero padding of `kernel_size // 2` before a strided conv.
+
+    Returns `None` where no explicit padding is needed.
+    """
+    if strides == 1 or kernel_size == 1:
+        return None
+    pad = kernel_size // 2
+    return keras.layers.ZeroPadding2D(
+        pad, data_format=data_format, dtype=dtype, name=name
+    )
+
+
+def make_batch_norm(
+    *,
+    momentum=0.9,
+    epsilon=1e-5,
+    gamma_zero=False,
+    gamma_regularizer=None,
+    data_format=None,
+    dtype=None,
+    name=None,
+):
+    """BatchNormalization with Torch's defaults (momentum 0.1 = 0.9 here,
+    epsilon 1e-5), gamma 1 / beta 0, or gamma 0 with `gamma_zero`."""
+    return keras.layers.BatchNormalization(
+        axis=channel_axis(data_format),
+        momentum=momentum,
+        epsilon=epsilon,
+        gamma_initializer="zeros" if gamma_zero else "ones",
+        beta_initializer="zeros",
+        gamma_regularizer=keras.regularizers.get(gamma_regularizer),
+        beta_regularizer=keras.regularizers.get(gamma_regularizer),
+        dtype=dtype,
+        name=name,
+    )
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class Shortcut(keras.layers.Layer):
+    """The identity path of a residual block, options A, B and C of He 2015.
+
+    Paper: He, Zhang, Ren, Sun, "Deep Residual Learning for Image
+    Recognition", CVPR 2016, https://arxiv.org/abs/1512.03385 (sec. 3.3).
+
+    With input `x` of `c_in` channels and output of `filters` channels:
+
+    - `"A"`: parameter-free, `x[:, ::s, ::s, :]` then zero channels appended up
+      to `filters` (used by the CIFAR ResNets).
+    - `"B"`: `BN(W_s x)` with a strided 1x1 convolution only where the channel
+      count changes; otherwise identity (or a parameter-free stride-`s`
+      subsampling when only the resolution changes).
+    - `"C"`: the 1x1 projection everywhere.
+
+    `normalize=False` drops the BN after the projection, as pre-activation
+    networks do (the projection reads the already normalised input).
+
+    Args:
+        filters: int, output channels.
+        strides: int, spatial stride (1 or 2).
+        mode: `"A"`, `"B"` or `"C"`. Defaults to `"B"`.
+        normalize: bool, BN after a projection. Defaults to `True`.
+        use_bias: bool, bias on the projection conv. Defaults to `False`.
+        kernel_initializer, kernel_regularizer: for the projection conv.
+        bn_momentum, bn_epsilon: BN settings.
+        data_format: `"channels_last"` or `"channels_first"`.
+
+    Call arguments:
+        inputs: 4D tensor.
+        training: bool, BN mode.
+
+    Example:
+    >>> x = keras.ops.ones((2, 8, 8, 16))
+    >>> Shortcut(32, 2, mode="A")(x).shape
+    (2, 4, 4, 32)
+    """
+
+    def __init__(
+        self,
+        filters,
+        strides=1,
+        *,
+        mode="B",
+        normalize=True,
+        use_bias=False,
+        kernel_initializer=CONV_INITIALIZER,
+        kernel_regularizer=None,
+        bn_momentum=0.9,
+        bn_epsilon=1e-5,
+        data_format=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if mode not in SHORTCUT_MODES:
+            raise ValueError(
+                "Shortcut `mode` must be one of 'A' (zero-padding, "
+                "parameter-free), 'B' (projection where the shape changes) "
+                f"or 'C' (projection everywhere). Received: mode={mode!r}"
+            )
+        if strides not in (1, 2):
+            raise ValueError(
+                f"Shortcut `strides` must be 1 or 2. Received: strides={strides!r}"
+            )
+        self.filters = int(filters)
+        self.strides = int(strides)
+        self.mode = mode
+        self.normalize = normalize
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bn_momentum = bn_momentum
+        self.bn_epsilon = bn_epsilon
+        self.data_format = standardize_data_format(data_format)
+        self.conv = None
+        self.bn = None
+
+    def _in_channels(self, input_shape):
+        return input_shape[channel_axis(self.data_format)]
+
+    def uses_projection(self, in_channels):
+        """Whether this shortcut has a 1x1 projection for `in_channels`."""
+        if self.mode == "C":
+            return True
+        if self.mode == "B":
+            return in_channels != self.filters
+        return False
+
+    def build(self, input_shape):
+        in_channels = self._in_channels(input_shape)
+        if self.mode == "A" and in_channels > self.filters:
+            raise ValueError(
+                "Shortcut option 'A' can only add channels (zero padding); "
+                f"got {in_channels} input channels for filters={self.filters}. "
+                "Use mode='B' or 'C'."
+            )
+        if self.uses_projection(in_channels):
+            self.conv = make_conv(
+                self.filters,
+                1,
+                strides=self.strides,
+                use_bias=self.use_bias,
+                kernel_initializer=self.kernel_initializer,
+                kernel_regularizer=self.kernel_regularizer,
+                data_format=self.data_format,
+                dtype=self.dtype_policy,
+                name="conv",
+            )
+            self.conv.build(input_shape)
+            if self.normalize:
+                self.bn = make_batch_norm(
+                    momentum=self.bn_momentum,
+                    epsilon=self.bn_epsilon,
+                    data_format=self.data_format,
+                    dtype=self.dtype_policy,
+                    name="bn",
+                )
+                self.bn.build(self.conv.compute_output_shape(input_shape))
+
+    def call(self, inputs, training=None):
+        if self.conv is not None:
+            x = self.conv(inputs)
+            if self.bn is not None:
+                x = self.bn(x, training=training)
+            return x
+        x = inputs
+        s = self.strides
+        if s > 1:
+            if self.data_format == "channels_last":
+                x = x[:, ::s, ::s, :]
+            else:
+                x = x[:, :, ::s, ::s]
+        extra = self.filters - self._in_channels(inputs.shape)
+        if extra > 0:
+            pads = [[0, 0], [0, 0], [0, 0], [0, 0]]
+            pads[channel_axis(self.data_format)] = [0, extra]
+            x = ops.pad(x, pads)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        spatial = (1, 2) if self.data_format == "channels_last" else (2, 3)
+        for axis in spatial:
+            if shape[axis] is not None:
+                shape[axis] = (shape[axis] - 1) // self.strides + 1
+        shape[channel_axis(self.data_format)] = self.filters
+        return tuple(shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "strides": self.strides,
+                "mode": self.mode,
+                "normalize": self.normalize,
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "kernel_regularizer": keras.regularizers.serialize(
+                    self.kernel_regularizer
+                )
+                if self.kernel_regularizer
+                else None,
+                "bn_momentum": self.bn_momentum,
+                "bn_epsilon": self.bn_epsilon,
+                "data_format": self.data_format,
+            }
+        )
+        return config

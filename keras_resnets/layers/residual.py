@@ -1,0 +1,390 @@
+"""Residual blocks: post-activation (ResNet v1) and pre-activation (v2, WRN)."""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_resnets.layers._utils import channel_axis
+from keras_resnets.layers._utils import check_positive_int
+from keras_resnets.layers._utils import check_rate
+from keras_resnets.layers._utils import standardize_data_format
+from keras_resnets.layers.conv import CONV_INITIALIZER
+from keras_resnets.layers.conv import Shortcut
+from keras_resnets.layers.conv import make_batch_norm
+from keras_resnets.layers.conv import make_conv
+from keras_resnets.layers.conv import make_padding
+
+VALID_KERNEL_SIZES = (1, 3)
+
+
+def conv_macs(conv, input_shape):
+    """Multiply-adds per example of `conv` on `input_shape`, and its output shape."""
+    output_shape = conv.compute_output_shape(input_shape)
+    if conv.data_format == "channels_last":
+        spatial = output_shape[1:3]
+    else:
+        spatial = output_shape[2:4]
+    kh, kw = conv.kernel_size
+    in_channels = input_shape[channel_axis(conv.data_format)]
+    per_position = kh * kw * (in_channels // conv.groups) * conv.filters
+    return math.prod(spatial) * per_position, output_shape
+
+
+class _ResidualBlock(keras.layers.Layer):
+    """Shared configuration and construction of the residual blocks."""
+
+    preactivation = False
+
+    def __init__(
+        self,
+        filters,
+        strides=1,
+        *,
+        kernel_sizes=None,
+        expansion=None,
+        bottleneck=False,
+        stride_index=0,
+        shortcut="B",
+        groups=1,
+        dropout_rate=0.0,
+        drop_path_rate=0.0,
+        se_ratio=None,
+        zero_init_last_bn=False,
+        residual_bias=False,
+        kernel_initializer=CONV_INITIALIZER,
+        kernel_regularizer=None,
+        bn_momentum=0.9,
+        bn_epsilon=1e-5,
+        data_format=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.filters = check_positive_int("filters", filters)
+        if strides not in (1, 2):
+            raise ValueError(
+                f"Block `strides` must be 1 or 2. Received: strides={strides!r}"
+            )
+        self.strides = strides
+        self.bottleneck = bool(bottleneck)
+        if kernel_sizes is None:
+            kernel_sizes = (1, 3, 1) if bottleneck else (3, 3)
+        kernel_sizes = tuple(kernel_sizes)
+        if not kernel_sizes or any(k not in VALID_KERNEL_SIZES for k in kernel_sizes):
+            raise ValueError(
+                "`kernel_sizes` must be a non-empty sequence of 1 and 3, such "
+                "as the Wide ResNet block types (3, 3), (3, 1, 3), (1, 3, 1), "
+                f"(1, 3), (3, 1) or (3, 1, 1). Received: kernel_sizes={kernel_sizes!r}"
+            )
+        self.kernel_sizes = kernel_sizes
+        if expansion is None:
+            expansion = 4 if bottleneck else 1
+        self.expansion = check_positive_int("expansion", expansion)
+        if not 0 <= stride_index < len(kernel_sizes):
+            raise ValueError(
+                f"`stride_index` must index one of the {len(kernel_sizes)} "
+                f"convolutions. Received: stride_index={stride_index!r}"
+            )
+        self.stride_index = stride_index
+        if shortcut not in ("A", "B", "C"):
+            raise ValueError(
+                "`shortcut` must be one of 'A' (zero-padding), 'B' (projection "
+                "where the shape changes) or 'C' (projection everywhere). "
+                f"Received: shortcut={shortcut!r}"
+            )
+        self.shortcut_mode = shortcut
+        self.groups = check_positive_int("groups", groups)
+        self.dropout_rate = check_rate("dropout_rate", dropout_rate)
+        self.drop_path_rate = check_rate("drop_path_rate", drop_path_rate)
+        if se_ratio is not None and se_ratio <= 0:
+            raise ValueError(
+                f"`se_ratio` must be a positive number or None. Received: se_ratio={se_ratio!r}"
+            )
+        self.se_ratio = se_ratio
+        self.zero_init_last_bn = zero_init_last_bn
+        self.residual_bias = residual_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bn_momentum = bn_momentum
+        self.bn_epsilon = bn_epsilon
+        self.data_format = standardize_data_format(data_format)
+        self.seed = seed
+        self.forward_macs = 0
+
+    @property
+    def output_filters(self):
+        return self.filters * self.expansion
+
+    def _conv_widths(self):
+        n = len(self.kernel_sizes)
+        return [self.filters] * (n - 1) + [self.output_filters]
+
+    def _bn(self, name, gamma_zero=False):
+        return make_batch_norm(
+            momentum=self.bn_momentum,
+            epsilon=self.bn_epsilon,
+            gamma_zero=gamma_zero,
+            data_format=self.data_format,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def _build_branch(self, input_shape):
+        """Creates convs (+ paddings) and returns the branch output shape."""
+        self.convs, self.pads = [], []
+        shape = input_shape
+        last = len(self.kernel_sizes) - 1
+        for i, (k, width) in enumerate(zip(self.kernel_sizes, self._conv_widths())):
+            strides = self.strides if i == self.stride_index else 1
+            pad = make_padding(
+                k, strides, data_format=self.data_format, dtype=self.dtype_policy,
+                name=f"pad{i + 1}",
+            )
+            if pad is not None:
+                shape = pad.compute_output_shape(shape)
+            conv = make_conv(
+                width,
+                k,
+                strides=strides,
+                use_bias=self.residual_bias and self.preactivation and i == last,
+                groups=self.groups if k > 1 else 1,
+                kernel_initializer=self.kernel_initializer,
+                kernel_regularizer=self.kernel_regularizer,
+                data_format=self.data_format,
+                dtype=self.dtype_policy,
+                name=f"conv{i + 1}",
+            )
+            conv.build(shape)
+            macs, out_shape = conv_macs(conv, shape)
+            self.forward_macs += macs
+            self.pads.append(pad)
+            self.convs.append(conv)
+            yield i, shape, out_shape
+            shape = out_shape
+
+    def _build_extras(self, shape, input_shape):
+        self.dropout = None
+        if self.dropout_rate > 0:
+            self.dropout = keras.layers.Dropout(
+                self.dropout_rate, seed=self.seed, dtype=self.dtype_policy, name="dropout"
+            )
+        self.se = None
+        if self.se_ratio:
+            from keras_resnets.layers.attention import SqueezeExcite
+
+            self.se = SqueezeExcite(
+                ratio=self.se_ratio, data_format=self.data_format,
+                dtype=self.dtype_policy, name="se",
+            )
+            self.se.build(shape)
+            c = shape[channel_axis(self.data_format)]
+            self.forward_macs += 2 * c * max(1, int(c // self.se_ratio))
+        self.drop_path = None
+        if self.drop_path_rate > 0:
+            from keras_resnets.layers.regularization import DropPath
+
+            self.drop_path = DropPath(
+                self.drop_path_rate, seed=self.seed, dtype=self.dtype_policy,
+                name="drop_path",
+            )
+        self.shortcut = Shortcut(
+            self.output_filters,
+            self.strides,
+            mode=self.shortcut_mode,
+            normalize=not self.preactivation,
+            use_bias=self.residual_bias and self.preactivation,
+            kernel_initializer=self.kernel_initializer,
+            kernel_regularizer=self.kernel_regularizer,
+            bn_momentum=self.bn_momentum,
+            bn_epsilon=self.bn_epsilon,
+            data_format=self.data_format,
+            dtype=self.dtype_policy,
+            name="shortcut",
+        )
+        self.shortcut.build(input_shape)
+        if self.shortcut.conv is not None:
+            macs, _ = conv_macs(self.shortcut.conv, input_shape)
+            self.forward_macs += macs
+
+    def _conv(self, i, x):
+        if self.pads[i] is not None:
+            x = self.pads[i](x)
+        return self.convs[i](x)
+
+    def _finish_branch(self, x, training):
+        if self.se is not None:
+            x = self.se(x)
+        if self.drop_path is not None:
+            x = self.drop_path(x, training=training)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        spatial = (1, 2) if self.data_format == "channels_last" else (2, 3)
+        for axis in spatial:
+            if shape[axis] is not None:
+                shape[axis] = (shape[axis] - 1) // self.strides + 1
+        shape[channel_axis(self.data_format)] = self.output_filters
+        return tuple(shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "strides": self.strides,
+                "kernel_sizes": list(self.kernel_sizes),
+                "expansion": self.expansion,
+                "bottleneck": self.bottleneck,
+                "stride_index": self.stride_index,
+                "shortcut": self.shortcut_mode,
+                "groups": self.groups,
+                "dropout_rate": self.dropout_rate,
+                "drop_path_rate": self.drop_path_rate,
+                "se_ratio": self.se_ratio,
+                "zero_init_last_bn": self.zero_init_last_bn,
+                "residual_bias": self.residual_bias,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "kernel_regularizer": keras.regularizers.serialize(
+                    self.kernel_regularizer
+                )
+                if self.kernel_regularizer
+                else None,
+                "bn_momentum": self.bn_momentum,
+                "bn_epsilon": self.bn_epsilon,
+                "data_format": self.data_format,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class ResNetBlock(_ResidualBlock):
+    """Post-activation residual block of ResNet v1 (He et al. 2015).
+
+    Paper: "Deep Residual Learning for Image Recognition", CVPR 2016,
+    https://arxiv.org/abs/1512.03385.
+
+    `y = ReLU(F(x) + shortcut(x))` with `F` = conv-BN-ReLU-...-conv-BN.
+    Basic block: kernels (3, 3). Bottleneck (`bottleneck=True`): kernels
+    (1, 3, 1) with the last conv widened by `expansion` = 4. The stride sits
+    on the conv `stride_index` (0: the first conv, as in He 2015 and
+    keras.applications; 1: the 3x3, as in "ResNet v1.5").
+
+    Args:
+        filters: int, width of the inner convolutions.
+        strides: int, 1 or 2.
+        kernel_sizes: tuple of 1/3, kernel of each conv. Defaults to (3, 3),
+            or (1, 3, 1) with `bottleneck=True`.
+        expansion: int, output channels = `filters * expansion`.
+        bottleneck: bool, the 1x1-3x3-1x1 block with expansion 4.
+        stride_index: int, which conv carries the stride.
+        shortcut: "A", "B" or "C" (see `Shortcut`).
+        groups: int, groups of the 3x3 convs (ResNeXt cardinality).
+        dropout_rate: float in [0, 1), dropout between convolutions.
+        drop_path_rate: float in [0, 1), stochastic depth on the branch.
+        se_ratio: squeeze-excitation reduction on the branch, or None.
+        zero_init_last_bn: bool, gamma = 0 in the branch's last BN.
+        kernel_initializer: defaults to He-normal.
+        kernel_regularizer: regularizer on the conv kernels.
+        bn_momentum, bn_epsilon: BN settings (Torch defaults 0.9, 1e-5).
+        data_format: "channels_last" or "channels_first".
+        seed: int, seed of the random layers inside.
+
+    Call arguments:
+        inputs: 4D tensor.
+        training: bool.
+
+    Example:
+    >>> x = keras.ops.ones((2, 8, 8, 64))
+    >>> ResNetBlock(16, 2, bottleneck=True)(x).shape
+    (2, 4, 4, 64)
+    """
+
+    def build(self, input_shape):
+        self.forward_macs = 0
+        self.bns = []
+        last = len(self.kernel_sizes) - 1
+        for i, _, out_shape in self._build_branch(input_shape):
+            bn = self._bn(f"bn{i + 1}", gamma_zero=self.zero_init_last_bn and i == last)
+            bn.build(out_shape)
+            self.bns.append(bn)
+            shape = out_shape
+        self._build_extras(shape, input_shape)
+
+    def call(self, inputs, training=None):
+        x = inputs
+        last = len(self.convs) - 1
+        for i in range(len(self.convs)):
+            if i > 0 and self.dropout is not None:
+                x = self.dropout(x, training=training)
+            x = self.bns[i](self._conv(i, x), training=training)
+            if i < last:
+                x = ops.relu(x)
+        x = self._finish_branch(x, training)
+        return ops.relu(x + self.shortcut(inputs, training=training))
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class PreActBlock(_ResidualBlock):
+    """Pre-activation residual block (He et al. 2016; Wide ResNet block).
+
+    Papers: "Identity Mappings in Deep Residual Networks", ECCV 2016,
+    https://arxiv.org/abs/1603.05027; Zagoruyko & Komodakis, "Wide Residual
+    Networks", BMVC 2016, https://arxiv.org/abs/1605.07146.
+
+    `y = F(x) + shortcut(x)` with `F` = BN-ReLU-conv-BN-ReLU-[dropout]-conv...
+    The identity path is clean; a projection shortcut reads the normalised
+    input `ReLU(BN(x))`. `kernel_sizes` gives the Wide ResNet block type
+    B(3,3), B(3,1,3), B(1,3,1), B(1,3), B(3,1) or B(3,1,1) (its length is the
+    deepening factor `l`), dropout sits between the convolutions.
+    `residual_bias=True` puts a bias on the convs not followed by BN (last
+    conv and projection), as keras.applications' ResNet V2 do.
+
+    Args: as `ResNetBlock`, plus `residual_bias`.
+
+    Call arguments:
+        inputs: 4D tensor.
+        training: bool.
+
+    Example:
+    >>> x = keras.ops.ones((2, 8, 8, 16))
+    >>> PreActBlock(32, 2, kernel_sizes=(3, 1, 3), dropout_rate=0.3)(x).shape
+    (2, 4, 4, 32)
+    """
+
+    preactivation = True
+
+    def build(self, input_shape):
+        self.forward_macs = 0
+        self.bns = []
+        shape = input_shape
+        for i, in_shape, out_shape in self._build_branch(input_shape):
+            bn = self._bn(
+                f"bn{i + 1}",
+                gamma_zero=self.zero_init_last_bn and i == len(self.kernel_sizes) - 1,
+            )
+            bn.build(shape)
+            self.bns.append(bn)
+            shape = out_shape
+        self._build_extras(shape, input_shape)
+
+    def call(self, inputs, training=None):
+        preact = ops.relu(self.bns[0](inputs, training=training))
+        x = preact
+        for i in range(len(self.convs)):
+            if i > 0:
+                x = ops.relu(self.bns[i](x, training=training))
+                if self.dropout is not None:
+                    x = self.dropout(x, training=training)
+            x = self._conv(i, x)
+        x = self._finish_branch(x, training)
+        shortcut_input = preact if self.shortcut.conv is not None else inputs
+        return x + self.shortcut(shortcut_input, training=training)
+
+
+WideResNetBlock = PreActBlock

@@ -1,0 +1,215 @@
+"""Shared model builder pieces: inputs, stems, stages, heads, validation."""
+
+import keras
+
+from keras_resnets.layers._utils import channel_axis
+from keras_resnets.layers._utils import check_rate
+from keras_resnets.layers._utils import standardize_data_format
+from keras_resnets.layers.conv import make_batch_norm
+from keras_resnets.layers.conv import make_conv
+
+POOLING_OPTIONS = (None, "avg", "max")
+
+
+def resolve_num_classes(num_classes, classes, default):
+    """`num_classes` with keras.applications' `classes` accepted as alias."""
+    if num_classes is not None and classes is not None and num_classes != classes:
+        raise ValueError(
+            "Pass either `num_classes` or its alias `classes`, not both. "
+            f"Received: num_classes={num_classes}, classes={classes}"
+        )
+    value = num_classes if num_classes is not None else classes
+    value = default if value is None else value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"`num_classes` must be a positive integer. Received: num_classes={value!r}"
+        )
+    return value
+
+
+def make_inputs(input_shape, default_size, data_format, min_size, family, input_tensor=None):
+    """Creates the `keras.Input`, checking the spatial size against `min_size`."""
+    if input_shape is None:
+        input_shape = (
+            (default_size, default_size, 3)
+            if data_format == "channels_last"
+            else (3, default_size, default_size)
+        )
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(
+            "`input_shape` must be (height, width, channels) (or channels "
+            f"first). Received: input_shape={input_shape}"
+        )
+    spatial = input_shape[:2] if data_format == "channels_last" else input_shape[1:]
+    for size in spatial:
+        if size is not None and size < min_size:
+            raise ValueError(
+                f"{family} needs inputs of at least {min_size}x{min_size} "
+                f"pixels (its stem and stages downsample by {min_size}). "
+                f"Received: input_shape={input_shape}"
+            )
+    if input_tensor is not None:
+        return input_tensor
+    return keras.Input(shape=input_shape, name="input")
+
+
+def apply_cifar_stem(x, filters, *, bn=True, config):
+    """conv3x3(filters) [+ BN + ReLU] as in the CIFAR ResNets."""
+    x = make_conv(filters, 3, name="stem_conv", **config.conv_kwargs())(x)
+    if bn:
+        x = config.batch_norm("stem_bn")(x)
+        x = keras.layers.Activation("relu", dtype=config.dtype, name="stem_relu")(x)
+    return x
+
+
+def apply_imagenet_stem(x, filters=64, *, bn=True, use_bias=False, config):
+    """7x7/2 conv [+ BN + ReLU] + 3x3/2 max-pool (He 2015 Table 1), with
+    symmetric padding as in the reference implementations."""
+    df, dt = config.data_format, config.dtype
+    x = keras.layers.ZeroPadding2D(3, data_format=df, dtype=dt, name="stem_pad")(x)
+    conv_kwargs = config.conv_kwargs()
+    x = make_conv(filters, 7, strides=2, use_bias=use_bias, name="stem_conv", **conv_kwargs)(x)
+    if bn:
+        x = config.batch_norm("stem_bn")(x)
+        x = keras.layers.Activation("relu", dtype=dt, name="stem_relu")(x)
+    x = keras.layers.ZeroPadding2D(1, data_format=df, dtype=dt, name="stem_pool_pad")(x)
+    return keras.layers.MaxPooling2D(3, strides=2, data_format=df, dtype=dt, name="stem_pool")(x)
+
+
+def apply_head(x, *, include_top, pooling, num_classes, classifier_activation, config):
+    """Global pooling and the classifier, keras.applications-style."""
+    df, dt = config.data_format, config.dtype
+    if include_top:
+        x = keras.layers.GlobalAveragePooling2D(data_format=df, dtype=dt, name="avg_pool")(x)
+        return keras.layers.Dense(
+            num_classes,
+            activation=classifier_activation,
+            kernel_regularizer=config.kernel_regularizer,
+            bias_regularizer=config.kernel_regularizer,
+            dtype=dt,
+            name="predictions",
+        )(x)
+    if pooling == "avg":
+        return keras.layers.GlobalAveragePooling2D(data_format=df, dtype=dt, name="avg_pool")(x)
+    if pooling == "max":
+        return keras.layers.GlobalMaxPooling2D(data_format=df, dtype=dt, name="max_pool")(x)
+    return x
+
+
+def check_pooling(pooling):
+    if pooling not in POOLING_OPTIONS:
+        raise ValueError(
+            "`pooling` must be None, 'avg' or 'max'. Received: pooling="
+            f"{pooling!r}"
+        )
+
+
+class BuildConfig:
+    """Settings every sub-layer of a model shares."""
+
+    def __init__(
+        self,
+        *,
+        data_format=None,
+        dtype=None,
+        kernel_regularizer=None,
+        bn_momentum=0.9,
+        bn_epsilon=1e-5,
+    ):
+        self.data_format = standardize_data_format(data_format)
+        self.dtype = dtype
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bn_momentum = bn_momentum
+        self.bn_epsilon = bn_epsilon
+
+    def conv_kwargs(self):
+        return {
+            "kernel_regularizer": self.kernel_regularizer,
+            "data_format": self.data_format,
+            "dtype": self.dtype,
+        }
+
+    def block_kwargs(self):
+        return {
+            "kernel_regularizer": self.kernel_regularizer,
+            "bn_momentum": self.bn_momentum,
+            "bn_epsilon": self.bn_epsilon,
+            "data_format": self.data_format,
+            "dtype": self.dtype,
+        }
+
+    def batch_norm(self, name):
+        return make_batch_norm(
+            momentum=self.bn_momentum,
+            epsilon=self.bn_epsilon,
+            data_format=self.data_format,
+            dtype=self.dtype,
+            name=name,
+        )
+
+    def relu(self, name):
+        return keras.layers.Activation("relu", dtype=self.dtype, name=name)
+
+
+def linear_drop_path_rates(num_blocks, drop_path_rate):
+    """Huang 2016 linear decay: block l of L gets `drop_path_rate * l / L`."""
+    check_rate("drop_path_rate", drop_path_rate)
+    return [drop_path_rate * (i + 1) / num_blocks for i in range(num_blocks)]
+
+
+def apply_stages(
+    x,
+    block_cls,
+    *,
+    stackwise_num_blocks,
+    stackwise_num_filters,
+    stackwise_strides,
+    downsample_last=False,
+    drop_path_rate=0.0,
+    block_kwargs,
+):
+    """Stacks residual blocks stage by stage, naming them `stage{s}_block{b}`.
+
+    The stride of a stage goes on its first block (He 2015/2016, WRN) or, with
+    `downsample_last`, on its last block (keras.applications' ResNet V2).
+    Stochastic depth rates decay linearly over all blocks.
+    """
+    total = sum(stackwise_num_blocks)
+    rates = linear_drop_path_rates(total, drop_path_rate)
+    index = 0
+    for s, (n, filters, stride) in enumerate(
+        zip(stackwise_num_blocks, stackwise_num_filters, stackwise_strides)
+    ):
+        for b in range(n):
+            strided = b == (n - 1 if downsample_last else 0)
+            x = block_cls(
+                filters,
+                stride if strided else 1,
+                drop_path_rate=rates[index],
+                name=f"stage{s + 1}_block{b + 1}",
+                **block_kwargs,
+            )(x)
+            index += 1
+    return x
+
+
+def check_stackwise(num_blocks, num_filters, strides):
+    lengths = {len(num_blocks), len(num_filters), len(strides)}
+    if len(lengths) != 1:
+        raise ValueError(
+            "`stackwise_num_blocks`, `stackwise_num_filters` and "
+            "`stackwise_strides` must have the same length. Received: "
+            f"stackwise_num_blocks={num_blocks}, stackwise_num_filters="
+            f"{num_filters}, stackwise_strides={strides}"
+        )
+    for n in num_blocks:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(
+                "Every stage needs at least one block. Received: "
+                f"stackwise_num_blocks={num_blocks}"
+            )
+
+
+def model_channel_axis(config):
+    return channel_axis(config.data_format)
