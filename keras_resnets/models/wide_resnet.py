@@ -11,7 +11,7 @@ from keras_resnets.registry import register_model
 
 
 def _valid_depths(l):
-    return ", ".join(str(3 * l * n + 4) for n in range(1, 6))
+    return ", ".join(str(3 * l * n + 4) for n in range(1, 7))
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
