@@ -1,0 +1,205 @@
+"""Throughput benchmark: `keras-resnets benchmark MODEL`.
+
+Times the same compiled train step `model.fit` uses (forward + backward +
+SGD update) and the compiled predict step on synthetic data that is already
+in memory, so the input pipeline is not measured. The backend is the one in
+`KERAS_BACKEND`.
+"""
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import keras
+import numpy as np
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def _peak_memory_mb():
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            if tf.config.list_physical_devices("GPU"):
+                return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+        elif backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return torch.cuda.max_memory_allocated() / 2**20
+        elif backend == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            if device.platform == "gpu":
+                return device.memory_stats()["peak_bytes_in_use"] / 2**20
+    except Exception:  # memory stats are best effort
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _StepTimer(keras.callbacks.Callback):
+    def __init__(self, warmup):
+        super().__init__()
+        self.warmup = warmup
+        self.start = None
+        self.timed_steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch + 1 == self.warmup:
+            self.start = time.perf_counter()
+        elif batch + 1 > self.warmup:
+            self.timed_steps += 1
+
+    def on_train_end(self, logs=None):
+        self.elapsed = time.perf_counter() - self.start
+
+
+def run_benchmark(
+    model_name,
+    *,
+    batch_size=128,
+    image_size=32,
+    steps=20,
+    warmup=5,
+    precision="float32",
+    jit_compile=None,
+    num_classes=None,
+    model_kwargs=None,
+):
+    """Builds `model_name` and measures training and inference images/second.
+
+    Returns a dict: model, backend, precision, jit_compile, batch_size,
+    image_size, trainable_params, macs_per_image, train_images_per_sec,
+    train_gflops (multiply-adds x 2 x 3 per image), infer_images_per_sec,
+    peak_memory_mb.
+    """
+    import keras_resnets
+    from keras_resnets.runtime import default_jit_compile
+
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"`precision` must be one of {PRECISIONS}. Received: precision={precision!r}"
+        )
+    if steps < 1 or warmup < 1 or batch_size < 1:
+        raise ValueError(
+            "`steps`, `warmup` and `batch_size` must be >= 1. Received: "
+            f"steps={steps}, warmup={warmup}, batch_size={batch_size}"
+        )
+    if jit_compile is None:
+        jit_compile = default_jit_compile()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        model = keras_resnets.create_model(
+            model_name,
+            input_shape=(image_size, image_size, 3),
+            classifier_activation="linear",
+            num_classes=num_classes,
+            **(model_kwargs or {}),
+        )
+        classes = model.output_shape[-1]
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            jit_compile=jit_compile,
+        )
+        rng = np.random.default_rng(0)
+        x = rng.random((batch_size, image_size, image_size, 3), dtype=np.float32)
+        y = rng.integers(0, classes, size=(batch_size,)).astype("int32")
+        # The same batch repeated: in-memory arrays, no tensorflow needed
+        # (GPU machines may only have the JAX or PyTorch backend).
+        total = warmup + steps
+        xs = np.concatenate([x] * total)
+        ys = np.concatenate([y] * total)
+        timer = _StepTimer(warmup)
+        model.fit(
+            xs, ys, batch_size=batch_size, epochs=1, shuffle=False, verbose=0,
+            callbacks=[timer],
+        )
+        del xs, ys
+        train_ips = batch_size * timer.timed_steps / timer.elapsed
+
+        for _ in range(warmup):
+            model.predict_on_batch(x)
+        start = time.perf_counter()
+        for _ in range(steps):
+            out = model.predict_on_batch(x)
+        np.asarray(out)
+        infer_ips = batch_size * steps / (time.perf_counter() - start)
+        macs = keras_resnets.count_flops(model)
+        return {
+            "model": model_name,
+            "backend": keras.backend.backend(),
+            "precision": precision,
+            "jit_compile": bool(jit_compile),
+            "batch_size": batch_size,
+            "image_size": image_size,
+            "trainable_params": keras_resnets.count_trainable_params(model),
+            "macs_per_image": macs,
+            "train_images_per_sec": round(train_ips, 1),
+            "train_gflops": round(train_ips * macs * 2 * 3 / 1e9, 1),
+            "infer_images_per_sec": round(infer_ips, 1),
+            "peak_memory_mb": round(_peak_memory_mb(), 1),
+        }
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def format_table(results):
+    keys = list(results[0])
+    rows = [[str(r[k]) for k in keys] for r in results]
+    widths = [max(len(k), *(len(row[i]) for row in rows)) for i, k in enumerate(keys)]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(keys), sep] + [line(r) for r in rows])
+
+
+def add_arguments(parser):
+    parser.add_argument("model", nargs="+", help="registered model name(s)")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="batch size (default 128 at 32x32, 16 at 224x224)")
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="input size (default 32 for CIFAR models, 224 for ImageNet)")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32")
+    jit = parser.add_mutually_exclusive_group()
+    jit.add_argument("--jit", dest="jit_compile", action="store_true", default=None)
+    jit.add_argument("--no-jit", dest="jit_compile", action="store_false")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def run_from_args(args):
+    import keras_resnets
+
+    results = []
+    for name in args.model:
+        spec = keras_resnets.get_spec(name)
+        size = args.image_size or (224 if spec.dataset == "imagenet" else 32)
+        batch = args.batch or (16 if size >= 128 else 128)
+        results.append(
+            run_benchmark(
+                spec.name, batch_size=batch, image_size=size, steps=args.steps,
+                warmup=args.warmup, precision=args.precision, jit_compile=args.jit_compile,
+            )
+        )
+    if args.json:
+        print(json.dumps(results if len(results) > 1 else results[0], indent=2))
+    else:
+        print(format_table(results))
+    return 0
+
+
+def main(argv=None):
+    parser = add_arguments(argparse.ArgumentParser(prog="keras-resnets benchmark"))
+    return run_from_args(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
