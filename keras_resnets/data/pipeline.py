@@ -1,0 +1,393 @@
+"""tf.data input pipelines for `model.fit`, following the papers' recipes."""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_resnets.data import augment
+from keras_resnets.data import datasets
+
+PRESETS = ("cifar", "svhn", "imagenet", "none")
+PADDING_MODES = ("constant", "reflect")
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. Expected one of "
+            f"{choices}. Received: {name}={value!r}"
+        )
+
+
+def _resolve_statistics(preset, images, mean, std):
+    if isinstance(mean, str) or isinstance(std, str):
+        name = mean if isinstance(mean, str) else std
+        _check_choice("mean", name, tuple(augment.NAMED_STATISTICS))
+        named_mean, named_std = augment.NAMED_STATISTICS[name]
+        mean = named_mean if mean is None or isinstance(mean, str) else mean
+        std = named_std if std is None or isinstance(std, str) else std
+    if preset == "imagenet":
+        mean = augment.IMAGENET_MEAN if mean is None else mean
+        std = augment.IMAGENET_STD if std is None else std
+    if preset == "cifar" and (mean is None or std is None):
+        if not (isinstance(images, np.ndarray) and images.dtype == np.uint8):
+            raise ValueError(
+                'preset="cifar" normalises with per-channel statistics; pass '
+                '`mean` and `std` (or mean="cifar10") when `images` is not a '
+                f"uint8 array. Received: mean={mean!r}, std={std!r}"
+            )
+        computed_mean, computed_std = augment.compute_mean_std(images)
+        mean = computed_mean if mean is None else mean
+        std = computed_std if std is None else std
+    for arg, value in (("mean", mean), ("std", std)):
+        if value is not None and np.shape(value) not in ((), (3,), (1,)):
+            raise ValueError(
+                f"`{arg}` must be a float or 3 per-channel floats on the "
+                f"[0, 1] scale. Received: {arg}={value!r}"
+            )
+    if std is not None and np.any(np.asarray(std) <= 0):
+        raise ValueError(f"`std` must be positive. Received: std={std!r}")
+    return mean, std
+
+
+def make_dataset(
+    images,
+    labels=None,
+    *,
+    batch_size,
+    training,
+    preset="cifar",
+    padding=4,
+    padding_mode="constant",
+    mean=None,
+    std=None,
+    image_size=224,
+    scale_range=(256, 480),
+    lighting_std=0.1,
+    seed=None,
+    drop_remainder=False,
+    shuffle_buffer=None,
+    repeat=False,
+):
+    """Builds a batched `tf.data.Dataset` of `(float32 images, int32 labels)`.
+
+    Images come out NHWC float32 and labels int32 `(B,)`, so the same dataset
+    feeds `model.fit` on every Keras backend. Augmentation runs in parallel
+    `tf.data` maps and is reproducible for a fixed `seed`; new random values
+    are drawn every epoch.
+
+    Presets (augmentation only when `training=True`):
+
+    * `"cifar"` (He et al. 2015, arXiv:1512.03385, Sec. 4.2): `x/255`, then
+      `(x - mean) / std` per channel; then pad `padding` pixels a side and a
+      random crop back to the input size, and a random horizontal flip.
+      Zero padding comes after normalisation, so padded pixels are the mean
+      colour, as in fb.resnet.torch. `mean`/`std` default to the statistics
+      of `images` (pass the training set's values for evaluation sets).
+    * `"svhn"` (Zagoruyko & Komodakis 2016, arXiv:1605.07146): `x/255`, no
+      augmentation.
+    * `"imagenet"` (He et al. 2015, Sec. 3.4): shorter side resized to a
+      random integer in `scale_range`, random `image_size` crop, horizontal
+      flip, `x/255`, AlexNet PCA lighting (std `lighting_std`), then
+      `(x - mean) / std` (ImageNet statistics by default). Evaluation:
+      shorter side resized to `round(image_size * 256 / 224)`, central
+      `image_size` crop.
+    * `"none"`: float32 pixels in `[0, 255]`, unchanged (then `mean`/`std`
+      if given, on the `[0, 1]` scale).
+
+    Args:
+        images: uint8 array `(N, H, W, C)`; a 1-D array of image file paths;
+            or a `tf.data.Dataset` of unbatched `(image, label)` pairs (then
+            `labels=None`).
+        labels: int array `(N,)`, or None when `images` is a dataset.
+        batch_size: int, examples per batch (global batch under a
+            distribution strategy).
+        training: bool, whether to shuffle and augment.
+        preset: one of `"cifar"`, `"svhn"`, `"imagenet"`, `"none"`.
+        padding: int, CIFAR padding per side. Defaults to 4.
+        padding_mode: `"constant"` (zeros) or `"reflect"`.
+        mean: per-channel mean on the `[0, 1]` scale (3 floats), or one of
+            `"cifar10"`, `"cifar100"`, `"imagenet"`; None for the preset's
+            default.
+        std: per-channel std on the `[0, 1]` scale, or a name as for `mean`.
+        image_size: int, ImageNet crop size. Defaults to 224.
+        scale_range: `(low, high)`, ImageNet shorter-side range. Defaults to
+            `(256, 480)`.
+        lighting_std: float, PCA lighting strength; 0 disables it.
+        seed: int or None, seed of the shuffle and augmentation.
+        drop_remainder: bool, drop the last partial batch (needed for some
+            distribution strategies).
+        shuffle_buffer: int, shuffle buffer size. Defaults to the whole data
+            set for arrays and 10,000 examples for a `tf.data.Dataset`.
+        repeat: bool, repeat forever (use with `steps_per_epoch`).
+
+    Returns:
+        A `tf.data.Dataset` yielding `(images, labels)` batches.
+
+    Example:
+
+    >>> images = np.zeros((8, 32, 32, 3), "uint8"); labels = np.arange(8)
+    >>> ds = make_dataset(images, labels, batch_size=4, training=True,
+    ...                   mean="cifar10", seed=0)
+    >>> [tuple(x.shape) for x in next(iter(ds))]
+    [(4, 32, 32, 3), (4,)]
+    """
+    _check_choice("preset", preset, PRESETS)
+    _check_choice("padding_mode", padding_mode, PADDING_MODES)
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(
+            "Invalid value received for argument `batch_size`. Expected a "
+            f"positive int. Received: batch_size={batch_size!r}"
+        )
+    if not isinstance(padding, (int, np.integer)) or padding < 0:
+        raise ValueError(
+            "Invalid value received for argument `padding`. Expected an int "
+            f">= 0. Received: padding={padding!r}"
+        )
+    if len(scale_range) != 2 or not 0 < scale_range[0] <= scale_range[1]:
+        raise ValueError(
+            "Invalid value received for argument `scale_range`. Expected "
+            f"(low, high) with 0 < low <= high. Received: scale_range={scale_range!r}"
+        )
+    if scale_range[0] < image_size:
+        raise ValueError(
+            "The smallest rescaled side must be at least `image_size`. "
+            f"Received: scale_range={scale_range!r}, image_size={image_size!r}"
+        )
+    is_dataset = isinstance(images, tf.data.Dataset)
+    if is_dataset:
+        if labels is not None:
+            raise ValueError(
+                "When `images` is a tf.data.Dataset of (image, label) pairs, "
+                f"`labels` must be None. Received: labels={type(labels).__name__}"
+            )
+    else:
+        images = np.asarray(images)
+        labels = np.asarray(labels).reshape(-1).astype(np.int32)
+        if len(images) != len(labels) or len(images) == 0:
+            raise ValueError(
+                "`images` and `labels` must be non-empty and of equal length. "
+                f"Received: len(images)={len(images)}, len(labels)={len(labels)}"
+            )
+        if images.dtype.kind not in "USO" and images.ndim != 4:
+            raise ValueError(
+                "Expected `images` of shape (N, H, W, C) or a 1-D array of "
+                f"file paths. Received: images.shape={images.shape}"
+            )
+    mean, std = _resolve_statistics(preset, images, mean, std)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    augment_kwargs = dict(
+        preset=preset,
+        training=training,
+        padding=padding,
+        padding_mode=padding_mode,
+        mean=mean,
+        std=std,
+        image_size=image_size,
+        scale_range=scale_range,
+        lighting_std=lighting_std,
+    )
+    batch_fn = _batch_transform(**augment_kwargs)
+    element_fn = _element_transform(**augment_kwargs)
+
+    if not is_dataset and images.dtype.kind not in "USO" and element_fn is None:
+        # Fast path: shuffle indices, gather whole batches, augment batches.
+        count = len(images)
+        images_t = tf.constant(images)
+        labels_t = tf.constant(labels)
+        ds = tf.data.Dataset.range(count)
+        if training:
+            ds = ds.shuffle(shuffle_buffer or count, seed=seed)
+        if repeat:
+            ds = ds.repeat()
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        ds = ds.map(
+            lambda idx: (tf.gather(images_t, idx), tf.gather(labels_t, idx)),
+            num_parallel_calls=AUTOTUNE,
+        )
+    else:
+        if is_dataset:
+            ds = images
+            buffer = shuffle_buffer or 10_000
+        else:
+            ds = tf.data.Dataset.from_tensor_slices((images, labels))
+            buffer = shuffle_buffer or len(images)
+        if training:
+            ds = ds.shuffle(buffer, seed=seed)
+        if repeat:
+            ds = ds.repeat()
+        if not is_dataset and images.dtype.kind in "USO":
+            ds = ds.map(_read_image, num_parallel_calls=AUTOTUNE)
+        if element_fn is not None:
+            ds = tf.data.Dataset.zip((ds, seeds))
+            ds = ds.map(element_fn, num_parallel_calls=AUTOTUNE)
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if batch_fn is not None:
+        ds = tf.data.Dataset.zip((ds, seeds))
+        ds = ds.map(batch_fn, num_parallel_calls=AUTOTUNE)
+    return ds.prefetch(AUTOTUNE)
+
+
+def _read_image(path, label):
+    image = tf.io.decode_image(
+        tf.io.read_file(path), channels=3, expand_animations=False
+    )
+    return image, label
+
+
+def _batch_transform(*, preset, training, padding, padding_mode, mean, std, **_):
+    """The per-batch map for same-size presets, or None for ImageNet."""
+    if preset == "imagenet":
+        return None
+
+    def transform(batch, seed):
+        images, labels = batch
+        labels = tf.cast(labels, tf.int32)
+        if preset == "none":
+            images = tf.cast(images, tf.float32)
+            if mean is not None or std is not None:
+                images = augment.normalize(images, mean, std)
+            return images, labels
+        if not (preset == "cifar" and training):
+            return augment.normalize(images, mean, std), labels
+        # Crop and flip the uint8 pixels (4x less data than float32), then
+        # normalise. Zero padding must be zero *after* normalisation (the
+        # mean colour), so a channel of ones goes through the same crop and
+        # marks the pixels that came from the padding.
+        crop_seed, flip_seed = augment.split_seed(seed, 2)
+        mark_padding = padding_mode == "constant" and padding > 0
+        if mark_padding:
+            images = tf.concat([images, tf.ones_like(images[..., :1])], axis=-1)
+        images = augment.random_pad_crop_batch(
+            images, crop_seed, padding=padding, padding_mode=padding_mode
+        )
+        images = augment.random_flip_batch(images, flip_seed)
+        if not mark_padding:
+            return augment.normalize(images, mean, std), labels
+        inside = tf.cast(images[..., -1:], tf.float32)
+        return augment.normalize(images[..., :-1], mean, std) * inside, labels
+
+    return transform
+
+
+def _element_transform(
+    *, preset, training, mean, std, image_size, scale_range, lighting_std, **_
+):
+    """The per-image map of the ImageNet preset, or None for the others."""
+    if preset != "imagenet":
+        return None
+    eval_side = int(round(image_size * 256 / 224))
+
+    def transform(example, seed):
+        image, label = example
+        if training:
+            scale_seed, crop_seed, flip_seed, light_seed = augment.split_seed(seed, 4)
+            image = augment.random_rescale(image, scale_seed, scale_range)
+            image = augment.random_crop(image, crop_seed, image_size)
+            image = tf.image.stateless_random_flip_left_right(image, flip_seed)
+            image = image / 255.0
+            image = augment.pca_lighting(image, light_seed, lighting_std)
+        else:
+            image = augment.resize_shorter_side(image, eval_side)
+            image = augment.center_crop(image, image_size) / 255.0
+        image = (image - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)
+        image = tf.ensure_shape(image, (image_size, image_size, 3))
+        return image, tf.cast(label, tf.int32)
+
+    return transform
+
+
+def infer_preset(info):
+    """The paper recipe for a data set: `"svhn"` for SVHN, `"imagenet"` for
+    ImageNet or large/mixed-size images, else `"cifar"`."""
+    name = info.name.lower()
+    if name.startswith("svhn"):
+        return "svhn"
+    height, width = info.image_shape[:2]
+    if "imagenet" in name or height is None or max(height, width) > 64:
+        return "imagenet"
+    return "cifar"
+
+
+def build_datasets(
+    source,
+    *,
+    batch_size=128,
+    eval_batch_size=None,
+    preset=None,
+    validation_size=0,
+    validation_method="last",
+    mean=None,
+    std=None,
+    seed=0,
+    drop_remainder=False,
+    repeat=False,
+    data_dir=None,
+    cache_dir=None,
+    download=True,
+    **pipeline_kwargs,
+):
+    """Loads `source` and builds the train, validation and test pipelines.
+
+    Args:
+        source: as for `load_arrays` (tfds name or local path).
+        batch_size: int, training batch size. Defaults to 128.
+        eval_batch_size: int, batch size of the evaluation sets; defaults to
+            `batch_size`.
+        preset: as for `make_dataset`; None infers it from the data set
+            (see `infer_preset`).
+        validation_size: int or fraction held out of the training set
+            (e.g. 5000 for He et al.'s 45k/5k CIFAR split).
+        validation_method: `"last"` or `"random"` (seeded by `seed`).
+        mean: per-channel mean or a name (`"cifar10"`, ...). For the CIFAR
+            preset, None computes it from the training images; the same
+            values normalise all three sets.
+        std: as `mean`.
+        seed: int, seeds the holdout, the shuffle and the augmentation.
+        drop_remainder: bool, drop partial batches (all three sets).
+        repeat: bool, repeat the training set forever.
+        data_dir: str, tensorflow-datasets data directory.
+        cache_dir: str or False, decoded-array cache (see `load_arrays`).
+        download: bool, whether tensorflow-datasets may download.
+        **pipeline_kwargs: passed to `make_dataset` (`padding`,
+            `padding_mode`, `image_size`, `scale_range`, `lighting_std`,
+            `shuffle_buffer`).
+
+    Returns:
+        `(train_ds, val_ds, test_ds, info)`; `val_ds` / `test_ds` are None
+        when the data set has no such split.
+    """
+    splits, info = datasets.load_arrays(
+        source,
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+        validation_size=validation_size,
+        validation_method=validation_method,
+        seed=seed,
+        download=download,
+    )
+    preset = preset or infer_preset(info)
+    train_images, train_labels = splits["train"]
+    mean, std = _resolve_statistics(preset, train_images, mean, std)
+    common = dict(
+        preset=preset, mean=mean, std=std, drop_remainder=drop_remainder, **pipeline_kwargs
+    )
+    train_ds = make_dataset(
+        train_images,
+        train_labels,
+        batch_size=batch_size,
+        training=True,
+        seed=seed,
+        repeat=repeat,
+        **common,
+    )
+    eval_ds = {}
+    for split in ("validation", "test"):
+        if split in splits:
+            eval_ds[split] = make_dataset(
+                *splits[split],
+                batch_size=eval_batch_size or batch_size,
+                training=False,
+                **common,
+            )
+    return train_ds, eval_ds.get("validation"), eval_ds.get("test"), info
