@@ -1,0 +1,32 @@
+import json
+
+import pytest
+
+from keras_resnets import benchmark
+
+
+def test_benchmark_prints_valid_json(capsys):
+    assert benchmark.main(
+        ["resnet-20", "--batch", "4", "--steps", "1", "--warmup", "1", "--json", "--no-jit"]
+    ) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == "resnet-20"
+    assert result["trainable_params"] == 269_722
+    assert result["macs_per_image"] > 40e6
+    assert result["train_images_per_sec"] > 0 and result["infer_images_per_sec"] > 0
+    assert result["batch_size"] == 4 and result["image_size"] == 32
+
+
+def test_benchmark_table(capsys):
+    benchmark.main(["resnet-20", "--batch", "2", "--steps", "1", "--warmup", "1"])
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("| model")
+
+
+def test_benchmark_errors():
+    with pytest.raises(ValueError, match="precision"):
+        benchmark.run_benchmark("resnet-20", precision="float64")
+    with pytest.raises(ValueError, match="steps"):
+        benchmark.run_benchmark("resnet-20", steps=0)
+    with pytest.raises(ValueError, match="Unknown model name"):
+        benchmark.run_benchmark("resnet-21")
