@@ -4,3 +4,10 @@ from keras_resnets.layers.conv import Shortcut
 from keras_resnets.layers.residual import PreActBlock
 from keras_resnets.layers.residual import ResNetBlock
 from keras_resnets.layers.residual import WideResNetBlock
+from keras_resnets.layers.attention import SqueezeExcite
+from keras_resnets.layers.regularization import DropPath
+from keras_resnets.layers.regularization import ShakeDrop
+from keras_resnets.layers.regularization import ShakeShake
+from keras_resnets.layers.regularization import StochasticDepth
+from keras_resnets.layers.regularization import drop_path_rates
+from keras_resnets.layers.regularization import shakedrop_probabilities

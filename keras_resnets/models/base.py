@@ -7,6 +7,7 @@ from keras_resnets.layers._utils import check_rate
 from keras_resnets.layers._utils import standardize_data_format
 from keras_resnets.layers.conv import make_batch_norm
 from keras_resnets.layers.conv import make_conv
+from keras_resnets.layers.regularization import drop_path_rates
 
 POOLING_OPTIONS = (None, "avg", "max")
 
@@ -155,7 +156,7 @@ class BuildConfig:
 def linear_drop_path_rates(num_blocks, drop_path_rate):
     """Huang 2016 linear decay: block l of L gets `drop_path_rate * l / L`."""
     check_rate("drop_path_rate", drop_path_rate)
-    return [drop_path_rate * (i + 1) / num_blocks for i in range(num_blocks)]
+    return drop_path_rates(num_blocks, drop_path_rate)
 
 
 def apply_stages(
