@@ -337,7 +337,7 @@ def _register_cifar(depth):
         dataset="cifar10", error=_CIFAR_ERR[depth],
     )
     def entry(**kwargs):
-        return cifar_resnet(depth, **kwargs)
+        return cifar_resnet(**{"depth": depth, **kwargs})
 
     entry.__name__ = f"resnet{depth}"
     return entry

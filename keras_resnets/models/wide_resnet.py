@@ -203,7 +203,7 @@ def _register(depth, k, params, error):
         dataset="cifar10", error=error,
     )
     def entry(**kwargs):
-        return WideResNet(depth, k, **kwargs)
+        return WideResNet(**{"depth": depth, "k": k, **kwargs})
 
     entry.__name__ = f"wrn_{depth}_{k}"
     return entry
