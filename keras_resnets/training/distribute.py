@@ -1,0 +1,211 @@
+"""Data-parallel training: TF MirroredStrategy / MultiWorkerMirroredStrategy
+and JAX `keras.distribution.DataParallel` (the only module of `training/`
+that imports tensorflow).
+
+Batch size and learning rate: `training.batch_size` is per replica, so the
+global batch is `batch_size x replicas` and every replica sees
+`batch_size` images. The paper recipes were tuned for one global batch (128
+on CIFAR, 256 on ImageNet); with `distribution.lr_scaling: linear` the
+learning rate is multiplied by the number of replicas (Goyal et al. 2017,
+arXiv:1706.02677, best with a few epochs of warm-up), with `none` it is used
+as written (then lower `batch_size` to keep the paper's global batch).
+
+BatchNormalization: under TF strategies each replica normalises with the
+statistics of its own `batch_size` images unless `sync_batch_norm: true`
+(keras `BatchNormalization(synchronized=True)`, switched on for every BN
+layer of the built model). Under JAX `DataParallel` the batch is one
+sharded array, so BN statistics are already those of the global batch.
+"""
+
+import contextlib
+import json
+import os
+
+import keras
+
+from keras_resnets.training.config import ConfigError
+
+
+class DistributionContext:
+    """What `train` needs from a strategy.
+
+    Attributes:
+        name: the `distribution.strategy` value.
+        num_replicas: int, replicas sharing a global batch.
+        is_chief: bool, whether this process writes the run folder.
+        worker_index: int, this process's index (0 when not multi-worker).
+        strategy: the `tf.distribute.Strategy`, or None.
+        distribution: the `keras.distribution.Distribution`, or None.
+    """
+
+    def __init__(self, name="none", *, num_replicas=1, is_chief=True, worker_index=0,
+                 strategy=None, distribution=None, sync_batch_norm=False):
+        self.name = name
+        self.num_replicas = num_replicas
+        self.is_chief = is_chief
+        self.worker_index = worker_index
+        self.strategy = strategy
+        self.distribution = distribution
+        self.sync_batch_norm = sync_batch_norm
+        self._previous = None
+
+    def scope(self):
+        """Context in which the model, optimizer and metrics are created."""
+        if self.strategy is not None:
+            return self.strategy.scope()
+        return contextlib.nullcontext()
+
+    def activate(self):
+        """Sets the global keras distribution (JAX); undone by `deactivate`."""
+        if self.distribution is not None:
+            self._previous = keras.distribution.distribution()
+            keras.distribution.set_distribution(self.distribution)
+
+    def deactivate(self):
+        if self.distribution is not None:
+            keras.distribution.set_distribution(self._previous)
+
+    @property
+    def needs_drop_remainder(self):
+        """JAX DataParallel shards each batch evenly over the devices."""
+        return self.distribution is not None
+
+    def prepare_dataset(self, dataset):
+        """Shards a tf.data pipeline by example across workers (our
+        pipelines are built from in-memory arrays, not files)."""
+        if self.name != "multi_worker_mirrored":
+            return dataset
+        import tensorflow as tf
+
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
+        return dataset.with_options(options)
+
+    @contextlib.contextmanager
+    def fit_scope(self, model):
+        """Context for `fit`/`evaluate`.
+
+        Keras 3 (through 3.15) fails in `fit` under MultiWorkerMirroredStrategy
+        (keras-team/keras#20585) twice: its symbolic build reduces a
+        distributed input batch across workers eagerly ("Attempt to convert a
+        value (PerReplica...)"), and it averages scalar metrics across workers
+        with `axis=0` ("Invalid reduction dimension 0"). Here `fit` runs
+        inside the strategy's scope with the model's stored strategy cleared
+        (the lazy-build path; the strategy still comes from the scope), and
+        scalar metrics are averaged with `axis=None`, for the duration only.
+        """
+        if self.name != "multi_worker_mirrored":
+            yield
+            return
+        from keras.src.backend.tensorflow import trainer as tf_trainer
+
+        original = tf_trainer.reduce_per_replica
+        model._distribute_strategy = None
+        tf_trainer.reduce_per_replica = _multi_worker_reduce(original)
+        try:
+            with self.strategy.scope():
+                yield
+        finally:
+            tf_trainer.reduce_per_replica = original
+
+    def configure_model(self, model):
+        """Switches every BatchNormalization to synchronized statistics."""
+        if not self.sync_batch_norm or self.strategy is None:
+            return 0
+        count = 0
+        for layer in model._flatten_layers(include_self=False, recursive=True):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.synchronized = True
+                count += 1
+        return count
+
+
+def _multi_worker_reduce(original):
+    import tensorflow as tf
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and isinstance(
+            strategy, tf.distribute.MultiWorkerMirroredStrategy
+        ):
+
+            def mean(v):
+                if isinstance(v, tf.distribute.DistributedValues) or (
+                    isinstance(v, tf.Tensor) and v.shape.rank == 0
+                ):
+                    return strategy.reduce("MEAN", v, axis=None)
+                return v
+
+            return tf.nest.map_structure(mean, values)
+        return original(values, strategy, reduction)
+
+    return reduce_per_replica
+
+
+def _require_backend(strategy, backend):
+    if keras.backend.backend() != backend:
+        raise ConfigError(
+            f"distribution.strategy={strategy!r} needs KERAS_BACKEND={backend}. "
+            f"Received: backend={keras.backend.backend()!r} (use "
+            "'mirrored'/'multi_worker_mirrored' with tensorflow, 'data_parallel' with jax)"
+        )
+
+
+def _tf_config_role():
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return "worker", 0, False
+    cfg = json.loads(raw)
+    task = cfg.get("task", {})
+    task_type, index = task.get("type", "worker"), int(task.get("index", 0))
+    has_chief = "chief" in cfg.get("cluster", {})
+    return task_type, index, has_chief
+
+
+def make_context(config):
+    """A `DistributionContext` for a `DistributionConfig`.
+
+    Raises:
+        ConfigError: the strategy does not match the backend, or
+            `sync_batch_norm` is asked for outside a TF strategy.
+    """
+    name = config.strategy
+    if config.sync_batch_norm and name in ("mirrored", "multi_worker_mirrored"):
+        pass
+    elif config.sync_batch_norm and name != "data_parallel":
+        raise ConfigError(
+            "distribution.sync_batch_norm needs strategy 'mirrored' or "
+            f"'multi_worker_mirrored'. Received: distribution.strategy={name!r}"
+        )
+    if name == "none":
+        return DistributionContext()
+    if name in ("mirrored", "multi_worker_mirrored"):
+        _require_backend(name, "tensorflow")
+        import tensorflow as tf
+
+        if name == "mirrored":
+            strategy = tf.distribute.MirroredStrategy(
+                devices=list(config.devices) if config.devices else None
+            )
+            return DistributionContext(
+                name, num_replicas=strategy.num_replicas_in_sync, strategy=strategy,
+                sync_batch_norm=config.sync_batch_norm,
+            )
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        task_type, index, has_chief = _tf_config_role()
+        is_chief = task_type == "chief" or (task_type == "worker" and index == 0 and not has_chief)
+        return DistributionContext(
+            name, num_replicas=strategy.num_replicas_in_sync, strategy=strategy,
+            is_chief=is_chief, worker_index=index + (1 if has_chief and task_type == "worker" else 0),
+            sync_batch_norm=config.sync_batch_norm,
+        )
+    if name == "data_parallel":
+        _require_backend(name, "jax")
+        devices = list(config.devices) if config.devices else keras.distribution.list_devices()
+        distribution = keras.distribution.DataParallel(devices=devices)
+        return DistributionContext(name, num_replicas=len(devices), distribution=distribution)
+    raise ConfigError(
+        "distribution.strategy must be one of 'none', 'mirrored', "
+        f"'multi_worker_mirrored', 'data_parallel'. Received: {name!r}"
+    )

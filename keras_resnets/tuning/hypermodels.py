@@ -1,0 +1,345 @@
+"""KerasTuner HyperModels of the residual families.
+
+One parametrised `ResidualHyperModel` covers every family; the named
+subclasses (`WideResNetHyperModel`, `CifarResNetHyperModel`,
+`ShakeShakeHyperModel`, `PyramidNetHyperModel`, `ResNeXtHyperModel`,
+`FractalNetHyperModel`) only fix `family`. `build(hp)` declares every
+hyperparameter of the family's space (see `search_spaces`) with its default,
+builds the model through `search_spaces.create_architecture` (the registry
+for registered architectures, the family's builder otherwise), prunes it
+when it has more than `max_params` trainable parameters, and compiles it with
+the papers' SGD (coupled weight decay) and label-smoothed cross-entropy from
+`keras_resnets.training`. `fit(hp, model, ...)` takes the batch size and the
+number of epochs from `hp`.
+
+Example:
+
+```python
+import keras_tuner
+from keras_resnets.tuning import WideResNetHyperModel
+
+hypermodel = WideResNetHyperModel(
+    search_space={"depth": [10, 16], "k": {"min": 1, "max": 4}, "dropout_rate": 0.3},
+    max_params=3e6,
+)
+tuner = keras_tuner.RandomSearch(hypermodel, objective="val_accuracy", max_trials=4,
+                                 max_consecutive_failed_trials=4)
+tuner.search(x_train, y_train, validation_data=(x_val, y_val))
+```
+"""
+
+import dataclasses
+import math
+
+import keras
+import keras_tuner
+
+from keras_resnets.flops import count_trainable_params
+from keras_resnets.training import optimizers
+from keras_resnets.training import schedules
+from keras_resnets.training.config import OptimizerConfig
+from keras_resnets.training.config import ScheduleConfig
+from keras_resnets.tuning import search_spaces
+
+
+class ParameterBudgetExceeded(keras_tuner.errors.FailedTrialError):
+    """A trial's model has more trainable parameters than `max_params`; the
+    trial is marked failed before training and the search goes on."""
+
+
+def _section(value, cls, argument):
+    if value is None:
+        return cls()
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, dict):
+        return cls(**value)
+    raise TypeError(
+        f"`{argument}` must be a {cls.__name__}, a dict or None. "
+        f"Received: {argument}={value!r}"
+    )
+
+
+class ResidualHyperModel(keras_tuner.HyperModel):
+    """A HyperModel over one residual family's valid architectures.
+
+    Args:
+        family: "wrn", "resnet", "shake-shake", "pyramidnet", "resnext",
+            "fractalnet" or a registry name of one (e.g. "wrn-28-10");
+            subclasses fix it.
+        search_space: dict narrowing the space, `name -> value` (fixed),
+            `[values]` (a choice) or `{"min", "max", "step", "sampling",
+            "default"}` (a range). Keys: the family's architecture
+            hyperparameters plus `learning_rate`, `weight_decay`,
+            `label_smoothing`, `batch_size`, `epochs`.
+        defaults: dict of default values (e.g. a config's learning rate).
+        input_shape: tuple, image shape. Defaults to (32, 32, 3).
+        num_classes: int. Defaults to 10.
+        max_params: optional trainable-parameter budget; larger models are
+            pruned (`ParameterBudgetExceeded`) before training.
+        model_kwargs: dict of fixed extra model kwargs (e.g.
+            `drop_path_rate`); may not repeat a searched hyperparameter.
+        optimizer: `OptimizerConfig` or dict (momentum, Nesterov, weight
+            decay mode); `learning_rate` and `weight_decay` come from `hp`.
+        schedule: `ScheduleConfig` or dict; default a constant rate.
+        num_train_examples: training-set size, needed by schedules other
+            than a constant rate to count iterations per epoch.
+        steps_per_epoch: fixed iterations per epoch (overrides the count).
+        num_replicas: replicas sharing a global batch (`batch_size` is per
+            replica, as in `keras-resnets train`).
+        jit_compile: passed to `compile`. Defaults to "auto".
+        configure_model: optional callable applied to each built model
+            (e.g. synchronized BatchNorm under a strategy).
+        learning_rate_multiplier: factor applied to the sampled learning
+            rate (the number of replicas under `lr_scaling: linear`).
+        name, tunable: as `keras_tuner.HyperModel`.
+
+    Attributes:
+        space: dict `name -> search_spaces.Hyperparameter` after narrowing.
+        last_params: trainable parameters of the last built model.
+
+    Raises:
+        ValueError: unknown family, or an invalid `search_space` (empty,
+            contradictory, or values outside the family's valid set).
+    """
+
+    family = None
+
+    def __init__(
+        self,
+        family=None,
+        *,
+        search_space=None,
+        defaults=None,
+        input_shape=(32, 32, 3),
+        num_classes=10,
+        max_params=None,
+        model_kwargs=None,
+        optimizer=None,
+        schedule=None,
+        num_train_examples=None,
+        steps_per_epoch=None,
+        num_replicas=1,
+        jit_compile="auto",
+        configure_model=None,
+        learning_rate_multiplier=1,
+        name=None,
+        tunable=True,
+    ):
+        family = family or type(self).family
+        if family is None:
+            raise ValueError(
+                "Pass `family` (one of "
+                f"{', '.join(search_spaces.FAMILIES)}). Received: family=None"
+            )
+        self.family_spec = search_spaces.get_family(family)
+        super().__init__(name=name or f"{self.family_spec.name}_hypermodel", tunable=tunable)
+        self.space = search_spaces.resolve_space(self.family_spec, search_space, defaults=defaults)
+        if max_params is not None:
+            if isinstance(max_params, bool) or not isinstance(max_params, (int, float)) or max_params <= 0:
+                raise ValueError(
+                    f"`max_params` must be a positive number. Received: max_params={max_params!r}"
+                )
+        self.max_params = max_params
+        self.model_kwargs = dict(model_kwargs or {})
+        clash = [k for k in self.model_kwargs if k in self.space or k in ("width",)]
+        if clash:
+            raise ValueError(
+                f"`model_kwargs` repeats the searched hyperparameter `{clash[0]}`; put a "
+                f"fixed value in `search_space` instead. Received: model_kwargs={self.model_kwargs!r}"
+            )
+        self.input_shape = tuple(input_shape)
+        self.num_classes = num_classes
+        self.optimizer = _section(optimizer, OptimizerConfig, "optimizer")
+        self.schedule = _section(schedule, ScheduleConfig, "schedule")
+        self.num_train_examples = num_train_examples
+        self.steps_per_epoch = steps_per_epoch
+        self.num_replicas = num_replicas
+        self.jit_compile = jit_compile
+        self.configure_model = configure_model
+        self.learning_rate_multiplier = learning_rate_multiplier
+        self.last_params = None
+        self.last_values = None
+
+    # === Search space ===
+
+    def declare(self, hp):
+        """Declares every hyperparameter on `hp`; returns `name -> value`."""
+        return {name: h.declare(hp) for name, h in self.space.items()}
+
+    def declare_hyperparameters(self, hp):
+        # keras-tuner calls this, then `build(hp)` once with the defaults, to
+        # discover the space before the first trial; that build is not a
+        # trial, so it is not pruned.
+        self.declare(hp)
+        self._discovering = True
+
+    def sample(self, seed=None):
+        """One random draw of the space, as the tuners sample it (without
+        building a model): `name -> value`."""
+        hp = keras_tuner.HyperParameters()
+        self.declare(hp)
+        values = {}
+        for i, h in enumerate(hp.space):
+            values[h.name] = h.random_sample(None if seed is None else seed * 1000 + i)
+        return values
+
+    def arch_kwargs(self, values):
+        """The builder kwargs of the architecture in `values`."""
+        return self.family_spec.arch_kwargs(values)
+
+    def validate(self, values):
+        """Checks `values` against the family's valid domain (every rule the
+        model constructors enforce); raises ValueError naming the key."""
+        for name, h in self.space.items():
+            search_spaces.check_value(self.family_spec.name, h, values[name])
+        return values
+
+    def model_section(self, values):
+        """The `model:` config section of `values` (see `search_spaces.model_section`)."""
+        return search_spaces.model_section(self.family_spec, self.arch_kwargs(values), **self.model_kwargs)
+
+    # === Build ===
+
+    def build_model(self, values):
+        """Builds (without compiling) the model of `values`."""
+        kwargs = dict(self.model_kwargs)
+        kwargs.setdefault("num_classes", self.num_classes)
+        kwargs.setdefault("input_shape", self.input_shape)
+        kwargs.setdefault("classifier_activation", None)
+        opt = self.optimizer
+        if opt.weight_decay_mode == "l2" and values["weight_decay"]:
+            kwargs.setdefault("kernel_regularizer", keras.regularizers.L2(values["weight_decay"] / 2))
+        return search_spaces.create_architecture(self.family_spec, self.arch_kwargs(values), **kwargs)
+
+    def build(self, hp):
+        values = self.declare(hp)
+        self.last_values, self.last_params = values, None
+        model = self.build_model(values)
+        self.last_params = count_trainable_params(model)
+        discovering, self._discovering = getattr(self, "_discovering", False), False
+        if self.max_params is not None and self.last_params > self.max_params and not discovering:
+            raise ParameterBudgetExceeded(
+                f"Pruned before training: {self.last_params} trainable parameters exceed "
+                f"max_params={int(self.max_params)} for {self.arch_kwargs(values)}"
+            )
+        if self.configure_model is not None:
+            self.configure_model(model)
+        self.compile(model, values)
+        return model
+
+    def _steps(self, values):
+        if self.steps_per_epoch:
+            return self.steps_per_epoch
+        if self.num_train_examples:
+            return math.ceil(self.num_train_examples / (values["batch_size"] * self.num_replicas))
+        return None
+
+    def compile(self, model, values):
+        """Compiles `model` with the optimizer, schedule and loss of `values`."""
+        s = self.schedule
+        learning_rate = values["learning_rate"] * self.learning_rate_multiplier
+        if s.name == "constant" and not (s.warmup_epochs or s.warmup_steps):
+            rate = learning_rate
+        else:
+            steps = self._steps(values)
+            if steps is None:
+                raise ValueError(
+                    f"schedule.name={s.name!r} needs `num_train_examples` or "
+                    "`steps_per_epoch` to count iterations. Received: neither"
+                )
+            rate = schedules.from_config(s, learning_rate, steps_per_epoch=steps, epochs=values["epochs"])
+        optimizer_config = dataclasses.replace(
+            self.optimizer, learning_rate=learning_rate, weight_decay=values["weight_decay"]
+        )
+        from_logits = self.model_kwargs.get("classifier_activation") is None
+        model.compile(
+            optimizer=optimizers.from_config(optimizer_config, rate),
+            loss=optimizers.SparseCategoricalCrossentropy(
+                from_logits=from_logits, label_smoothing=values["label_smoothing"]
+            ),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            jit_compile=self.jit_compile,
+        )
+
+    # === Fit ===
+
+    def fit(self, hp, model, *args, **kwargs):
+        """Trains `model` with the batch size and epochs of `hp`.
+
+        `x` (first argument) may be arrays (then `batch_size` is passed to
+        `model.fit`), a batched dataset (used as is), or a callable
+        `x(batch_size) -> dict(train=..., validation=..., steps_per_epoch=...)`
+        building the pipelines for the trial's batch size. Hyperband's
+        `epochs`/`initial_epoch` win over `hp`'s `epochs`.
+        """
+        values = {name: hp.get(name) if name in hp.values else h.default for name, h in self.space.items()}
+        batch_size, epochs = values["batch_size"], values["epochs"]
+        epochs = kwargs.pop("epochs", None) or epochs
+        x = args[0] if args else kwargs.pop("x", None)
+        args = args[1:]
+        if callable(x) and not hasattr(x, "element_spec") and not hasattr(x, "shape"):
+            data = x(batch_size)
+            x = data["train"]
+            kwargs.setdefault("validation_data", data.get("validation"))
+            if data.get("steps_per_epoch"):
+                kwargs.setdefault("steps_per_epoch", data["steps_per_epoch"])
+            kwargs.setdefault("shuffle", False)
+        elif hasattr(x, "shape"):
+            kwargs.setdefault("batch_size", batch_size * self.num_replicas)
+        return model.fit(x, *args, epochs=epochs, **kwargs)
+
+
+class WideResNetHyperModel(ResidualHyperModel):
+    """WRN-d-k: depth 6n+4 in {10, 16, 22, 28, 40}, k in 1..12, dropout in [0, 0.5]."""
+
+    family = "wrn"
+
+
+class CifarResNetHyperModel(ResidualHyperModel):
+    """CIFAR ResNet v1/v2: depth 6n+2 in {8, ..., 110}, `preactivation`."""
+
+    family = "resnet"
+
+
+class ShakeShakeHyperModel(ResidualHyperModel):
+    """Shake-Shake 2x`width`d: depth 6n+2 in {8, 14, 20, 26}, width in {16, 32, 64, 96}."""
+
+    family = "shake-shake"
+
+
+class PyramidNetHyperModel(ResidualHyperModel):
+    """PyramidNet: depth 6n+2 in {20, 32, 56, 110}, alpha in 12..300, `shakedrop`."""
+
+    family = "pyramidnet"
+
+
+class ResNeXtHyperModel(ResidualHyperModel):
+    """CIFAR ResNeXt: depth 9n+2 in {11, 20, 29}, cardinality, bottleneck width."""
+
+    family = "resnext"
+
+
+class FractalNetHyperModel(ResidualHyperModel):
+    """FractalNet: 1..4 columns, first-block width, local drop-path rate."""
+
+    family = "fractalnet"
+
+
+HYPERMODELS = {
+    cls.family: cls
+    for cls in (
+        WideResNetHyperModel,
+        CifarResNetHyperModel,
+        ShakeShakeHyperModel,
+        PyramidNetHyperModel,
+        ResNeXtHyperModel,
+        FractalNetHyperModel,
+    )
+}
+
+
+def get_hypermodel(family, **kwargs):
+    """The HyperModel of a family name or registry name, e.g.
+    `get_hypermodel("wrn-28-10", max_params=3e6)`."""
+    return HYPERMODELS[search_spaces.get_family(family).name](**kwargs)

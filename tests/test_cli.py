@@ -1,0 +1,175 @@
+"""`keras-resnets train / evaluate` end to end on a few hundred tiny images.
+
+One module-scoped run is interrupted after epoch 1 and started again with the
+same command: it must resume at epoch 2 and write every run-folder file.
+"""
+
+import csv
+import json
+
+import keras
+import numpy as np
+import pytest
+import yaml
+
+from keras_resnets import cli
+from keras_resnets import training
+from keras_resnets.training.train import RUN_FILES
+
+
+class Interrupted(Exception):
+    pass
+
+
+class InterruptAfterFirstEpoch(keras.callbacks.Callback):
+    """Stands in for a kill: raises once epoch 1's state has been saved."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise Interrupted(f"killed after epoch {epoch + 1}")
+
+
+def make_npz(path, n_train=192, n_test=32, size=8, seed=0):
+    """Colour-coded 4-class images (learnable in a few steps)."""
+    rng = np.random.default_rng(seed)
+
+    def split(n):
+        y = rng.integers(0, 4, n)
+        x = rng.integers(0, 60, (n, size, size, 3)).astype("uint8")
+        for c in range(3):
+            x[y == c, :, :, c] += 150
+        return x, y.astype("int32")
+
+    (xt, yt), (xs, ys) = split(n_train), split(n_test)
+    np.savez(path, x_train=xt, y_train=yt, x_test=xs, y_test=ys)
+    return path
+
+
+def write_config(tmp_path, **training_overrides):
+    make_npz(tmp_path / "tiny.npz")
+    raw = {
+        "model": {"name": "resnet-20"},
+        "data": {"source": str(tmp_path / "tiny.npz"), "cache_dir": str(tmp_path / "cache")},
+        "optimizer": {"learning_rate": 0.05, "nesterov": True, "weight_decay": 5.0e-4},
+        "schedule": {"name": "step", "milestones": [1], "gamma": 0.5},
+        "training": {"epochs": 2, "batch_size": 16, "steps_per_epoch": 2,
+                     "label_smoothing": 0.1, "jit_compile": False, "verbose": 2,
+                     "validate_on_test": False,
+                     **training_overrides},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture(scope="module")
+def resumed_run(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("run")
+    config_path = write_config(tmp_path)
+    run_dir = tmp_path / "out"
+    args = ["train", str(config_path), "--output", str(run_dir)]
+    config = training.load_config(config_path, [f"training.output_dir={run_dir}"])
+    with pytest.raises(Interrupted):
+        training.train(config, callbacks=[InterruptAfterFirstEpoch()])
+    first = {p.name for p in run_dir.iterdir()}
+    assert cli.main(args) == 0
+    return run_dir, args, first
+
+
+def read_log(run_dir):
+    with (run_dir / "log.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_writes_every_file(resumed_run):
+    run_dir, _, first = resumed_run
+    assert "metrics.json" not in first  # only written once training is done
+    for name in RUN_FILES:
+        assert (run_dir / name).exists(), name
+    assert list((run_dir / "tensorboard").rglob("events.out.tfevents*"))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["epochs"] == 2
+    assert metrics["trainable_params"] == 269_332  # resnet-20 with 4 classes
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    assert metrics["test_error"] == pytest.approx(100 * (1 - metrics["test_accuracy"]))
+    assert metrics["images_per_second"] > 0 and metrics["wall_time_s"] > 0
+    resolved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert len(resolved["data"]["mean"]) == 3  # the statistics actually used
+    assert (run_dir / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_interrupted_run_resumes_at_next_epoch(resumed_run, capsys):
+    run_dir, _, _ = resumed_run
+    rows = read_log(run_dir)
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    # The learning rate follows the schedule across the restart (x0.5 at epoch 1).
+    assert [float(r["learning_rate"]) for r in rows] == pytest.approx([0.05, 0.025])
+    state = json.loads((run_dir / "backup" / "training_metadata.json").read_text())
+    assert state["epoch"] == 2
+
+
+def test_evaluate(resumed_run, capsys):
+    run_dir, _, _ = resumed_run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert cli.main(["evaluate", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["examples"] == 32
+    assert result["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+    assert cli.main(["evaluate", str(run_dir / "nothing.keras")]) == 2
+    assert "No model at" in capsys.readouterr().err
+
+
+def test_diverged_run_stops_with_message(tmp_path, capsys):
+    config_path = write_config(tmp_path, epochs=1, tensorboard=False)
+    code = cli.main(["train", str(config_path), "--output", str(tmp_path / "nan"),
+                     "--set", "optimizer.learning_rate=1e30", "--set", "optimizer.momentum=0.0",
+                     "--set", "optimizer.nesterov=false"])
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "Training diverged: the loss became" in err and "learning_rate" in err
+    assert not (tmp_path / "nan" / "metrics.json").exists()
+    assert not (tmp_path / "nan" / "last.keras").exists()
+
+
+def test_bad_data_path_writes_nothing(tmp_path, capsys):
+    config_path = write_config(tmp_path)
+    code = cli.main(["train", str(config_path), "--output", str(tmp_path / "out"),
+                     "--data", str(tmp_path / "missing.tar.gz")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "data.source" in err and "missing.tar.gz" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.large
+def test_sigkill_during_epoch_2_resumes(tmp_path):
+    """A real kill (SIGKILL mid-epoch) and the same command again."""
+    import os
+    import pathlib
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    config_path = write_config(tmp_path, epochs=3, steps_per_epoch=12, tensorboard=False)
+    run_dir = tmp_path / "out"
+    command = [sys.executable, "-m", "keras_resnets.cli", "train", str(config_path),
+               "--output", str(run_dir)]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    meta = run_dir / "backup" / "training_metadata.json"
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 300
+    while time.time() < deadline and not meta.exists() and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(0.5)  # into epoch 2
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert json.loads(meta.read_text())["epoch"] == 1
+    assert not (run_dir / "metrics.json").exists()
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Resuming" in result.stdout and "after epoch 1" in result.stdout
+    assert [int(r["epoch"]) for r in read_log(run_dir)] == [0, 1, 2]
+    assert json.loads((run_dir / "metrics.json").read_text())["epochs"] == 3

@@ -1,0 +1,150 @@
+"""Config loading and validation: errors name the key and what is valid."""
+
+import pathlib
+
+import pytest
+import yaml
+
+from keras_resnets import cli
+from keras_resnets.training import config as config_lib
+from keras_resnets.training.config import ConfigError
+from keras_resnets.training.config import ConfigTypeError
+from keras_resnets.training.config import config_from_dict
+from keras_resnets.training.config import load_config
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CONFIGS = sorted((ROOT / "configs").glob("**/*.yaml"))
+
+
+def _raw(**sections):
+    raw = {"model": {"name": "resnet-20"}, "data": {"source": "cifar10"}}
+    for key, value in sections.items():
+        raw.setdefault(key, {}).update(value)
+    return raw
+
+
+def test_defaults_and_sections():
+    config = config_from_dict(_raw(training={"epochs": 3}, tuner={"max_trials": 2}))
+    assert config.model.name == "resnet-20"
+    assert config.training.epochs == 3
+    assert config.optimizer.weight_decay_mode == "coupled"
+    assert config.optimizer.decay_bn_and_bias is True
+    assert config.tuner == {"max_trials": 2}
+    assert isinstance(config.optimizer.learning_rate, float)
+    with pytest.raises(AttributeError):  # frozen
+        config.training.epochs = 5
+
+
+def test_model_kwargs_are_kept():
+    config = config_from_dict(_raw(model={"name": "WRN_16_4", "dropout_rate": 0.3}))
+    assert config.model.name == "wrn-16-4"
+    assert config.model.kwargs == {"dropout_rate": 0.3}
+
+
+def test_unknown_key_did_you_mean():
+    with pytest.raises(ConfigError, match=r"`training.epoch`.*Did you mean `training.epochs`"):
+        config_from_dict(_raw(training={"epoch": 3}))
+    with pytest.raises(ConfigError, match=r"`optimzer`.*Did you mean `optimizer`"):
+        config_from_dict({**_raw(), "optimzer": {}})
+
+
+def test_wrong_type():
+    with pytest.raises(ConfigTypeError, match=r"`training.epochs`: expected an int.*'ten'"):
+        config_from_dict(_raw(training={"epochs": "ten"}))
+    with pytest.raises(TypeError, match="optimizer.nesterov"):
+        config_from_dict(_raw(optimizer={"nesterov": "yes"}))
+
+
+def test_bad_choice_and_values():
+    with pytest.raises(ConfigError, match=r"schedule.name.*Did you mean 'cosine'.*Received"):
+        config_from_dict(_raw(schedule={"name": "cosin"}))
+    with pytest.raises(ConfigError, match=r"optimizer.learning_rate` must be > 0.*-0.1"):
+        config_from_dict(_raw(optimizer={"learning_rate": -0.1}))
+    with pytest.raises(ConfigError, match="milestones"):
+        config_from_dict(_raw(schedule={"name": "step"}))
+
+
+def test_unknown_model_name():
+    with pytest.raises(ConfigError, match=r"model.name: Unknown model name 'resnet-21'.*resnet-20"):
+        config_from_dict(_raw(model={"name": "resnet-21"}))
+
+
+def test_missing_data():
+    raw = _raw()
+    del raw["data"]
+    with pytest.raises(ConfigError, match=r"data.source.*cifar10.*image folder"):
+        config_from_dict(raw)
+    with pytest.raises(ConfigError, match=r"data.source.*not found.*nowhere/x.tar.gz"):
+        config_from_dict(_raw(data={"source": "nowhere/x.tar.gz"}))
+
+
+def test_overrides():
+    config = config_from_dict(
+        _raw(),
+        ["training.epochs=7", "optimizer.learning_rate=1e-2", "schedule.milestones=[1, 2]",
+         "schedule.name=step", "model.dropout_rate=0.1"],
+    )
+    assert config.training.epochs == 7
+    assert config.optimizer.learning_rate == 0.01
+    assert config.schedule.milestones == (1.0, 2.0)
+    assert config.model.kwargs["dropout_rate"] == 0.1
+    with pytest.raises(ConfigError, match="Did you mean `training`"):
+        config_from_dict(_raw(), ["trainig.epochs=1"])
+    with pytest.raises(ConfigError, match="section.key=value"):
+        config_from_dict(_raw(), ["epochs"])
+
+
+def test_yaml_round_trip(tmp_path):
+    config = config_from_dict(_raw(model={"dropout_rate": 0.3}, schedule={"name": "cosine"}))
+    path = tmp_path / "c.yaml"
+    path.write_text(config.to_yaml())
+    again = load_config(path)
+    assert again.to_dict() == config.to_dict()
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_every_config_validates(path):
+    """Every shipped recipe parses, validates and names a registered model."""
+    config = load_config(path, check_paths=False)
+    assert config.model.name in path.stem
+    header = path.read_text().splitlines()[0]
+    assert header.startswith("# "), "configs start with a comment naming the paper"
+    assert "arXiv:" in path.read_text()
+
+
+def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(_raw(training={"epohcs": 2})))
+    assert cli.main(["train", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "Did you mean `training.epochs`" in err and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()
+    assert cli.main(["train", str(path), "--set", "training.epohcs=", "--set", "optimizer.momentum=fast"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "optimizer.momentum" in err
+    assert cli.main(["train", str(tmp_path / "missing.yaml")]) == 2
+    assert "Config file not found" in capsys.readouterr().err
+
+
+def test_cli_list_models(capsys):
+    assert cli.main(["list-models", "resnet-2*"]) == 0
+    out = capsys.readouterr().out
+    assert "resnet-20" in out and "0.27M" in out
+    assert cli.main(["list-models", "nothing-like-this"]) == 2
+
+
+@pytest.mark.large
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_every_config_builds_its_model(path):
+    """Every recipe's model builds with the config's kwargs (no training)."""
+    from keras_resnets import count_trainable_params
+    from keras_resnets.training.train import build_model
+
+    config = load_config(path, check_paths=False)
+    imagenet = config.data.preset == "imagenet"
+    num_classes = 1000 if imagenet else (100 if "cifar100" in path.stem else 10)
+    shape = (224, 224, 3) if imagenet else (32, 32, 3)
+    model = build_model(config, num_classes=num_classes, input_shape=shape)
+    assert model.output_shape == (None, num_classes)
+    assert count_trainable_params(model) > 0

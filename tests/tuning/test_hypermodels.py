@@ -1,0 +1,178 @@
+"""HyperModels: defaults, overrides, errors, valid draws, parameter budget."""
+
+import keras
+import keras_tuner
+import pytest
+
+from keras_resnets import count_trainable_params
+from keras_resnets.tuning import hypermodels
+from keras_resnets.tuning import search
+from keras_resnets.tuning import search_spaces
+
+FAMILIES = sorted(hypermodels.HYPERMODELS)
+
+
+def test_defaults_are_declared():
+    hp = keras_tuner.HyperParameters()
+    values = hypermodels.WideResNetHyperModel().declare(hp)
+    assert (hp.get("depth"), hp.get("k"), hp.get("dropout_rate")) == (16, 4, 0.0)
+    assert (values["learning_rate"], values["weight_decay"], values["label_smoothing"]) == (0.1, 5e-4, 0.0)
+    assert (values["batch_size"], values["epochs"]) == (128, 1)
+    assert set(hp.values) == set(hypermodels.WideResNetHyperModel().space)
+    depth = next(h for h in hp.space if h.name == "depth")
+    assert list(depth.values) == [10, 16, 22, 28, 40]
+
+
+def test_overrides_fixed_choice_range():
+    hm = hypermodels.WideResNetHyperModel(
+        search_space={"depth": [16, 28], "k": {"min": 2, "max": 8}, "dropout_rate": 0.3,
+                      "learning_rate": {"min": 0.01, "max": 0.1, "sampling": "log", "default": 0.05}},
+    )
+    hp = keras_tuner.HyperParameters()
+    hm.declare(hp)
+    space = {h.name: h for h in hp.space}
+    assert list(space["depth"].values) == [16, 28]
+    assert (space["k"].min_value, space["k"].max_value) == (2, 8)
+    assert isinstance(space["dropout_rate"], keras_tuner.engine.hyperparameters.Fixed)
+    assert hp.get("dropout_rate") == 0.3 and hp.get("learning_rate") == 0.05
+    # A range on a choice keeps the valid values inside it.
+    narrowed = hypermodels.WideResNetHyperModel(search_space={"depth": {"min": 12, "max": 30}})
+    assert narrowed.space["depth"].values == (16, 22, 28)
+    # Every draw stays inside the narrowed space.
+    for seed in range(50):
+        values = hm.sample(seed)
+        assert values["depth"] in (16, 28) and 2 <= values["k"] <= 8
+        assert values["dropout_rate"] == 0.3 and 0.01 <= values["learning_rate"] <= 0.1
+
+
+@pytest.mark.parametrize(
+    "space, match",
+    [
+        ({"depth": []}, "`depth`: the list of values is empty; valid values are 6n\\+4"),
+        ({"depth": [16, 27]}, "`depth`: every value must be 6n\\+4 .* Received: depth=\\[16, 27\\]"),
+        ({"k": {"min": 8, "max": 2}}, "`k`: min \\(8\\) is greater than max \\(2\\)"),
+        ({"depth": {"min": 30, "max": 38}}, "no valid value between 30 and 38"),
+        ({"k": 13}, "`k`: every value must be an integer in 1..12. Received: k=13"),
+        ({"k": 2.5}, "`k`: every value must be an integer"),
+        ({"dropout_rate": {"min": 0.1, "max": 0.9}}, "`dropout_rate`: every value must be a number in \\[0, 0.5\\]"),
+        ({"learning_rate": {"min": 0.0, "max": 0.1, "sampling": "log"}}, "`learning_rate`"),
+        ({"k": {"mn": 2}}, "unknown range key 'mn'"),
+        ({"dept": 16}, "Unknown hyperparameter 'dept' .* Did you mean 'depth'\\?"),
+    ],
+)
+def test_invalid_search_space_errors(space, match):
+    with pytest.raises(ValueError, match=match):
+        hypermodels.WideResNetHyperModel(search_space=space)
+
+
+def test_other_family_rules_and_unknown_family():
+    with pytest.raises(ValueError, match="CIFAR|6n\\+2"):
+        hypermodels.CifarResNetHyperModel(search_space={"depth": 16})
+    with pytest.raises(ValueError, match="9n\\+2"):
+        hypermodels.ResNeXtHyperModel(search_space={"depth": [29, 30]})
+    with pytest.raises(ValueError, match="`preactivation`: a boolean"):
+        hypermodels.CifarResNetHyperModel(search_space={"preactivation": {"min": 0}})
+    with pytest.raises(ValueError, match="Unknown model family 'vgg'.*Valid families: wrn"):
+        hypermodels.get_hypermodel("vgg")
+    assert isinstance(hypermodels.get_hypermodel("wrn-28-10"), hypermodels.WideResNetHyperModel)
+    with pytest.raises(TypeError, match="search_space"):
+        hypermodels.WideResNetHyperModel(search_space=[16])
+    with pytest.raises(ValueError, match="`model_kwargs` repeats the searched hyperparameter `depth`"):
+        hypermodels.WideResNetHyperModel(model_kwargs={"depth": 16})
+    with pytest.raises(ValueError, match="max_params"):
+        hypermodels.WideResNetHyperModel(max_params=-1)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_200_draws_are_valid_architectures(family):
+    """Every draw passes the family's rules; a few are built for real."""
+    hm = hypermodels.HYPERMODELS[family]()
+    draws = [hm.sample(seed) for seed in range(200)]
+    for values in draws:
+        hm.validate(values)
+        assert set(values) == set(hm.space)
+    arch = {tuple(sorted((k, str(v)) for k, v in hm.arch_kwargs(d).items())) for d in draws}
+    assert len(arch) > 1, "the draws explore the space"
+    # Building is slow (1-9 s per model on CPU): 2 draws by default, 5 with --run_large.
+    for values in draws[:2]:
+        keras.backend.clear_session()
+        model = hm.build_model(values)
+        assert model.output_shape == (None, 10)
+
+
+@pytest.mark.large
+@pytest.mark.parametrize("family", FAMILIES)
+def test_more_draws_build(family):
+    hm = hypermodels.HYPERMODELS[family]()
+    for seed in range(200, 205):
+        keras.backend.clear_session()
+        assert hm.build_model(hm.sample(seed)).output_shape == (None, 10)
+
+
+def test_build_compiles_and_fit_uses_batch_size():
+    hm = hypermodels.WideResNetHyperModel(
+        search_space={"depth": 10, "k": 1, "batch_size": 4, "epochs": 1, "label_smoothing": 0.1},
+        input_shape=(8, 8, 3),
+    )
+    hp = keras_tuner.HyperParameters()
+    model = hm.build(hp)
+    assert hm.last_params == count_trainable_params(model)
+    assert model.loss.label_smoothing == 0.1
+    x = keras.random.uniform((8, 8, 8, 3))
+    y = keras.ops.convert_to_numpy(keras.random.randint((8,), 0, 10))
+    history = hm.fit(hp, model, keras.ops.convert_to_numpy(x), y, verbose=0)
+    assert len(history.history["loss"]) == 1
+    assert history.params["steps"] == 2  # 8 images / batch_size 4
+
+
+def test_registered_architectures_use_the_registry():
+    section = hypermodels.WideResNetHyperModel().model_section(
+        {"depth": 28, "k": 10, "dropout_rate": 0.3}
+    )
+    assert section == {"name": "wrn-28-10", "dropout_rate": 0.3}
+    section = hypermodels.WideResNetHyperModel().model_section({"depth": 10, "k": 1, "dropout_rate": 0.0})
+    assert section == {"name": "wrn-28-10", "depth": 10, "k": 1, "dropout_rate": 0.0}
+    assert search_spaces.exact_registry_name("resnet", {"depth": 20, "preactivation": False}) == "resnet-20"
+
+
+def test_parameter_budget_prunes_before_training():
+    hm = hypermodels.WideResNetHyperModel(search_space={"depth": 10, "k": 8}, max_params=1e5)
+    with pytest.raises(hypermodels.ParameterBudgetExceeded, match="exceed max_params=100000"):
+        hm.build(keras_tuner.HyperParameters())
+    assert hm.last_params > 1e5
+    assert issubclass(hypermodels.ParameterBudgetExceeded, keras_tuner.errors.FailedTrialError)
+
+
+class _NoTraining(hypermodels.WideResNetHyperModel):
+    """Scores a trial without training (the budget test needs no data)."""
+
+    def fit(self, hp, model, *args, **kwargs):
+        return {"val_accuracy": 1.0 / hp.get("k")}
+
+
+def test_search_continues_past_pruned_trials_and_honours_budget(tmp_path):
+    budget = 700_000  # k <= 3 fits (677,274 parameters at k=3), k >= 4 is pruned
+    hm = _NoTraining(search_space={"depth": 10, "k": {"min": 1, "max": 6}}, input_shape=(8, 8, 3),
+                     max_params=budget)
+    tuner = search.recording_tuner(keras_tuner.RandomSearch)(
+        hm, objective="val_accuracy", max_trials=6, seed=3, directory=str(tmp_path),
+        max_consecutive_failed_trials=7,
+    )
+    built = []
+    original = hm.build
+
+    def build(hp):
+        try:
+            return original(hp)
+        finally:
+            built.append((hp.get("k"), hm.last_params))
+
+    hm.build = build
+    tuner.search(verbose=0)
+    trials = list(tuner.oracle.trials.values())
+    statuses = [t.status for t in trials]
+    assert len(trials) == 6, "the search ran every trial"
+    assert "FAILED" in statuses and "COMPLETED" in statuses
+    for (k, params), trial in zip(built, trials):
+        assert trial.hyperparameters.get("k") == k
+        assert (trial.status == "FAILED") == (params > budget)
