@@ -6,6 +6,8 @@ Usage:
                         [--strategy NAME] [--set section.key=value ...]
     keras-resnets evaluate RUN_DIR_or_MODEL [--data PATH] [--best] [--batch-size N]
     keras-resnets tune CONFIG.yaml [...]    (keras_resnets.tuning: hyperparameter search)
+    keras-resnets benchmark MODEL [--batch N] [--image-size S] [--steps N]
+                            [--precision P] [--jit/--no-jit] [--json]
     keras-resnets list-models [PATTERN]
 
 Bad input (config keys, types, values, model names, data sources) is
@@ -54,6 +56,12 @@ def _parser():
     from keras_resnets.tuning.search import add_tune_arguments  # light: no keras import
 
     add_tune_arguments(sub)
+
+    from keras_resnets.benchmark import add_arguments as add_benchmark_arguments
+
+    add_benchmark_arguments(
+        sub.add_parser("benchmark", help="training/inference images per second of a model")
+    )
 
     models = sub.add_parser("list-models", help="registered model names and parameter counts")
     models.add_argument("pattern", nargs="?", default="*", help="fnmatch pattern, e.g. 'wrn*'")
@@ -117,6 +125,12 @@ def _list_models(args):
     return 0
 
 
+def _benchmark(args):
+    from keras_resnets.benchmark import run_from_args
+
+    return run_from_args(args)
+
+
 def _tune(args):
     from keras_resnets.tuning.search import run_tune
 
@@ -131,7 +145,8 @@ def main(argv=None):
     """Entry point of `keras-resnets`; returns the exit status."""
     args = _parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    commands = {"train": _train, "evaluate": _evaluate, "tune": _tune, "list-models": _list_models}
+    commands = {"train": _train, "evaluate": _evaluate, "tune": _tune,
+                "benchmark": _benchmark, "list-models": _list_models}
     from keras_resnets.data import DataUnavailableError
     from keras_resnets.training import TrainingDivergedError
 

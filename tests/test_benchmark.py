@@ -30,3 +30,20 @@ def test_benchmark_errors():
         benchmark.run_benchmark("resnet-20", steps=0)
     with pytest.raises(ValueError, match="Unknown model name"):
         benchmark.run_benchmark("resnet-21")
+
+
+def test_cli_benchmark_subcommand(capsys):
+    from keras_resnets import cli
+
+    assert cli.main(
+        ["benchmark", "resnet-20", "--batch", "2", "--steps", "1", "--warmup", "1", "--json"]
+    ) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "resnet-20"
+
+
+def test_cli_benchmark_unknown_model_is_one_line_error(capsys):
+    from keras_resnets import cli
+
+    assert cli.main(["benchmark", "resnet-21", "--steps", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("keras-resnets: error: Unknown model name") and "\n" not in err
