@@ -12,6 +12,17 @@ SHORTCUT_MODES = ("A", "B", "C")
 CONV_INITIALIZER = "he_normal"
 
 
+def fresh_initializer(initializer):
+    """A new initializer instance with the same config.
+
+    An unseeded Keras initializer instance returns the same values on every
+    call, so convolutions must never share one (two same-shaped convs would
+    start with identical kernels).
+    """
+    initializer = keras.initializers.get(initializer)
+    return initializer.__class__.from_config(initializer.get_config())
+
+
 def make_conv(
     filters,
     kernel_size,
@@ -40,7 +51,7 @@ def make_conv(
         padding=padding,
         use_bias=use_bias,
         groups=groups,
-        kernel_initializer=keras.initializers.get(kernel_initializer),
+        kernel_initializer=fresh_initializer(kernel_initializer),
         kernel_regularizer=keras.regularizers.get(kernel_regularizer),
         bias_regularizer=keras.regularizers.get(kernel_regularizer),
         data_format=data_format,

@@ -43,6 +43,7 @@ class _ResidualBlock(keras.layers.Layer):
         *,
         kernel_sizes=None,
         expansion=None,
+        output_filters=None,
         bottleneck=False,
         stride_index=0,
         shortcut="B",
@@ -81,6 +82,9 @@ class _ResidualBlock(keras.layers.Layer):
         if expansion is None:
             expansion = 4 if bottleneck else 1
         self.expansion = check_positive_int("expansion", expansion)
+        if output_filters is not None:
+            output_filters = check_positive_int("output_filters", output_filters)
+        self._output_filters = output_filters
         if not 0 <= stride_index < len(kernel_sizes):
             raise ValueError(
                 f"`stride_index` must index one of the {len(kernel_sizes)} "
@@ -114,6 +118,8 @@ class _ResidualBlock(keras.layers.Layer):
 
     @property
     def output_filters(self):
+        if self._output_filters is not None:
+            return self._output_filters
         return self.filters * self.expansion
 
     def _conv_widths(self):
@@ -236,6 +242,7 @@ class _ResidualBlock(keras.layers.Layer):
                 "strides": self.strides,
                 "kernel_sizes": list(self.kernel_sizes),
                 "expansion": self.expansion,
+                "output_filters": self._output_filters,
                 "bottleneck": self.bottleneck,
                 "stride_index": self.stride_index,
                 "shortcut": self.shortcut_mode,
@@ -281,6 +288,9 @@ class ResNetBlock(_ResidualBlock):
         kernel_sizes: tuple of 1/3, kernel of each conv. Defaults to (3, 3),
             or (1, 3, 1) with `bottleneck=True`.
         expansion: int, output channels = `filters * expansion`.
+        output_filters: int or None, output channels when they are not a
+            multiple of `filters` (ResNeXt-29: inner 512, output 256);
+            overrides `expansion`.
         bottleneck: bool, the 1x1-3x3-1x1 block with expansion 4.
         stride_index: int, which conv carries the stride.
         shortcut: "A", "B" or "C" (see `Shortcut`).

@@ -170,3 +170,12 @@ def test_shortcut_errors():
         Shortcut(8, mode="X")
     with pytest.raises(ValueError, match="only add channels"):
         Shortcut(4, mode="A").build((None, 8, 8, 8))
+
+
+def test_same_shaped_convs_start_with_different_kernels():
+    # An unseeded initializer instance repeats its values: each conv needs its own.
+    for cls in (ResNetBlock, PreActBlock):
+        block = cls(8, kernel_initializer="he_normal")
+        block.build((None, 8, 8, 8))
+        k1, k2 = (to_numpy(c.kernel) for c in block.convs)
+        assert not np.allclose(k1, k2)

@@ -1,0 +1,435 @@
+"""PyramidNet (Han, Kim, Kim 2017), optionally with ShakeDrop (Yamada et al. 2018)."""
+
+import keras
+from keras import ops
+
+from keras_resnets.layers._utils import channel_axis
+from keras_resnets.layers._utils import check_positive_int
+from keras_resnets.layers._utils import check_rate
+from keras_resnets.layers._utils import standardize_data_format
+from keras_resnets.layers.conv import CONV_INITIALIZER
+from keras_resnets.layers.conv import make_batch_norm
+from keras_resnets.layers.conv import make_conv
+from keras_resnets.layers.conv import make_padding
+from keras_resnets.layers.regularization import DropPath
+from keras_resnets.layers.regularization import ShakeDrop
+from keras_resnets.layers.regularization import shakedrop_probabilities
+from keras_resnets.layers.residual import conv_macs
+from keras_resnets.models import base
+from keras_resnets.registry import register_model
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class PyramidBlock(keras.layers.Layer):
+    """PyramidNet residual unit with a zero-padded identity shortcut.
+
+    Paper: Han, Kim, Kim, "Deep Pyramidal Residual Networks", CVPR 2017,
+    https://arxiv.org/abs/1610.02915 (Fig. 6(d) block, Fig. 5 shortcut).
+
+    `y = F(x) + pad(pool(x))`. Basic `F`: BN-conv3x3-BN-ReLU-conv3x3-BN;
+    bottleneck `F`: BN-conv1x1-BN-ReLU-conv3x3-BN-ReLU-conv1x1(4·filters)-BN
+    (no ReLU after the last BN). The shortcut is parameter-free: 2x2 average
+    pooling with stride 2 when downsampling, then zero channels appended up
+    to the branch width. With `shakedrop_p` the branch is scaled by
+    `ShakeDrop(p)` (`(b + α − bα)·F(x)` in training, `p·F(x)` at inference);
+    otherwise `drop_path_rate` applies stochastic depth to it.
+
+    Args:
+        filters: int, inner width; the output has `filters` (basic) or
+            `4 * filters` (bottleneck) channels.
+        strides: int, 1 or 2 (on the 3x3 conv).
+        bottleneck: bool. Defaults to False.
+        shakedrop_p: float in [0, 1] or None, ShakeDrop keep probability.
+        drop_path_rate: float in [0, 1), stochastic depth (without ShakeDrop).
+        kernel_initializer, kernel_regularizer: for every conv.
+        bn_momentum, bn_epsilon: BN settings.
+        data_format: "channels_last" or "channels_first".
+        seed: int or None, seed of the random layers inside.
+
+    Call arguments:
+        inputs: 4D tensor.
+        training: bool.
+
+    Example:
+    >>> x = keras.ops.ones((2, 8, 8, 16))
+    >>> PyramidBlock(21, 2, shakedrop_p=0.5)(x).shape
+    (2, 4, 4, 21)
+    """
+
+    def __init__(
+        self,
+        filters,
+        strides=1,
+        *,
+        bottleneck=False,
+        shakedrop_p=None,
+        drop_path_rate=0.0,
+        kernel_initializer=CONV_INITIALIZER,
+        kernel_regularizer=None,
+        bn_momentum=0.9,
+        bn_epsilon=1e-5,
+        data_format=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.filters = check_positive_int("filters", filters)
+        if strides not in (1, 2):
+            raise ValueError(f"Block `strides` must be 1 or 2. Received: strides={strides!r}")
+        self.strides = strides
+        self.bottleneck = bool(bottleneck)
+        if shakedrop_p is not None:
+            shakedrop_p = check_rate("shakedrop_p", shakedrop_p, allow_one=True)
+        self.shakedrop_p = shakedrop_p
+        self.drop_path_rate = check_rate("drop_path_rate", drop_path_rate)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bn_momentum = bn_momentum
+        self.bn_epsilon = bn_epsilon
+        self.data_format = standardize_data_format(data_format)
+        self.seed = seed
+        self.forward_macs = 0
+
+    @property
+    def output_filters(self):
+        return self.filters * (4 if self.bottleneck else 1)
+
+    def _bn(self, name, shape):
+        bn = make_batch_norm(
+            momentum=self.bn_momentum,
+            epsilon=self.bn_epsilon,
+            data_format=self.data_format,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+        bn.build(shape)
+        return bn
+
+    def build(self, input_shape):
+        self.forward_macs = 0
+        in_channels = input_shape[channel_axis(self.data_format)]
+        if in_channels > self.output_filters:
+            raise ValueError(
+                "A PyramidNet block can only widen its input (zero-padded "
+                f"shortcut): got {in_channels} input channels for "
+                f"{self.output_filters} output channels."
+            )
+        if self.bottleneck:
+            spec, stride_index = [(1, self.filters), (3, self.filters), (1, self.output_filters)], 1
+        else:
+            spec, stride_index = [(3, self.filters), (3, self.filters)], 0
+        self.bn_in = self._bn("bn1", input_shape)
+        self.pads, self.convs, self.bns = [], [], []
+        shape = input_shape
+        for i, (k, width) in enumerate(spec):
+            strides = self.strides if i == stride_index else 1
+            pad = make_padding(
+                k, strides, data_format=self.data_format, dtype=self.dtype_policy,
+                name=f"pad{i + 1}",
+            )
+            if pad is not None:
+                shape = pad.compute_output_shape(shape)
+            conv = make_conv(
+                width,
+                k,
+                strides=strides,
+                # One instance per conv: an unseeded initializer instance
+                # returns the same values on every call.
+                kernel_initializer=keras.initializers.get(
+                    keras.initializers.serialize(self.kernel_initializer)
+                ),
+                kernel_regularizer=self.kernel_regularizer,
+                data_format=self.data_format,
+                dtype=self.dtype_policy,
+                name=f"conv{i + 1}",
+            )
+            conv.build(shape)
+            macs, shape = conv_macs(conv, shape)
+            self.forward_macs += macs
+            self.pads.append(pad)
+            self.convs.append(conv)
+            self.bns.append(self._bn(f"bn{i + 2}", shape))
+        self.shakedrop = None
+        self.drop_path = None
+        if self.shakedrop_p is not None:
+            self.shakedrop = ShakeDrop(
+                self.shakedrop_p, seed=self.seed, dtype=self.dtype_policy, name="shakedrop"
+            )
+        elif self.drop_path_rate > 0:
+            self.drop_path = DropPath(
+                self.drop_path_rate, seed=self.seed, dtype=self.dtype_policy, name="drop_path"
+            )
+        self.pool = None
+        if self.strides > 1:
+            self.pool = keras.layers.AveragePooling2D(
+                2, strides=2, padding="same", data_format=self.data_format,
+                dtype=self.dtype_policy, name="shortcut_pool",
+            )
+        self.extra_channels = self.output_filters - in_channels
+
+    def call(self, inputs, training=None):
+        x = self.bn_in(inputs, training=training)
+        last = len(self.convs) - 1
+        for i, (pad, conv, bn) in enumerate(zip(self.pads, self.convs, self.bns)):
+            if pad is not None:
+                x = pad(x)
+            x = bn(conv(x), training=training)
+            if i < last:
+                x = ops.relu(x)
+        if self.shakedrop is not None:
+            x = self.shakedrop(x, training=training)
+        elif self.drop_path is not None:
+            x = self.drop_path(x, training=training)
+        shortcut = inputs if self.pool is None else self.pool(inputs)
+        if self.extra_channels > 0:
+            pads = [[0, 0], [0, 0], [0, 0], [0, 0]]
+            pads[channel_axis(self.data_format)] = [0, self.extra_channels]
+            shortcut = ops.pad(shortcut, pads)
+        return x + shortcut
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        spatial = (1, 2) if self.data_format == "channels_last" else (2, 3)
+        for axis in spatial:
+            if shape[axis] is not None:
+                shape[axis] = (shape[axis] - 1) // self.strides + 1
+        shape[channel_axis(self.data_format)] = self.output_filters
+        return tuple(shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "strides": self.strides,
+                "bottleneck": self.bottleneck,
+                "shakedrop_p": self.shakedrop_p,
+                "drop_path_rate": self.drop_path_rate,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
+                if self.kernel_regularizer
+                else None,
+                "bn_momentum": self.bn_momentum,
+                "bn_epsilon": self.bn_epsilon,
+                "data_format": self.data_format,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+
+def pyramid_widths(num_blocks, alpha, start=16):
+    """Inner widths of the `num_blocks` blocks: the width grows by
+    `alpha / num_blocks` per block and is rounded with Python's `round`, as
+    in the authors' reference code (`planes = int(round(featuremap_dim))`)."""
+    widths, dim = [], float(start)
+    for _ in range(num_blocks):
+        dim += alpha / num_blocks
+        widths.append(int(round(dim)))
+    return widths
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class PyramidNet(keras.Model):
+    """PyramidNet for CIFAR (Han, Kim, Kim 2017), optionally with ShakeDrop.
+
+    Paper: "Deep Pyramidal Residual Networks", CVPR 2017,
+    https://arxiv.org/abs/1610.02915; ShakeDrop: Yamada et al., "ShakeDrop
+    Regularization for Deep Residual Learning", https://arxiv.org/abs/1802.02375.
+    conv3x3(16)-BN, then `N` = 3n `PyramidBlock`s whose inner width grows
+    additively, `16 + k·alpha/N` for block `k` (rounded), with strides
+    1/2/2 at the three stage starts, then BN-ReLU, global average pooling,
+    classifier. Depth `6n + 2` (basic) or `9n + 2` (bottleneck). Table 4:
+    PyramidNet-110 alpha 48 has 1.7M parameters and 4.58% CIFAR-10 error,
+    alpha 270 28.3M and 3.73%; PyramidNet-272 alpha 200 (bottleneck) 26.0M
+    and 3.31%. With `shakedrop=True` block `l` of `L` gets ShakeDrop with
+    `p_l = 1 − l/L·(1 − p_L)`, `p_L = shakedrop_p_last` (0.5).
+
+    Args:
+        depth: int, `6n + 2` (basic) or `9n + 2` (bottleneck). Defaults to 110.
+        alpha: number > 0, total widening. Defaults to 48.
+        bottleneck: bool. Defaults to False.
+        shakedrop: bool, ShakeDrop on every branch. Defaults to False.
+        shakedrop_p_last: float in [0, 1], `p_L`. Defaults to 0.5.
+        drop_path_rate: float in [0, 1), stochastic depth of the last block
+            (linear decay), used when `shakedrop=False`.
+        seed: int or None, seed of the random layers.
+        include_top, input_shape, num_classes (alias classes), pooling,
+        classifier_activation, kernel_regularizer, bn_momentum, bn_epsilon,
+        data_format, dtype, name: as `keras_resnets.ResNet`.
+
+    Example:
+    >>> model = PyramidNet(8, 12, shakedrop=True)
+    >>> model.output_shape
+    (None, 10)
+    """
+
+    def __init__(
+        self,
+        depth=110,
+        alpha=48,
+        *,
+        bottleneck=False,
+        shakedrop=False,
+        shakedrop_p_last=0.5,
+        drop_path_rate=0.0,
+        seed=None,
+        include_top=True,
+        input_shape=None,
+        num_classes=None,
+        classes=None,
+        pooling=None,
+        classifier_activation="softmax",
+        kernel_regularizer=None,
+        bn_momentum=0.9,
+        bn_epsilon=1e-5,
+        data_format=None,
+        dtype=None,
+        name=None,
+        **kwargs,
+    ):
+        # === Validation ===
+        per_block = 3 if bottleneck else 2
+        if (
+            isinstance(depth, bool)
+            or not isinstance(depth, int)
+            or depth < 3 * per_block + 2
+            or (depth - 2) % (3 * per_block)
+        ):
+            rule = "9n+2 (e.g. 272)" if bottleneck else "6n+2 (e.g. 110)"
+            raise ValueError(
+                f"PyramidNet depth must be {rule} with bottleneck={bool(bottleneck)}. "
+                f"Received: depth={depth!r}"
+            )
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
+            raise ValueError(
+                f"PyramidNet `alpha` must be a positive number. Received: alpha={alpha!r}"
+            )
+        check_rate("shakedrop_p_last", shakedrop_p_last, allow_one=True)
+        check_rate("drop_path_rate", drop_path_rate)
+        if shakedrop and drop_path_rate > 0:
+            raise ValueError(
+                "Use either `shakedrop=True` or `drop_path_rate`, not both. "
+                f"Received: shakedrop=True, drop_path_rate={drop_path_rate}"
+            )
+        base.check_pooling(pooling)
+        num_classes = base.resolve_num_classes(num_classes, classes, 10)
+        n = (depth - 2) // (3 * per_block)
+        num_blocks = 3 * n
+        widths = pyramid_widths(num_blocks, alpha)
+        if shakedrop:
+            probs = shakedrop_probabilities(num_blocks, shakedrop_p_last)
+        else:
+            probs = [None] * num_blocks
+        rates = base.linear_drop_path_rates(num_blocks, drop_path_rate)
+        config = base.BuildConfig(
+            data_format=data_format,
+            dtype=dtype,
+            kernel_regularizer=kernel_regularizer,
+            bn_momentum=bn_momentum,
+            bn_epsilon=bn_epsilon,
+        )
+
+        # === Functional Model ===
+        inputs = base.make_inputs(input_shape, 32, config.data_format, 4, "PyramidNet")
+        x = base.apply_cifar_stem(inputs, 16, bn=False, config=config)
+        x = config.batch_norm("stem_bn")(x)
+        for i in range(num_blocks):
+            s, b = divmod(i, n)
+            x = PyramidBlock(
+                widths[i],
+                2 if (s > 0 and b == 0) else 1,
+                bottleneck=bottleneck,
+                shakedrop_p=probs[i],
+                drop_path_rate=rates[i],
+                seed=None if seed is None else seed + i,
+                name=f"stage{s + 1}_block{b + 1}",
+                **config.block_kwargs(),
+            )(x)
+        x = config.batch_norm("post_bn")(x)
+        x = config.relu("post_relu")(x)
+        outputs = base.apply_head(
+            x,
+            include_top=include_top,
+            pooling=pooling,
+            num_classes=num_classes,
+            classifier_activation=classifier_activation,
+            config=config,
+        )
+        super().__init__(
+            inputs=inputs, outputs=outputs, name=name or f"pyramidnet_{depth}", **kwargs
+        )
+
+        # === Config ===
+        self.depth = depth
+        self.alpha = alpha
+        self.bottleneck = bool(bottleneck)
+        self.shakedrop = bool(shakedrop)
+        self.shakedrop_p_last = shakedrop_p_last
+        self.drop_path_rate = drop_path_rate
+        self.seed = seed
+        self.include_top = include_top
+        self.model_input_shape = tuple(inputs.shape[1:])
+        self.num_classes = num_classes
+        self.pooling = pooling
+        self.classifier_activation = classifier_activation
+        self.kernel_regularizer = config.kernel_regularizer
+        self.bn_momentum = bn_momentum
+        self.bn_epsilon = bn_epsilon
+        self.data_format = config.data_format
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "depth": self.depth,
+            "alpha": self.alpha,
+            "bottleneck": self.bottleneck,
+            "shakedrop": self.shakedrop,
+            "shakedrop_p_last": self.shakedrop_p_last,
+            "drop_path_rate": self.drop_path_rate,
+            "seed": self.seed,
+            "include_top": self.include_top,
+            "input_shape": self.model_input_shape,
+            "num_classes": self.num_classes,
+            "pooling": self.pooling,
+            "classifier_activation": self.classifier_activation,
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
+            if self.kernel_regularizer
+            else None,
+            "bn_momentum": self.bn_momentum,
+            "bn_epsilon": self.bn_epsilon,
+            "data_format": self.data_format,
+        }
+
+
+# === Registry: PyramidNet Table 4 (CIFAR-10); ShakeDrop Table 7 ===
+# `params` are the exact counts of the reference code's widths (BN included).
+# The paper rounds them to 1.7M, 3.8M, 28.3M and 26.0M; without the BN
+# parameters PyramidNet-272 has 25,999,978 (26.0M), the basic-block
+# networks 1,759,538 / 3,885,338 / 28,435,679 (see tests/models/test_pyramidnet.py).
+def _register(depth, alpha, bottleneck, shakedrop, params, error):
+    suffix = "-shakedrop" if shakedrop else ""
+
+    @register_model(
+        f"pyramidnet-{depth}-a{alpha}{suffix}",
+        params=params,
+        paper="arXiv:1802.02375" if shakedrop else "arXiv:1610.02915",
+        dataset="cifar10",
+        error=error,
+    )
+    def entry(**kwargs):
+        return PyramidNet(depth, alpha, bottleneck=bottleneck, shakedrop=shakedrop, **kwargs)
+
+    entry.__name__ = f"pyramidnet{depth}_a{alpha}{suffix.replace('-', '_')}"
+    return entry
+
+
+for _args in (
+    (110, 48, False, False, 1_772_706, 4.58),
+    (110, 84, False, False, 3_904_446, 4.26),
+    (110, 270, False, False, 28_485_477, 3.73),
+    (272, 200, True, False, 26_210_842, 3.31),
+    (272, 200, True, True, 26_210_842, 3.08),
+):
+    _register(*_args)

@@ -1,0 +1,493 @@
+"""Shake-Shake regularized ResNets (Gastaldi 2017)."""
+
+import keras
+from keras import ops
+
+from keras_resnets.layers._utils import channel_axis
+from keras_resnets.layers._utils import check_positive_int
+from keras_resnets.layers._utils import check_rate
+from keras_resnets.layers._utils import standardize_data_format
+from keras_resnets.layers.conv import CONV_INITIALIZER
+from keras_resnets.layers.conv import make_batch_norm
+from keras_resnets.layers.conv import make_conv
+from keras_resnets.layers.conv import make_padding
+from keras_resnets.layers.regularization import DropPath
+from keras_resnets.layers.regularization import ShakeShake
+from keras_resnets.layers.residual import conv_macs
+from keras_resnets.models import base
+from keras_resnets.registry import register_model
+
+BLOCK_TYPES = ("basic", "bottleneck")
+SHAKE_MODES = {
+    "forward": ("shake", "even"),
+    "backward": ("shake", "even", "keep"),
+    "level": ("image", "batch"),
+}
+
+
+def check_shake_modes(forward, backward, level):
+    """Checks the Shake-Shake modes with `ShakeShake`'s error wording."""
+    for arg, value in (("forward", forward), ("backward", backward), ("level", level)):
+        valid = SHAKE_MODES[arg]
+        if value not in valid:
+            raise ValueError(
+                f"Invalid value received for argument `{arg}`. Expected one of "
+                f"{', '.join(repr(v) for v in valid)}. Received: {arg}={value!r}"
+            )
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class ShakeShakeBlock(keras.layers.Layer):
+    """Two-branch residual block mixed by `ShakeShake` (Gastaldi 2017).
+
+    Paper: "Shake-Shake regularization", https://arxiv.org/abs/1705.07485.
+
+    `y = shortcut(x) + ShakeShake([F1(x), F2(x)])`: in training
+    `α·F1(x) + (1 − α)·F2(x)` forward with `β` in the backward pass, at
+    inference `0.5·(F1(x) + F2(x))`. Each branch is
+    ReLU-conv3x3-BN-ReLU-conv3x3-BN (`bottleneck_width=None`) or the ResNeXt
+    branch ReLU-conv1x1-BN-ReLU-conv3x3(groups)-BN-ReLU-conv1x1-BN with inner
+    width `bottleneck_width`. The stride sits on the 3x3 conv. Where the
+    shape changes, the shortcut is the paper's two-path one:
+    `BN(concat(conv1x1(avgpool1x1/s(ReLU(x))), conv1x1(avgpool1x1/s(shift(ReLU(x))))))`,
+    each path giving half of `filters`, the second reading the input shifted
+    by one pixel (so it samples the odd positions); otherwise the identity.
+
+    Args:
+        filters: int, output channels (even where the shortcut projects).
+        strides: int, 1 or 2.
+        bottleneck_width: int or None, inner width of a bottleneck branch.
+        groups: int, groups of the 3x3 conv (ResNeXt cardinality).
+        forward, backward, level: Shake-Shake modes, see `ShakeShake`.
+        drop_path_rate: float in [0, 1), stochastic depth on the mixed branches.
+        kernel_initializer, kernel_regularizer: for every conv.
+        bn_momentum, bn_epsilon: BN settings.
+        data_format: "channels_last" or "channels_first".
+        seed: int or None, seed of the random layers inside.
+
+    Call arguments:
+        inputs: 4D tensor.
+        training: bool.
+
+    Example:
+    >>> x = keras.ops.ones((2, 8, 8, 16))
+    >>> ShakeShakeBlock(32, 2)(x).shape
+    (2, 4, 4, 32)
+    """
+
+    def __init__(
+        self,
+        filters,
+        strides=1,
+        *,
+        bottleneck_width=None,
+        groups=1,
+        forward="shake",
+        backward="shake",
+        level="image",
+        drop_path_rate=0.0,
+        kernel_initializer=CONV_INITIALIZER,
+        kernel_regularizer=None,
+        bn_momentum=0.9,
+        bn_epsilon=1e-5,
+        data_format=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.filters = check_positive_int("filters", filters)
+        if strides not in (1, 2):
+            raise ValueError(f"Block `strides` must be 1 or 2. Received: strides={strides!r}")
+        self.strides = strides
+        if bottleneck_width is not None:
+            check_positive_int("bottleneck_width", bottleneck_width)
+        self.bottleneck_width = bottleneck_width
+        self.groups = check_positive_int("groups", groups)
+        if bottleneck_width is None and groups != 1:
+            raise ValueError(
+                "`groups` needs a bottleneck branch (`bottleneck_width`). "
+                f"Received: groups={groups!r}, bottleneck_width=None"
+            )
+        if bottleneck_width is not None and bottleneck_width % groups:
+            raise ValueError(
+                "`bottleneck_width` must be divisible by `groups`. Received: "
+                f"bottleneck_width={bottleneck_width}, groups={groups}"
+            )
+        check_shake_modes(forward, backward, level)
+        self.forward_mode = forward
+        self.backward_mode = backward
+        self.level = level
+        self.drop_path_rate = check_rate("drop_path_rate", drop_path_rate)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bn_momentum = bn_momentum
+        self.bn_epsilon = bn_epsilon
+        self.data_format = standardize_data_format(data_format)
+        self.seed = seed
+        self.forward_macs = 0
+
+    def _conv(self, filters, kernel_size, strides=1, groups=1, name=None):
+        # A fresh initializer per conv: one unseeded instance returns the
+        # same values on every call, which would make the branches equal.
+        initializer = keras.initializers.get(
+            keras.initializers.serialize(self.kernel_initializer)
+        )
+        return make_conv(
+            filters,
+            kernel_size,
+            strides=strides,
+            groups=groups,
+            kernel_initializer=initializer,
+            kernel_regularizer=self.kernel_regularizer,
+            data_format=self.data_format,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def _bn(self, name):
+        return make_batch_norm(
+            momentum=self.bn_momentum,
+            epsilon=self.bn_epsilon,
+            data_format=self.data_format,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def _branch_spec(self):
+        if self.bottleneck_width is None:
+            return [(3, self.filters, 1), (3, self.filters, 1)], 0
+        w = self.bottleneck_width
+        return [(1, w, 1), (3, w, self.groups), (1, self.filters, 1)], 1
+
+    def build(self, input_shape):
+        self.forward_macs = 0
+        self.in_channels = input_shape[channel_axis(self.data_format)]
+        spec, stride_index = self._branch_spec()
+        self.branches = []
+        for j in (1, 2):
+            layers, shape = [], input_shape
+            for i, (k, width, groups) in enumerate(spec):
+                strides = self.strides if i == stride_index else 1
+                pad = make_padding(
+                    k, strides, data_format=self.data_format, dtype=self.dtype_policy,
+                    name=f"branch{j}_pad{i + 1}",
+                )
+                if pad is not None:
+                    shape = pad.compute_output_shape(shape)
+                conv = self._conv(width, k, strides, groups, name=f"branch{j}_conv{i + 1}")
+                conv.build(shape)
+                macs, shape = conv_macs(conv, shape)
+                self.forward_macs += macs
+                bn = self._bn(f"branch{j}_bn{i + 1}")
+                bn.build(shape)
+                layers.append((pad, conv, bn))
+            self.branches.append(layers)
+        self.shake = ShakeShake(
+            self.forward_mode, self.backward_mode, self.level, seed=self.seed,
+            dtype=self.dtype_policy, name="shake",
+        )
+        self.drop_path = None
+        if self.drop_path_rate > 0:
+            self.drop_path = DropPath(
+                self.drop_path_rate, seed=self.seed, dtype=self.dtype_policy, name="drop_path"
+            )
+        self.projection = self.in_channels != self.filters or self.strides != 1
+        if self.projection:
+            if self.filters % 2:
+                raise ValueError(
+                    "The two-path Shake-Shake shortcut needs an even number of "
+                    f"`filters`. Received: filters={self.filters}"
+                )
+            self.shortcut_convs = []
+            for j in (1, 2):
+                conv = self._conv(self.filters // 2, 1, name=f"shortcut_conv{j}")
+                sub_shape = self._subsampled(input_shape)
+                conv.build(sub_shape)
+                self.forward_macs += conv_macs(conv, sub_shape)[0]
+                self.shortcut_convs.append(conv)
+            self.shortcut_bn = self._bn("shortcut_bn")
+            self.shortcut_bn.build(self.compute_output_shape(input_shape))
+
+    def _subsampled(self, shape):
+        shape = list(shape)
+        spatial = (1, 2) if self.data_format == "channels_last" else (2, 3)
+        for axis in spatial:
+            if shape[axis] is not None:
+                shape[axis] = (shape[axis] - 1) // self.strides + 1
+        return tuple(shape)
+
+    def _branch(self, layers, x, training):
+        for i, (pad, conv, bn) in enumerate(layers):
+            x = ops.relu(x)
+            if pad is not None:
+                x = pad(x)
+            x = bn(conv(x), training=training)
+        return x
+
+    def _shortcut(self, inputs, training):
+        x = ops.relu(inputs)
+        s = self.strides
+        if self.data_format == "channels_last":
+            shifted = ops.pad(x[:, 1:, 1:, :], [[0, 0], [0, 1], [0, 1], [0, 0]])
+            path1, path2 = x[:, ::s, ::s, :], shifted[:, ::s, ::s, :]
+        else:
+            shifted = ops.pad(x[:, :, 1:, 1:], [[0, 0], [0, 0], [0, 1], [0, 1]])
+            path1, path2 = x[:, :, ::s, ::s], shifted[:, :, ::s, ::s]
+        y = ops.concatenate(
+            [self.shortcut_convs[0](path1), self.shortcut_convs[1](path2)],
+            axis=channel_axis(self.data_format),
+        )
+        return self.shortcut_bn(y, training=training)
+
+    def call(self, inputs, training=None):
+        x1 = self._branch(self.branches[0], inputs, training)
+        x2 = self._branch(self.branches[1], inputs, training)
+        x = self.shake([x1, x2], training=training)
+        if self.drop_path is not None:
+            x = self.drop_path(x, training=training)
+        shortcut = self._shortcut(inputs, training) if self.projection else inputs
+        return x + shortcut
+
+    def compute_output_shape(self, input_shape):
+        shape = list(self._subsampled(input_shape))
+        shape[channel_axis(self.data_format)] = self.filters
+        return tuple(shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "strides": self.strides,
+                "bottleneck_width": self.bottleneck_width,
+                "groups": self.groups,
+                "forward": self.forward_mode,
+                "backward": self.backward_mode,
+                "level": self.level,
+                "drop_path_rate": self.drop_path_rate,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
+                if self.kernel_regularizer
+                else None,
+                "bn_momentum": self.bn_momentum,
+                "bn_epsilon": self.bn_epsilon,
+                "data_format": self.data_format,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class ShakeShakeResNet(keras.Model):
+    """Shake-Shake ResNet for CIFAR (Gastaldi 2017).
+
+    Paper: "Shake-Shake regularization", https://arxiv.org/abs/1705.07485.
+    conv3x3(16)-BN stem, 3 stages of `ShakeShakeBlock`s (widths `width`,
+    `2·width`, `4·width`; strides 1, 2, 2), ReLU, global average pooling,
+    classifier. `block_type="basic"`: depth `6n + 2`, "26 2x32d" has 4 blocks
+    per stage and first-stage width 32 (2.9M parameters, 3.55% CIFAR-10
+    error with Shake-Shake-Image; 2x96d: 26.2M, 2.86%).
+    `block_type="bottleneck"`: the ResNeXt-29 "2x4x64d" variant used for
+    CIFAR-100 (depth `9n + 2`, conv3x3(64) stem, output widths 256/512/1024,
+    each branch a ResNeXt bottleneck of `cardinality` groups of
+    `base_width`·2^s channels; 34.4M parameters, 15.85% CIFAR-100 error with
+    Shake-Even-Image).
+
+    Args:
+        depth: int, `6n + 2` (basic) or `9n + 2` (bottleneck). Defaults to 26.
+        width: int, output width of the first stage. Defaults to 32.
+        forward: "shake" or "even". Defaults to "shake".
+        backward: "shake", "even" or "keep". Defaults to "shake".
+        level: "image" or "batch". Defaults to "image".
+        block_type: "basic" or "bottleneck". Defaults to "basic".
+        cardinality: int, groups of a bottleneck branch. Defaults to 1.
+        base_width: int, channels per group in the first stage of a
+            bottleneck branch. Defaults to 64.
+        stem_filters: int; default 16 (basic) or 64 (bottleneck).
+        drop_path_rate: float in [0, 1), stochastic depth of the last block
+            (linear decay over blocks).
+        seed: int or None, seed of the random layers.
+        include_top, input_shape, num_classes (alias classes), pooling,
+        classifier_activation, kernel_regularizer, bn_momentum, bn_epsilon,
+        data_format, dtype, name: as `keras_resnets.ResNet`.
+
+    Example:
+    >>> model = ShakeShakeResNet(8, 8, forward="shake", backward="even")
+    >>> model.output_shape
+    (None, 10)
+    """
+
+    def __init__(
+        self,
+        depth=26,
+        width=32,
+        *,
+        forward="shake",
+        backward="shake",
+        level="image",
+        block_type="basic",
+        cardinality=1,
+        base_width=64,
+        stem_filters=None,
+        drop_path_rate=0.0,
+        seed=None,
+        include_top=True,
+        input_shape=None,
+        num_classes=None,
+        classes=None,
+        pooling=None,
+        classifier_activation="softmax",
+        kernel_regularizer=None,
+        bn_momentum=0.9,
+        bn_epsilon=1e-5,
+        data_format=None,
+        dtype=None,
+        name=None,
+        **kwargs,
+    ):
+        # === Validation ===
+        if block_type not in BLOCK_TYPES:
+            raise ValueError(
+                f"`block_type` must be one of {BLOCK_TYPES}. Received: block_type={block_type!r}"
+            )
+        bottleneck = block_type == "bottleneck"
+        per_block = 3 if bottleneck else 2
+        if (
+            isinstance(depth, bool)
+            or not isinstance(depth, int)
+            or depth < 3 * per_block + 2
+            or (depth - 2) % (3 * per_block)
+        ):
+            rule = "9n+2 (e.g. 29)" if bottleneck else "6n+2 (e.g. 26)"
+            raise ValueError(
+                f"Shake-Shake ResNet depth must be {rule} for block_type="
+                f"{block_type!r}. Received: depth={depth!r}"
+            )
+        check_positive_int("width", width)
+        check_positive_int("cardinality", cardinality)
+        check_positive_int("base_width", base_width)
+        check_shake_modes(forward, backward, level)
+        base.check_pooling(pooling)
+        num_classes = base.resolve_num_classes(num_classes, classes, 10)
+        if stem_filters is None:
+            stem_filters = 64 if bottleneck else 16
+        n = (depth - 2) // (3 * per_block)
+        config = base.BuildConfig(
+            data_format=data_format,
+            dtype=dtype,
+            kernel_regularizer=kernel_regularizer,
+            bn_momentum=bn_momentum,
+            bn_epsilon=bn_epsilon,
+        )
+
+        # === Functional Model ===
+        inputs = base.make_inputs(input_shape, 32, config.data_format, 4, "ShakeShakeResNet")
+        x = base.apply_cifar_stem(inputs, stem_filters, bn=False, config=config)
+        x = config.batch_norm("stem_bn")(x)
+        rates = base.linear_drop_path_rates(3 * n, drop_path_rate)
+        for s in range(3):
+            for b in range(n):
+                x = ShakeShakeBlock(
+                    width * 2**s,
+                    2 if (s > 0 and b == 0) else 1,
+                    bottleneck_width=cardinality * base_width * 2**s if bottleneck else None,
+                    groups=cardinality if bottleneck else 1,
+                    forward=forward,
+                    backward=backward,
+                    level=level,
+                    drop_path_rate=rates[s * n + b],
+                    seed=None if seed is None else seed + s * n + b,
+                    name=f"stage{s + 1}_block{b + 1}",
+                    **config.block_kwargs(),
+                )(x)
+        x = config.relu("post_relu")(x)
+        outputs = base.apply_head(
+            x,
+            include_top=include_top,
+            pooling=pooling,
+            num_classes=num_classes,
+            classifier_activation=classifier_activation,
+            config=config,
+        )
+        super().__init__(
+            inputs=inputs, outputs=outputs, name=name or f"shake_shake_{depth}", **kwargs
+        )
+
+        # === Config ===
+        self.depth = depth
+        self.width = width
+        self.forward_mode = forward
+        self.backward_mode = backward
+        self.level = level
+        self.block_type = block_type
+        self.cardinality = cardinality
+        self.base_width = base_width
+        self.stem_filters = stem_filters
+        self.drop_path_rate = drop_path_rate
+        self.seed = seed
+        self.include_top = include_top
+        self.model_input_shape = tuple(inputs.shape[1:])
+        self.num_classes = num_classes
+        self.pooling = pooling
+        self.classifier_activation = classifier_activation
+        self.kernel_regularizer = config.kernel_regularizer
+        self.bn_momentum = bn_momentum
+        self.bn_epsilon = bn_epsilon
+        self.data_format = config.data_format
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "depth": self.depth,
+            "width": self.width,
+            "forward": self.forward_mode,
+            "backward": self.backward_mode,
+            "level": self.level,
+            "block_type": self.block_type,
+            "cardinality": self.cardinality,
+            "base_width": self.base_width,
+            "stem_filters": self.stem_filters,
+            "drop_path_rate": self.drop_path_rate,
+            "seed": self.seed,
+            "include_top": self.include_top,
+            "input_shape": self.model_input_shape,
+            "num_classes": self.num_classes,
+            "pooling": self.pooling,
+            "classifier_activation": self.classifier_activation,
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
+            if self.kernel_regularizer
+            else None,
+            "bn_momentum": self.bn_momentum,
+            "bn_epsilon": self.bn_epsilon,
+            "data_format": self.data_format,
+        }
+
+
+# === Registry: Table 2 (CIFAR-10, Shake-Shake-Image) and Table 3 (CIFAR-100) ===
+def _register(width, params, error):
+    @register_model(
+        f"shake-shake-26-2x{width}d", params=params, paper="arXiv:1705.07485",
+        dataset="cifar10", error=error,
+    )
+    def entry(**kwargs):
+        return ShakeShakeResNet(26, width, **kwargs)
+
+    entry.__name__ = f"shake_shake_26_2x{width}d"
+    return entry
+
+
+for _w, _p, _e in ((32, 2_923_162, 3.55), (64, 11_653_978, 2.98), (96, 26_192_922, 2.86)):
+    _register(_w, _p, _e)
+
+
+@register_model(
+    "shake-shake-resnext-29-2x4x64d", params=34_529_700, paper="arXiv:1705.07485",
+    dataset="cifar100", error=15.85,
+)
+def shake_shake_resnext29_2x4x64d(**kwargs):
+    kwargs = {"num_classes": 100, "forward": "shake", "backward": "even", **kwargs}
+    return ShakeShakeResNet(
+        29, 256, block_type="bottleneck", cardinality=4, base_width=64, **kwargs
+    )
