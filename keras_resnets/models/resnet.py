@@ -328,6 +328,8 @@ def imagenet_resnet(depth, *, preactivation=False, **kwargs):
 _CIFAR_V1 = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962, 1202: 19_421_274}
 _CIFAR_ERR = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93}
 _IMAGENET = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160, 152: 60_192_808}
+# keras.applications' V2 layout: biases on the convs not followed by BN.
+_IMAGENET_V2 = {18: 11_690_600, 34: 21_800_616, 50: 25_568_360, 101: 44_577_896, 152: 60_236_904}
 _IMAGENET_FLOPS = {18: 1.8e9, 34: 3.6e9, 50: 3.8e9, 101: 7.6e9, 152: 11.3e9}
 
 
@@ -348,7 +350,7 @@ def _register_imagenet(depth, preactivation):
 
     @register_model(
         f"resnet-{depth}{suffix}",
-        params=None if preactivation else _IMAGENET[depth],
+        params=(_IMAGENET_V2 if preactivation else _IMAGENET)[depth],
         paper="arXiv:1603.05027" if preactivation else "arXiv:1512.03385",
         dataset="imagenet",
         flops=_IMAGENET_FLOPS[depth],
