@@ -20,6 +20,10 @@ def _small_kwargs(spec):
     return {}
 
 
+# Building every paper-size model is backend-independent arithmetic of weight
+# shapes but costs minutes on JAX (one XLA compile per distinct initializer
+# shape); the per-family test files build small instances on every backend.
+@pytest.mark.tensorflow_only
 @pytest.mark.parametrize("name", keras_resnets.list_models())
 def test_registered_model(name, request):
     spec = keras_resnets.get_spec(name)

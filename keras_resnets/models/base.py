@@ -214,3 +214,37 @@ def check_stackwise(num_blocks, num_filters, strides):
 
 def model_channel_axis(config):
     return channel_axis(config.data_format)
+
+
+def store_common_config(
+    model, inputs, config, *, include_top, num_classes, pooling, classifier_activation
+):
+    """Sets the constructor arguments every model family shares on `model`."""
+    model.include_top = include_top
+    model.model_input_shape = tuple(inputs.shape[1:])
+    model.num_classes = num_classes
+    model.pooling = pooling
+    model.classifier_activation = classifier_activation
+    model.kernel_regularizer = config.kernel_regularizer
+    model.bn_momentum = config.bn_momentum
+    model.bn_epsilon = config.bn_epsilon
+    model.data_format = config.data_format
+
+
+def common_config(model, family_config):
+    """`get_config` of a model: its family's arguments plus the shared ones."""
+    regularizer = model.kernel_regularizer
+    return {
+        "name": model.name,
+        "trainable": model.trainable,
+        **family_config,
+        "include_top": model.include_top,
+        "input_shape": model.model_input_shape,
+        "num_classes": model.num_classes,
+        "pooling": model.pooling,
+        "classifier_activation": model.classifier_activation,
+        "kernel_regularizer": keras.regularizers.serialize(regularizer) if regularizer else None,
+        "bn_momentum": model.bn_momentum,
+        "bn_epsilon": model.bn_epsilon,
+        "data_format": model.data_format,
+    }

@@ -341,6 +341,10 @@ class FractalNet(keras.Model):
         )
 
         # === Config ===
+        base.store_common_config(
+            self, inputs, config, include_top=include_top, num_classes=num_classes,
+            pooling=pooling, classifier_activation=classifier_activation,
+        )
         self.num_columns = num_columns
         self.stackwise_num_filters = stackwise_num_filters
         self.stackwise_dropout_rates = stackwise_dropout_rates
@@ -348,39 +352,20 @@ class FractalNet(keras.Model):
         self.global_ratio = global_ratio
         self.drop_path = drop_path
         self.seed = seed
-        self.include_top = include_top
-        self.model_input_shape = tuple(inputs.shape[1:])
-        self.num_classes = num_classes
-        self.pooling = pooling
-        self.classifier_activation = classifier_activation
-        self.kernel_regularizer = config.kernel_regularizer
-        self.bn_momentum = bn_momentum
-        self.bn_epsilon = bn_epsilon
-        self.data_format = config.data_format
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_columns": self.num_columns,
-            "stackwise_num_filters": self.stackwise_num_filters,
-            "stackwise_dropout_rates": self.stackwise_dropout_rates,
-            "local_drop_rate": self.local_drop_rate,
-            "global_ratio": self.global_ratio,
-            "drop_path": self.drop_path,
-            "seed": self.seed,
-            "include_top": self.include_top,
-            "input_shape": self.model_input_shape,
-            "num_classes": self.num_classes,
-            "pooling": self.pooling,
-            "classifier_activation": self.classifier_activation,
-            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
-            if self.kernel_regularizer
-            else None,
-            "bn_momentum": self.bn_momentum,
-            "bn_epsilon": self.bn_epsilon,
-            "data_format": self.data_format,
-        }
+        return base.common_config(
+            self,
+            {
+                "num_columns": self.num_columns,
+                "stackwise_num_filters": self.stackwise_num_filters,
+                "stackwise_dropout_rates": self.stackwise_dropout_rates,
+                "local_drop_rate": self.local_drop_rate,
+                "global_ratio": self.global_ratio,
+                "drop_path": self.drop_path,
+                "seed": self.seed,
+            },
+        )
 
 
 # === Registry ===

@@ -361,6 +361,10 @@ class PyramidNet(keras.Model):
         )
 
         # === Config ===
+        base.store_common_config(
+            self, inputs, config, include_top=include_top, num_classes=num_classes,
+            pooling=pooling, classifier_activation=classifier_activation,
+        )
         self.depth = depth
         self.alpha = alpha
         self.bottleneck = bool(bottleneck)
@@ -368,39 +372,20 @@ class PyramidNet(keras.Model):
         self.shakedrop_p_last = shakedrop_p_last
         self.drop_path_rate = drop_path_rate
         self.seed = seed
-        self.include_top = include_top
-        self.model_input_shape = tuple(inputs.shape[1:])
-        self.num_classes = num_classes
-        self.pooling = pooling
-        self.classifier_activation = classifier_activation
-        self.kernel_regularizer = config.kernel_regularizer
-        self.bn_momentum = bn_momentum
-        self.bn_epsilon = bn_epsilon
-        self.data_format = config.data_format
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "depth": self.depth,
-            "alpha": self.alpha,
-            "bottleneck": self.bottleneck,
-            "shakedrop": self.shakedrop,
-            "shakedrop_p_last": self.shakedrop_p_last,
-            "drop_path_rate": self.drop_path_rate,
-            "seed": self.seed,
-            "include_top": self.include_top,
-            "input_shape": self.model_input_shape,
-            "num_classes": self.num_classes,
-            "pooling": self.pooling,
-            "classifier_activation": self.classifier_activation,
-            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
-            if self.kernel_regularizer
-            else None,
-            "bn_momentum": self.bn_momentum,
-            "bn_epsilon": self.bn_epsilon,
-            "data_format": self.data_format,
-        }
+        return base.common_config(
+            self,
+            {
+                "depth": self.depth,
+                "alpha": self.alpha,
+                "bottleneck": self.bottleneck,
+                "shakedrop": self.shakedrop,
+                "shakedrop_p_last": self.shakedrop_p_last,
+                "drop_path_rate": self.drop_path_rate,
+                "seed": self.seed,
+            },
+        )
 
 
 # === Registry: PyramidNet Table 4 (CIFAR-10); ShakeDrop Table 7 ===

@@ -189,6 +189,10 @@ class ResNet(keras.Model):
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
 
         # === Config ===
+        base.store_common_config(
+            self, inputs, config, include_top=include_top, num_classes=num_classes,
+            pooling=pooling, classifier_activation=classifier_activation,
+        )
         self.stackwise_num_blocks = stackwise_num_blocks
         self.stackwise_num_filters = stackwise_num_filters
         self.block_type = block_type
@@ -200,55 +204,36 @@ class ResNet(keras.Model):
         self.downsample_last = downsample_last
         self.residual_bias = residual_bias
         self.groups = groups
-        self.include_top = include_top
-        self.model_input_shape = tuple(inputs.shape[1:])
-        self.num_classes = num_classes
-        self.pooling = pooling
-        self.classifier_activation = classifier_activation
         self.dropout_rate = dropout_rate
         self.drop_path_rate = drop_path_rate
         self.se_ratio = se_ratio
         self.zero_init_last_bn = zero_init_last_bn
-        self.kernel_regularizer = config.kernel_regularizer
-        self.bn_momentum = bn_momentum
-        self.bn_epsilon = bn_epsilon
-        self.data_format = config.data_format
         if weights is not None:
             from keras_resnets.weights import load_keras_applications_weights
 
             load_keras_applications_weights(self, weights)
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "stackwise_num_blocks": self.stackwise_num_blocks,
-            "stackwise_num_filters": self.stackwise_num_filters,
-            "block_type": self.block_type,
-            "stem": self.stem,
-            "stem_filters": self.stem_filters,
-            "stackwise_strides": self.stackwise_strides,
-            "shortcut": self.shortcut,
-            "stride_index": self.stride_index,
-            "downsample_last": self.downsample_last,
-            "residual_bias": self.residual_bias,
-            "groups": self.groups,
-            "include_top": self.include_top,
-            "input_shape": self.model_input_shape,
-            "num_classes": self.num_classes,
-            "pooling": self.pooling,
-            "classifier_activation": self.classifier_activation,
-            "dropout_rate": self.dropout_rate,
-            "drop_path_rate": self.drop_path_rate,
-            "se_ratio": self.se_ratio,
-            "zero_init_last_bn": self.zero_init_last_bn,
-            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
-            if self.kernel_regularizer
-            else None,
-            "bn_momentum": self.bn_momentum,
-            "bn_epsilon": self.bn_epsilon,
-            "data_format": self.data_format,
-        }
+        return base.common_config(
+            self,
+            {
+                "stackwise_num_blocks": self.stackwise_num_blocks,
+                "stackwise_num_filters": self.stackwise_num_filters,
+                "block_type": self.block_type,
+                "stem": self.stem,
+                "stem_filters": self.stem_filters,
+                "stackwise_strides": self.stackwise_strides,
+                "shortcut": self.shortcut,
+                "stride_index": self.stride_index,
+                "downsample_last": self.downsample_last,
+                "residual_bias": self.residual_bias,
+                "groups": self.groups,
+                "dropout_rate": self.dropout_rate,
+                "drop_path_rate": self.drop_path_rate,
+                "se_ratio": self.se_ratio,
+                "zero_init_last_bn": self.zero_init_last_bn,
+            },
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")

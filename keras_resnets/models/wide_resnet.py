@@ -137,49 +137,34 @@ class WideResNet(keras.Model):
         super().__init__(inputs=inputs, outputs=outputs, name=name or f"wrn_{depth}_{k}", **kwargs)
 
         # === Config ===
+        base.store_common_config(
+            self, inputs, config, include_top=include_top, num_classes=num_classes,
+            pooling=pooling, classifier_activation=classifier_activation,
+        )
         self.depth = depth
         self.k = k
         self.dropout_rate = dropout_rate
         self.block_type = block_type
         self.deepening_factor = l
         self.stackwise_strides = stackwise_strides
-        self.include_top = include_top
-        self.model_input_shape = tuple(inputs.shape[1:])
-        self.num_classes = num_classes
-        self.pooling = pooling
-        self.classifier_activation = classifier_activation
         self.drop_path_rate = drop_path_rate
         self.se_ratio = se_ratio
         self.zero_init_last_bn = zero_init_last_bn
-        self.kernel_regularizer = config.kernel_regularizer
-        self.bn_momentum = bn_momentum
-        self.bn_epsilon = bn_epsilon
-        self.data_format = config.data_format
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "depth": self.depth,
-            "k": self.k,
-            "dropout_rate": self.dropout_rate,
-            "block_type": list(self.block_type),
-            "stackwise_strides": self.stackwise_strides,
-            "include_top": self.include_top,
-            "input_shape": self.model_input_shape,
-            "num_classes": self.num_classes,
-            "pooling": self.pooling,
-            "classifier_activation": self.classifier_activation,
-            "drop_path_rate": self.drop_path_rate,
-            "se_ratio": self.se_ratio,
-            "zero_init_last_bn": self.zero_init_last_bn,
-            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
-            if self.kernel_regularizer
-            else None,
-            "bn_momentum": self.bn_momentum,
-            "bn_epsilon": self.bn_epsilon,
-            "data_format": self.data_format,
-        }
+        return base.common_config(
+            self,
+            {
+                "depth": self.depth,
+                "k": self.k,
+                "dropout_rate": self.dropout_rate,
+                "block_type": list(self.block_type),
+                "stackwise_strides": self.stackwise_strides,
+                "drop_path_rate": self.drop_path_rate,
+                "se_ratio": self.se_ratio,
+                "zero_init_last_bn": self.zero_init_last_bn,
+            },
+        )
 
 
 # Table 4 of the paper (CIFAR-10 errors without dropout).
