@@ -10,7 +10,7 @@ status=0
 echo "=== backend: tensorflow (all tests) ==="
 KERAS_BACKEND=tensorflow python -m pytest tests -n "$workers" -q -p no:cacheprovider "$@" || status=1
 for backend in jax torch; do
-  echo "=== backend: $backend (layers, models, registry, training on $backend) ==="
+  echo "=== backend: $backend (layers, models, registry) ==="
   KERAS_BACKEND=$backend python -m pytest tests/layers tests/models tests/test_registry.py \
     -m "not tensorflow_only" -n "$workers" -q -p no:cacheprovider "$@" || status=1
 done
