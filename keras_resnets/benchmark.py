@@ -8,7 +8,6 @@ in memory, so the input pipeline is not measured. The backend is the one in
 
 import argparse
 import json
-import os
 import resource
 import sys
 import time
