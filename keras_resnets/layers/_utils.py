@@ -44,3 +44,17 @@ def check_positive_int(name, value):
             f"`{name}` must be a positive integer. Received: {name}={value!r}"
         )
     return value
+
+
+def strided_output_shape(input_shape, strides, data_format, channels=None):
+    """Shape after a stride-`strides` residual unit (symmetric padding):
+    each known spatial size `n` becomes `(n - 1) // strides + 1`; the channel
+    count becomes `channels` when given."""
+    shape = list(input_shape)
+    spatial = (1, 2) if data_format == "channels_last" else (2, 3)
+    for axis in spatial:
+        if shape[axis] is not None:
+            shape[axis] = (shape[axis] - 1) // strides + 1
+    if channels is not None:
+        shape[channel_axis(data_format)] = channels
+    return tuple(shape)

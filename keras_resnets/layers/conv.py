@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_resnets.layers._utils import channel_axis
 from keras_resnets.layers._utils import standardize_data_format
+from keras_resnets.layers._utils import strided_output_shape
 
 SHORTCUT_MODES = ("A", "B", "C")
 
@@ -239,13 +240,9 @@ class Shortcut(keras.layers.Layer):
         return x
 
     def compute_output_shape(self, input_shape):
-        shape = list(input_shape)
-        spatial = (1, 2) if self.data_format == "channels_last" else (2, 3)
-        for axis in spatial:
-            if shape[axis] is not None:
-                shape[axis] = (shape[axis] - 1) // self.strides + 1
-        shape[channel_axis(self.data_format)] = self.filters
-        return tuple(shape)
+        return strided_output_shape(
+            input_shape, self.strides, self.data_format, self.filters
+        )
 
     def get_config(self):
         config = super().get_config()

@@ -7,6 +7,7 @@ from keras_resnets.layers._utils import channel_axis
 from keras_resnets.layers._utils import check_positive_int
 from keras_resnets.layers._utils import check_rate
 from keras_resnets.layers._utils import standardize_data_format
+from keras_resnets.layers._utils import strided_output_shape
 from keras_resnets.layers.conv import CONV_INITIALIZER
 from keras_resnets.layers.conv import make_batch_norm
 from keras_resnets.layers.conv import make_conv
@@ -188,13 +189,9 @@ class PyramidBlock(keras.layers.Layer):
         return x + shortcut
 
     def compute_output_shape(self, input_shape):
-        shape = list(input_shape)
-        spatial = (1, 2) if self.data_format == "channels_last" else (2, 3)
-        for axis in spatial:
-            if shape[axis] is not None:
-                shape[axis] = (shape[axis] - 1) // self.strides + 1
-        shape[channel_axis(self.data_format)] = self.output_filters
-        return tuple(shape)
+        return strided_output_shape(
+            input_shape, self.strides, self.data_format, self.output_filters
+        )
 
     def get_config(self):
         config = super().get_config()

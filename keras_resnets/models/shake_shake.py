@@ -7,6 +7,7 @@ from keras_resnets.layers._utils import channel_axis
 from keras_resnets.layers._utils import check_positive_int
 from keras_resnets.layers._utils import check_rate
 from keras_resnets.layers._utils import standardize_data_format
+from keras_resnets.layers._utils import strided_output_shape
 from keras_resnets.layers.conv import CONV_INITIALIZER
 from keras_resnets.layers.conv import make_batch_norm
 from keras_resnets.layers.conv import make_conv
@@ -209,12 +210,7 @@ class ShakeShakeBlock(keras.layers.Layer):
             self.shortcut_bn.build(self.compute_output_shape(input_shape))
 
     def _subsampled(self, shape):
-        shape = list(shape)
-        spatial = (1, 2) if self.data_format == "channels_last" else (2, 3)
-        for axis in spatial:
-            if shape[axis] is not None:
-                shape[axis] = (shape[axis] - 1) // self.strides + 1
-        return tuple(shape)
+        return strided_output_shape(shape, self.strides, self.data_format)
 
     def _branch(self, layers, x, training):
         for i, (pad, conv, bn) in enumerate(layers):
