@@ -80,6 +80,7 @@ def run_benchmark(
     """
     import keras_resnets
     from keras_resnets.runtime import default_jit_compile
+    from keras_resnets.runtime import onednn_enabled
 
     if precision not in PRECISIONS:
         raise ValueError(
@@ -136,6 +137,7 @@ def run_benchmark(
             "backend": keras.backend.backend(),
             "precision": precision,
             "jit_compile": bool(jit_compile),
+            "onednn": onednn_enabled(),
             "batch_size": batch_size,
             "image_size": image_size,
             "trainable_params": keras_resnets.count_trainable_params(model),

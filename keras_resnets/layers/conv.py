@@ -6,6 +6,7 @@ from keras import ops
 from keras_resnets.layers._utils import channel_axis
 from keras_resnets.layers._utils import standardize_data_format
 from keras_resnets.layers._utils import strided_output_shape
+from keras_resnets.layers.normalization import BatchNormalization
 
 SHORTCUT_MODES = ("A", "B", "C")
 
@@ -85,8 +86,9 @@ def make_batch_norm(
     name=None,
 ):
     """BatchNormalization with Torch's defaults (momentum 0.1 = 0.9 here,
-    epsilon 1e-5), gamma 1 / beta 0, or gamma 0 with `gamma_zero`."""
-    return keras.layers.BatchNormalization(
+    epsilon 1e-5), gamma 1 / beta 0, or gamma 0 with `gamma_zero`; the
+    fused TensorFlow training kernel where it applies (normalization.py)."""
+    return BatchNormalization(
         axis=channel_axis(data_format),
         momentum=momentum,
         epsilon=epsilon,
