@@ -54,7 +54,7 @@ def warn_if_onednn_off():
         return
     warnings.warn(
         "TensorFlow was imported before keras_resnets with its oneDNN CPU kernels "
-        "off; CPU training is about 1.3x slower that way. Import keras_resnets "
+        "off; CPU training of these models is 1.5-2.5x slower that way. Import keras_resnets "
         "first, or set TF_ENABLE_ONEDNN_OPTS=1 before importing TensorFlow "
         "(TF_ENABLE_ONEDNN_OPTS=0 silences this).",
         stacklevel=3,
