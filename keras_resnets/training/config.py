@@ -201,7 +201,8 @@ class TrainingConfig:
             set after each epoch (as the papers' code did) and pick the best
             model on it; false skips per-epoch evaluation.
         top5: also report top-5 accuracy.
-        verbose: `auto`, 0, 1 or 2 (keras progress bar).
+        verbose: `auto` (progress bar on a terminal, one line per epoch
+            otherwise), 0, 1 or 2 (as `model.fit`).
         tensorboard: write TensorBoard logs.
     """
 

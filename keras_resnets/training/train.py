@@ -20,6 +20,7 @@ import csv
 import json
 import math
 import pathlib
+import sys
 import time
 
 import keras
@@ -279,8 +280,16 @@ def _fit(model, ds, context, t, steps, validation, cbs, verbose):
         validation_freq=t.validation_freq,
         callbacks=cbs,
         shuffle=False,  # the tf.data pipeline shuffles (seeded)
-        verbose=t.verbose if verbose is None else verbose,
+        verbose=_resolve_verbose(t.verbose if verbose is None else verbose),
     )
+
+
+def _resolve_verbose(verbose):
+    """`auto`: Keras's progress bar on a terminal, one line per epoch in a log
+    file or CI (the bar would write a line per step there)."""
+    if verbose != "auto":
+        return verbose
+    return 1 if sys.stdout.isatty() else 2
 
 
 def _as_list(value):
