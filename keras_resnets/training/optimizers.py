@@ -111,6 +111,15 @@ class SGD(keras.optimizers.SGD):
         return config
 
 
+def outputs_logits(classifier_activation):
+    """Whether a model built with `classifier_activation` returns logits.
+
+    Training builds models with `"linear"` (not `None`: `create_model` drops
+    `None` kwargs, which would bring back the default softmax) and gives the
+    loss logits, the numerically stable pairing."""
+    return classifier_activation in (None, "linear")
+
+
 @keras.saving.register_keras_serializable(package="keras_resnets")
 class SparseCategoricalCrossentropy(keras.losses.Loss):
     """Cross-entropy on integer labels with label smoothing (Szegedy et al. 2016).

@@ -130,7 +130,7 @@ def build_model(config, *, num_classes, input_shape):
     kwargs = dict(config.model.kwargs)
     kwargs.setdefault("num_classes", num_classes)
     kwargs.setdefault("input_shape", tuple(input_shape))
-    kwargs.setdefault("classifier_activation", None)
+    kwargs.setdefault("classifier_activation", "linear")
     opt = config.optimizer
     if opt.weight_decay_mode == "l2" and opt.weight_decay:
         kwargs.setdefault("kernel_regularizer", keras.regularizers.L2(opt.weight_decay / 2))
@@ -143,7 +143,7 @@ def build_model(config, *, num_classes, input_shape):
 def compile_model(model, config, learning_rate):
     """Compiles with the config's SGD, smoothed cross-entropy and accuracy."""
     t = config.training
-    from_logits = config.model.kwargs.get("classifier_activation") is None
+    from_logits = optimizers.outputs_logits(config.model.kwargs.get("classifier_activation"))
     metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     if t.top5:
         metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5_accuracy"))

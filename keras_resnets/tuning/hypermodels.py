@@ -206,7 +206,7 @@ class ResidualHyperModel(keras_tuner.HyperModel):
         kwargs = dict(self.model_kwargs)
         kwargs.setdefault("num_classes", self.num_classes)
         kwargs.setdefault("input_shape", self.input_shape)
-        kwargs.setdefault("classifier_activation", None)
+        kwargs.setdefault("classifier_activation", "linear")
         opt = self.optimizer
         if opt.weight_decay_mode == "l2" and values["weight_decay"]:
             kwargs.setdefault("kernel_regularizer", keras.regularizers.L2(values["weight_decay"] / 2))
@@ -252,7 +252,7 @@ class ResidualHyperModel(keras_tuner.HyperModel):
         optimizer_config = dataclasses.replace(
             self.optimizer, learning_rate=learning_rate, weight_decay=values["weight_decay"]
         )
-        from_logits = self.model_kwargs.get("classifier_activation") is None
+        from_logits = optimizers.outputs_logits(self.model_kwargs.get("classifier_activation"))
         model.compile(
             optimizer=optimizers.from_config(optimizer_config, rate),
             loss=optimizers.SparseCategoricalCrossentropy(
