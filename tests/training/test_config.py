@@ -148,3 +148,24 @@ def test_every_config_builds_its_model(path):
     model = build_model(config, num_classes=num_classes, input_shape=shape)
     assert model.output_shape == (None, num_classes)
     assert count_trainable_params(model) > 0
+
+
+@pytest.mark.parametrize("activation, from_logits", [(None, True), ("linear", True), ("softmax", False)])
+def test_training_pairs_the_head_with_the_loss(activation, from_logits):
+    """Regression: `None` is dropped by create_model, so training once built a
+    softmax head and fed probabilities to a from-logits loss (double softmax)."""
+    import numpy as np
+
+    from keras_resnets.training.train import build_model
+    from keras_resnets.training.train import compile_model
+
+    overrides = [] if activation is None else [f"model.classifier_activation={activation}"]
+    config = load_config(
+        ROOT / "configs/resnet/resnet-20_cifar10_fast.yaml", overrides, check_paths=False
+    )
+    model = build_model(config, num_classes=4, input_shape=(8, 8, 3))
+    compile_model(model, config, 0.1)
+    assert model.layers[-1].get_config()["activation"] == (activation or "linear")
+    assert model.loss.from_logits is from_logits
+    out = np.asarray(model(np.random.default_rng(0).normal(size=(3, 8, 8, 3)).astype("float32")))
+    assert np.allclose(out.sum(axis=-1), 1.0, atol=1e-4) is (not from_logits)

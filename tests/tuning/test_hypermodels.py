@@ -118,6 +118,10 @@ def test_build_compiles_and_fit_uses_batch_size():
     model = hm.build(hp)
     assert hm.last_params == count_trainable_params(model)
     assert model.loss.label_smoothing == 0.1
+    # Logits head with a from-logits loss (create_model drops `None`, see
+    # test_training_pairs_the_head_with_the_loss).
+    assert model.layers[-1].get_config()["activation"] == "linear"
+    assert model.loss.from_logits is True
     x = keras.random.uniform((8, 8, 8, 3))
     y = keras.ops.convert_to_numpy(keras.random.randint((8,), 0, 10))
     history = hm.fit(hp, model, keras.ops.convert_to_numpy(x), y, verbose=0)
