@@ -46,7 +46,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
 
         # Statistics in float32 as Keras does (BN overflows in half precision).
         x = ops.cast(inputs, "float32")
-        channels = x.shape[-1]
+        channels = self.moving_mean.shape[0]
         scale = ops.cast(self.gamma, "float32") if self.scale else tf.ones((channels,))
         offset = ops.cast(self.beta, "float32") if self.center else tf.zeros((channels,))
         empty = tf.constant([], dtype="float32")
