@@ -6,8 +6,8 @@ import os
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# The package default (keras_resnets/_env.py), made before keras imports TensorFlow.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+# Importing the package first applies its default (oneDNN on) before TensorFlow loads.
+import keras_resnets  # noqa: E402, F401
 
 import keras  # noqa: E402
 
