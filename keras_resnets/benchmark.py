@@ -15,7 +15,7 @@ import time
 import keras
 import numpy as np
 
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16", "bfloat16")  # = runtime.PRECISIONS
 
 
 def _peak_memory_mb():
@@ -66,7 +66,7 @@ def run_benchmark(
     image_size=32,
     steps=20,
     warmup=5,
-    precision="float32",
+    precision="auto",
     jit_compile=None,
     num_classes=None,
     model_kwargs=None,
@@ -81,11 +81,11 @@ def run_benchmark(
     import keras_resnets
     from keras_resnets.runtime import default_jit_compile
     from keras_resnets.runtime import onednn_enabled
+    from keras_resnets.runtime import processor_info
+    from keras_resnets.runtime import resolve_precision
 
-    if precision not in PRECISIONS:
-        raise ValueError(
-            f"`precision` must be one of {PRECISIONS}. Received: precision={precision!r}"
-        )
+    requested = precision
+    precision = resolve_precision(precision)
     if steps < 1 or warmup < 1 or batch_size < 1:
         raise ValueError(
             "`steps`, `warmup` and `batch_size` must be >= 1. Received: "
@@ -136,6 +136,8 @@ def run_benchmark(
             "model": model_name,
             "backend": keras.backend.backend(),
             "precision": precision,
+            "precision_requested": requested,
+            "processor": processor_info(),
             "jit_compile": bool(jit_compile),
             "onednn": onednn_enabled(),
             "batch_size": batch_size,
@@ -152,7 +154,9 @@ def run_benchmark(
 
 
 def format_table(results):
-    keys = list(results[0])
+    """A markdown table of `run_benchmark` results; the processor (the same
+    for every row) is printed once above it."""
+    keys = [k for k in results[0] if k != "processor"]
     rows = [[str(r[k]) for k in keys] for r in results]
     widths = [max(len(k), *(len(row[i]) for row in rows)) for i, k in enumerate(keys)]
     line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
@@ -193,6 +197,9 @@ def run_from_args(args):
     if args.json:
         print(json.dumps(results if len(results) > 1 else results[0], indent=2))
     else:
+        processor = results[0]["processor"]
+        print(f"processor: {processor['name']} (bf16 units: {processor['bf16_units']}"
+              f"{', ' + processor['accelerator'] if processor['accelerator'] else ''})")
         print(format_table(results))
     return 0
 

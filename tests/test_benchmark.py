@@ -15,12 +15,19 @@ def test_benchmark_prints_valid_json(capsys):
     assert result["macs_per_image"] > 40e6
     assert result["train_images_per_sec"] > 0 and result["infer_images_per_sec"] > 0
     assert result["batch_size"] == 4 and result["image_size"] == 32
+    # `precision: auto` is the default: resolved by the processor and recorded.
+    from keras_resnets import runtime
+
+    assert result["precision_requested"] == "auto"
+    assert result["precision"] == runtime.resolve_precision("auto")
+    assert result["processor"] == runtime.processor_info()
 
 
 def test_benchmark_table(capsys):
     benchmark.main(["resnet-20", "--batch", "2", "--steps", "1", "--warmup", "1"])
-    out = capsys.readouterr().out
-    assert out.splitlines()[0].startswith("| model")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("processor: ") and "bf16 units" in lines[0]
+    assert lines[1].startswith("| model")
 
 
 def test_benchmark_errors():

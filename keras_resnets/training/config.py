@@ -192,7 +192,11 @@ class TrainingConfig:
         steps_per_epoch: limit the steps per epoch (quick runs); default
             one pass over the training set.
         label_smoothing: float in [0, 1).
-        mixed_precision: `mixed_float16`, `mixed_bfloat16`, `float32`.
+        mixed_precision: `auto` (default: `mixed_bfloat16` on hardware with
+            fast bfloat16 units, `float32` elsewhere; see
+            `keras_resnets.runtime.auto_precision`), `float32`,
+            `mixed_bfloat16`, `mixed_float16`; None leaves Keras's global
+            dtype policy as it is.
         jit_compile: `auto`, true or false (passed to `compile`).
         seed: seeds keras (weights, dropout) and the data pipeline.
         output_dir: run folder; default `runs/<config file name>`.
@@ -210,7 +214,7 @@ class TrainingConfig:
     batch_size: int = 128
     steps_per_epoch: int | None = None
     label_smoothing: float = 0.0
-    mixed_precision: Literal["mixed_float16", "mixed_bfloat16", "float32"] | None = None
+    mixed_precision: Literal["auto", "mixed_float16", "mixed_bfloat16", "float32"] | None = "auto"
     jit_compile: Literal["auto"] | bool = "auto"
     seed: int = 0
     output_dir: str | None = None
