@@ -172,7 +172,8 @@ def add_arguments(parser):
                         help="input size (default 32 for CIFAR models, 224 for ImageNet)")
     parser.add_argument("--steps", type=int, default=20, help="timed steps")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
-    parser.add_argument("--precision", choices=PRECISIONS, default="float32")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="dtype policy; auto: mixed_bfloat16 where the hardware has bf16 units")
     jit = parser.add_mutually_exclusive_group()
     jit.add_argument("--jit", dest="jit_compile", action="store_true", default=None)
     jit.add_argument("--no-jit", dest="jit_compile", action="store_false")
