@@ -38,6 +38,9 @@ NAMED_STATISTICS = {
 def compute_mean_std(images, chunk_size=4096):
     """Per-channel mean and standard deviation of uint8 images.
 
+    uint8 pixels are counted per value (exact integer sums); other dtypes
+    are summed in float64.
+
     Args:
         images: array of shape `(N, H, W, C)` with values in `[0, 255]`.
         chunk_size: int, images per chunk (keeps memory use small).
@@ -46,17 +49,39 @@ def compute_mean_std(images, chunk_size=4096):
         `(mean, std)`, two tuples of `C` floats on the `[0, 1]` scale.
     """
     images = np.asarray(images)
+    if images.ndim == 1 and images.dtype.kind in "USO":
+        raise ValueError(
+            "Per-channel statistics need the decoded images as one array of "
+            f"shape (N, H, W, C), but received {len(images):,} image file paths: "
+            "load_arrays returns paths when the images differ in size or are "
+            "too large to keep in memory (it prints the sizes when they "
+            "differ). Set `mean` and `std` (e.g. mean: cifar10, std: cifar10, "
+            "or imagenet), or use preset imagenet, which resizes every image. "
+            f"Received: images.shape={images.shape}"
+        )
     if images.ndim != 4 or len(images) == 0:
         raise ValueError(
             "Expected a non-empty array of images of shape (N, H, W, C). "
             f"Received: images.shape={images.shape}"
         )
-    total = np.zeros(images.shape[-1], np.float64)
-    total_sq = np.zeros(images.shape[-1], np.float64)
-    for start in range(0, len(images), chunk_size):
-        chunk = images[start : start + chunk_size].astype(np.float64) / 255.0
-        total += chunk.sum(axis=(0, 1, 2))
-        total_sq += np.square(chunk).sum(axis=(0, 1, 2))
+    channels = images.shape[-1]
+    if images.dtype == np.uint8:
+        # A histogram per channel: exact, and ~3x faster than float sums.
+        offsets = (np.arange(channels, dtype=np.int64) * 256).astype(np.int32)
+        counts = np.zeros(channels * 256, np.int64)
+        for start in range(0, len(images), chunk_size):
+            chunk = images[start : start + chunk_size].reshape(-1, channels)
+            counts += np.bincount((chunk + offsets).ravel(), minlength=channels * 256)
+        counts = counts.reshape(channels, 256).astype(np.float64)
+        values = np.arange(256, dtype=np.float64) / 255.0
+        total, total_sq = counts @ values, counts @ np.square(values)
+    else:
+        total = np.zeros(channels, np.float64)
+        total_sq = np.zeros(channels, np.float64)
+        for start in range(0, len(images), chunk_size):
+            chunk = images[start : start + chunk_size].astype(np.float64) / 255.0
+            total += chunk.sum(axis=(0, 1, 2))
+            total_sq += np.square(chunk).sum(axis=(0, 1, 2))
     count = images.shape[0] * images.shape[1] * images.shape[2]
     mean = total / count
     std = np.sqrt(np.maximum(total_sq / count - np.square(mean), 0.0))

@@ -34,7 +34,8 @@ def _resolve_statistics(preset, images, mean, std):
             raise ValueError(
                 'preset="cifar" normalises with per-channel statistics; pass '
                 '`mean` and `std` (or mean="cifar10") when `images` is not a '
-                f"uint8 array. Received: mean={mean!r}, std={std!r}"
+                "uint8 array (file paths come back when images differ in size "
+                f"or are large). Received: mean={mean!r}, std={std!r}"
             )
         computed_mean, computed_std = augment.compute_mean_std(images)
         mean = computed_mean if mean is None else mean
@@ -325,6 +326,7 @@ def build_datasets(
     data_dir=None,
     cache_dir=None,
     download=True,
+    skip_corrupt=False,
     **pipeline_kwargs,
 ):
     """Loads `source` and builds the train, validation and test pipelines.
@@ -349,6 +351,8 @@ def build_datasets(
         data_dir: str, tensorflow-datasets data directory.
         cache_dir: str or False, decoded-array cache (see `load_arrays`).
         download: bool, whether tensorflow-datasets may download.
+        skip_corrupt: bool, skip image files that cannot be decoded instead
+            of raising `CorruptImagesError` (see `load_arrays`).
         **pipeline_kwargs: passed to `make_dataset` (`padding`,
             `padding_mode`, `image_size`, `scale_range`, `lighting_std`,
             `shuffle_buffer`).
@@ -365,6 +369,7 @@ def build_datasets(
         validation_method=validation_method,
         seed=seed,
         download=download,
+        skip_corrupt=skip_corrupt,
     )
     preset = preset or infer_preset(info)
     train_images, train_labels = splits["train"]

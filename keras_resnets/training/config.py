@@ -7,7 +7,7 @@ model:          # `name` (a registry name) + keyword arguments of create_model
   name: wrn-28-10
   dropout_rate: 0.3
 data:           # source + pipeline options of keras_resnets.data
-  source: ../shared/data/cifar10-jpg.tar.gz   # or cifar10, cifar100, ...
+  source: cifar10        # a tfds name, or a local path (or --data PATH)
   validation_size: 0
 optimizer:      # SGD with (Nesterov) momentum and weight decay
   learning_rate: 0.1
@@ -81,8 +81,10 @@ class DataConfig:
     Attributes:
         source: tensorflow-datasets name (`cifar10`, `cifar100`,
             `svhn_cropped`, `imagenet2012`) or a local path (image folder,
-            archive, .npz). Relative paths are looked up from the current
-            directory, then from the config file's folder and its parents.
+            archive, .npz). Relative paths, bare names included, are looked
+            up from the current directory, then from the config file's
+            folder and its parents; a name found there is a path, otherwise
+            it must be a tensorflow-datasets name.
         data_dir: tensorflow-datasets data directory.
         cache_dir: decoded-array cache (default `~/.cache/keras_resnets`).
         preset: `cifar`, `svhn`, `imagenet`, `none`; None infers it.
@@ -96,6 +98,9 @@ class DataConfig:
         image_size, scale_range, lighting_std: ImageNet preset options.
         eval_batch_size: batch of the evaluation sets (default: batch_size).
         train_limit, test_limit: use only the first N examples (quick runs).
+        skip_corrupt: skip image files that cannot be decoded, printing how
+            many, instead of stopping with an error that names them
+            (default false).
     """
 
     source: str
@@ -114,6 +119,7 @@ class DataConfig:
     eval_batch_size: int | None = None
     train_limit: int | None = None
     test_limit: int | None = None
+    skip_corrupt: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -546,23 +552,32 @@ def _looks_like_path(text):
 
 
 def _resolve_source(source, path, check_paths):
-    """Resolves a relative local path against cwd, then the config folder
-    and its parents; tensorflow-datasets names pass through."""
-    if not _looks_like_path(source):
-        return source
+    """Resolves `data.source`: a name or relative path that exists in the
+    current directory, else in the config's folder or one of its parents,
+    becomes that path; otherwise it must be a tensorflow-datasets name."""
     candidate = pathlib.Path(os.path.expanduser(source))
     if candidate.is_absolute():
+        folders = []
         tried = [candidate]
     else:
-        tried = [pathlib.Path.cwd() / candidate]
+        folders = [pathlib.Path.cwd()]
         if path is not None:
             folder = pathlib.Path(path).resolve().parent
-            tried += [d / candidate for d in (folder, *folder.parents)]
+            folders += [folder, *folder.parents]
+        tried = [d / candidate for d in folders]
     for option in tried:
         if option.exists():
             return os.path.normpath(str(option))
-    if not check_paths:
+    if not check_paths or source in KNOWN_TFDS:
         return source
+    if not _looks_like_path(source):
+        from keras_resnets.data import datasets  # imports tensorflow: only here.
+
+        if datasets.is_tfds_name(source):
+            return source
+        raise ConfigError(
+            datasets.unknown_source_message(source, key="data.source", looked_in=folders)
+        )
     raise ConfigError(
         f"`data.source` not found: no file or folder at {source!r} (looked in "
         f"the current directory and beside the config). Expected {LOCAL_KINDS}, "

@@ -73,6 +73,7 @@ def load_data(config, *, num_replicas=1, drop_remainder=False, seed_offset=0):
         validation_size=d.validation_size,
         validation_method=d.validation_method,
         seed=t.seed,
+        skip_corrupt=d.skip_corrupt,
     )
     preset = d.preset or data_lib.infer_preset(info)
     train_images, train_labels = _limit(splits["train"], d.train_limit)
