@@ -64,7 +64,9 @@ def _hardware():
 
 
 def run_record(config, ds, context, model):
-    """What every metrics.json of the run says: model, data, software, hardware."""
+    """What every metrics.json of the run says: model, data, software
+    (versions, precision: the dtype policy during `fit`), hardware
+    (`runtime.processor_info()` where available), parameters and FLOPs."""
     backend = keras.backend.backend()
     record = {
         "model": config.model.name,
@@ -155,6 +157,8 @@ class Progress(keras.callbacks.Callback):
 
 
 def final_metrics(record, model, ds, run_dir, monitor, monitor_name):
+    """The finished run's metrics.json: `record` plus test results, epochs,
+    times, the best model and the paper's numbers."""
     rows = _read_csv(run_dir / "log.csv")
     metrics = {"status": "finished", **record}
     if ds["test"] is not None:
@@ -186,6 +190,7 @@ def final_metrics(record, model, ds, run_dir, monitor, monitor_name):
 
 
 def start_line(run_dir, state, epochs):
+    """`Run folder: DIR (new run of N epochs | resuming after epoch K of N)`."""
     if state.kind == "new":
         what = f"new run of {epochs} epochs"
     elif state.epochs_done == 0:
@@ -204,6 +209,7 @@ def _accuracy_text(metrics):
 
 
 def finished_line(run_dir, metrics):
+    """The one line for a re-run of a finished run."""
     return (
         f"{run_dir} is finished: {metrics.get('epochs')} epochs, {_accuracy_text(metrics)}. "
         "Nothing to do; a larger --epochs extends it, --overwrite starts over."
@@ -211,6 +217,7 @@ def finished_line(run_dir, metrics):
 
 
 def summary(metrics, run_dir):
+    """Two lines for the end of a run: test accuracy, epochs, time, speed, files."""
     speed = metrics.get("images_per_second")
     speed = f", {speed:.0f} images/s" if speed else ""
     wall = format_duration(metrics.get("wall_time_s") or 0)

@@ -290,9 +290,11 @@ def _train(config, context, extra_callbacks, verbose, overwrite):
         ctrl_c,
         nan_guard,
         epoch_logger,
+        # The row first: a kill before the state is saved redoes the epoch
+        # and trim_csv_log drops its row; the other way round it would be lost.
+        callbacks_lib.CSVLog(csv_path, validation=validation is not None),
         callbacks_lib.ResumableBackup(backup_dir),
         callbacks_lib.AtomicModelCheckpoint(run_dir, monitor=monitor),
-        callbacks_lib.CSVLog(csv_path, validation=validation is not None),
     ]
     if context.is_chief:
         cbs.append(report.Progress(run_dir, record, t.epochs, val_label))
@@ -341,8 +343,9 @@ def _fit(model, ds, context, t, steps, validation, cbs, verbose):
 
 
 def _resolve_verbose(verbose):
-    """`auto`: Keras's progress bar on a terminal, one line per epoch in a log
-    file or CI (the bar would write a line per step there)."""
+    """`auto`: Keras's progress bar on a terminal (1: `EpochLogger` adds an
+    elapsed/ETA line), one line per epoch in a log file or CI (2: printed by
+    `EpochLogger`; the bar would write a line per step there)."""
     if verbose != "auto":
         return verbose
     return 1 if sys.stdout.isatty() else 2
