@@ -39,9 +39,8 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     `training_metadata.json` naming it, then deletes older weight files. A
     restart of the same run loads the state and `fit` continues at epoch
     `n`; a run killed mid-epoch loses only that epoch's partial progress.
-    A non-finite loss is never saved. The state is kept after training
-    (re-running a finished run only re-evaluates it; `--epochs` more
-    continues it).
+    A non-finite loss is never saved. The state is kept after training and
+    after Ctrl-C (`--epochs` more continues a finished run).
 
     Args:
         backup_dir: str, folder of the state.

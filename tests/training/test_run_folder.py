@@ -233,6 +233,24 @@ def test_older_folder_without_fingerprint(finished, tmp_path, capsys):
     assert snapshot(run_dir).keys() == before.keys() - {"config.yaml"}
 
 
+def test_older_unfinished_folder_resumes_when_its_config_matches(finished, tmp_path):
+    _, run_dir = copy_run(finished, tmp_path)
+    current = _fingerprint_of(run_dir)
+    (run_dir / "run.json").unlink()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("status", "keras_version"):  # as older versions wrote it, before the end
+        metrics.pop(key)
+    metrics.pop("finished")
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    state = run_folder.inspect(run_dir, current, 2)
+    assert (state.kind, state.epochs_done, state.needs_fingerprint) == ("resume", 1, True)
+    assert "config.yaml matches" in state.note
+    metrics["backend"] = "jax" if keras.backend.backend() != "jax" else "torch"
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(training.ConfigError, match=f"backend {metrics['backend']} -> "):
+        run_folder.inspect(run_dir, current, 2)
+
+
 def test_folder_of_other_files_is_refused_and_empty_one_accepted(finished, tmp_path, capsys):
     config_path, _ = finished
     other = tmp_path / "photos"
@@ -337,6 +355,11 @@ def test_epoch_line_has_elapsed_and_eta(capsys):
     assert "test_accuracy: 0.2500" in line and "lr: 0.1" in line
     assert re.search(r"elapsed 0:00:0\d - ETA 0:00:\d\d$", line)
     assert callbacks_lib.format_duration(3725.4) == "1:02:05"
+    below_bar = callbacks_lib.EpochLogger(0.1, 10, epochs=4, line="eta")
+    below_bar.on_epoch_begin(2)
+    below_bar.on_epoch_end(2, {"loss": 1.0})
+    assert re.fullmatch(r"  elapsed 0:00:00 - ETA 0:00:00 \(\d+\.\d s/epoch\)",
+                        capsys.readouterr().out.rstrip("\n"))
 
 
 def test_curves_say_test_and_skip_zero_learning_rates(tmp_path):
