@@ -46,6 +46,13 @@ def _parser():
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="dotted override, value parsed as YAML (repeatable), e.g. --set optimizer.learning_rate=0.05",
     )
+    train.add_argument(
+        "--overwrite", action="store_true",
+        help="remove the run folder's run files and start over (another run is refused otherwise)",
+    )
+    train.add_argument(
+        "--json", action="store_true", help="also print the result as one JSON line at the end"
+    )
 
     evaluate = sub.add_parser("evaluate", help="test accuracy of a run folder or .keras model")
     evaluate.add_argument("target", help="run folder or .keras file")
@@ -81,10 +88,21 @@ def _train(args):
     if args.strategy is not None:
         overrides.append(f"distribution.strategy={args.strategy}")
     config = training.load_config(args.config, overrides)
-    metrics = training.train(config)
-    summary = {k: metrics.get(k) for k in ("test_accuracy", "test_error", "epochs",
-                                           "wall_time_s", "images_per_second")}
-    print(json.dumps(summary))
+    try:
+        metrics = training.train(config, overwrite=args.overwrite)
+    except training.TrainingInterrupted as e:
+        print(f"keras-resnets: {_one_line(e)}", file=sys.stderr)
+        return 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+    if args.json:
+        digits = {"test_accuracy": 4, "test_error": 2, "wall_time_s": 1, "images_per_second": 1}
+        summary = {k: metrics.get(k) for k in ("status", "test_accuracy", "test_error", "epochs",
+                                               "wall_time_s", "images_per_second")}
+        summary = {k: round(v, digits[k]) if k in digits and v is not None else v
+                   for k, v in summary.items()}
+        from keras_resnets.training.train import default_output_dir
+
+        output = config.training.output_dir or default_output_dir(config)
+        print(json.dumps({**summary, "output_dir": str(output)}))
     return 0
 
 

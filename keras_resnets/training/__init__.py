@@ -1,7 +1,7 @@
 """Training: YAML configs, the papers' optimizer and schedules, `train`.
 
 Public API: `load_config`, `Config`, `ConfigError`, `train`, `evaluate`,
-`TrainingDivergedError`, `SGD` (coupled weight decay),
+`TrainingDivergedError`, `TrainingInterrupted`, `SGD` (coupled weight decay),
 `SparseCategoricalCrossentropy` (label smoothing) and the schedules
 `MultiStepDecay`, `CosineAnnealing`, `OneCycle`, `Warmup`.
 """
@@ -18,6 +18,7 @@ from keras_resnets.training.schedules import MultiStepDecay
 from keras_resnets.training.schedules import OneCycle
 from keras_resnets.training.schedules import Warmup
 from keras_resnets.training.train import TrainingDivergedError
+from keras_resnets.training.train import TrainingInterrupted
 from keras_resnets.training.train import evaluate
 from keras_resnets.training.train import train
 
@@ -31,6 +32,7 @@ __all__ = [
     "SGD",
     "SparseCategoricalCrossentropy",
     "TrainingDivergedError",
+    "TrainingInterrupted",
     "Warmup",
     "config_from_dict",
     "evaluate",

@@ -1,15 +1,18 @@
 """Callbacks of `keras-resnets train`: resumable state, atomic checkpoints,
-learning-rate / timing logs and a NaN guard.
+learning-rate / timing logs with an ETA, a CSV log and a NaN guard.
 
 Every file a run keeps is written to a temporary name and moved into place
 with `os.replace`, so a run killed at any moment leaves either the old or the
 new version of each file, never half of one.
 """
 
+import csv
 import json
 import math
 import os
 import pathlib
+import signal
+import threading
 import time
 
 import keras
@@ -36,9 +39,8 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     `training_metadata.json` naming it, then deletes older weight files. A
     restart of the same run loads the state and `fit` continues at epoch
     `n`; a run killed mid-epoch loses only that epoch's partial progress.
-    A non-finite loss is never saved. The state is kept after training
-    (re-running a finished run only re-evaluates it; `--epochs` more
-    continues it).
+    A non-finite loss is never saved. The state is kept after training and
+    after Ctrl-C (`--epochs` more continues a finished run).
 
     Args:
         backup_dir: str, folder of the state.
@@ -138,19 +140,33 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
 class EpochLogger(keras.callbacks.Callback):
     """Adds `learning_rate` (at the epoch's first iteration), `train_time`
     (seconds of training steps) and `epoch_time` (with validation) to the
-    epoch logs, so the CSV log, TensorBoard and History
-    record them. Put it before the loggers.
+    epoch logs, so the CSV log, TensorBoard and History record them, and
+    prints the time so far and left. Put it before the loggers.
 
     Args:
         schedule: float or `LearningRateSchedule` of the optimizer.
         steps_per_epoch: int.
+        epochs: int, the run's last epoch (for the ETA); None prints nothing.
+        line: `"full"` prints one line per epoch with the logs, elapsed time
+            and ETA (in place of keras's `verbose=2` line); `"eta"` prints
+            only the elapsed time and ETA (below keras's progress bar);
+            None prints nothing.
+        val_label: name shown for `val_*` logs (`"test"` when the per-epoch
+            evaluation is the test set).
     """
 
-    def __init__(self, schedule, steps_per_epoch):
+    EXTRA_KEYS = ("learning_rate", "train_time", "epoch_time")
+
+    def __init__(self, schedule, steps_per_epoch, *, epochs=None, line=None, val_label="val"):
         super().__init__()
         self.schedule = schedule
         self.steps_per_epoch = steps_per_epoch
+        self.epochs = epochs
+        self.line = line
+        self.val_label = val_label
+        self.current_epoch = None  # 0-based epoch in progress (or last begun)
         self._start = None
+        self._first = None  # (epoch, time) of the first epoch of this session
 
     def learning_rate_at(self, epoch):
         if callable(self.schedule):
@@ -158,7 +174,10 @@ class EpochLogger(keras.callbacks.Callback):
         return float(self.schedule)
 
     def on_epoch_begin(self, epoch, logs=None):
+        self.current_epoch = epoch
         self._start = self._last_batch = time.perf_counter()
+        if self._first is None:
+            self._first = (epoch, self._start)
 
     def on_train_batch_end(self, batch, logs=None):
         self._last_batch = time.perf_counter()
@@ -168,6 +187,135 @@ class EpochLogger(keras.callbacks.Callback):
             logs["learning_rate"] = self.learning_rate_at(epoch)
             logs["train_time"] = self._last_batch - self._start
             logs["epoch_time"] = time.perf_counter() - self._start
+        if self.line and self.epochs:
+            print(self.format_line(epoch, logs or {}), flush=True)
+
+    def format_line(self, epoch, logs):
+        """The line printed after `epoch` (0-based)."""
+        first_epoch, first_start = self._first
+        elapsed = time.perf_counter() - first_start
+        mean = elapsed / (epoch + 1 - first_epoch)
+        timing = (f"elapsed {format_duration(elapsed)} - "
+                  f"ETA {format_duration(mean * (self.epochs - epoch - 1))}")
+        if self.line == "eta":
+            return f"  {timing} ({mean:.1f} s/epoch)"
+        parts = [f"Epoch {epoch + 1}/{self.epochs}", f"{logs.get('epoch_time', 0.0):.1f}s"]
+        for key in sorted(k for k in logs if k not in self.EXTRA_KEYS):
+            name = f"{self.val_label}_{key[4:]}" if key.startswith("val_") else key
+            parts.append(f"{name}: {float(logs[key]):.4f}")
+        if "learning_rate" in logs:
+            parts.append(f"lr: {logs['learning_rate']:.4g}")
+        return " - ".join(parts + [timing])
+
+
+def format_duration(seconds):
+    """`h:mm:ss` of a number of seconds."""
+    seconds = int(round(max(seconds, 0)))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class CSVLog(keras.callbacks.Callback):
+    """One CSV row per epoch (`epoch`, then the logs' keys sorted), flushed
+    at once; a resumed run appends under the file's existing header.
+
+    Unlike keras's `CSVLogger`, no column is always empty: `val_*` columns
+    exist only when `validation` is on, and only for the model's metrics
+    (an epoch `validation_freq` skips has `NA` in them).
+
+    Args:
+        path: str or Path of the CSV file.
+        validation: bool, whether `fit` evaluates validation data.
+    """
+
+    def __init__(self, path, *, validation=False):
+        super().__init__()
+        self.path = pathlib.Path(path)
+        self.validation = validation
+        self.keys = None
+
+    def _existing_header(self):
+        if not self.path.is_file():
+            return None
+        with self.path.open(newline="") as f:
+            header = next(csv.reader(f), None)
+        return header[1:] if header and header[0] == "epoch" else None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        header = None
+        if self.keys is None:
+            self.keys = self._existing_header()
+            if self.keys is None:
+                keys = set(logs)
+                if self.validation:
+                    keys |= {f"val_{k}" for k in logs
+                             if not k.startswith("val_") and k not in EpochLogger.EXTRA_KEYS}
+                self.keys = sorted(keys)
+                header = ["epoch"] + self.keys
+        row = [epoch] + [_csv_value(logs.get(k, "NA")) for k in self.keys]
+        with self.path.open("a", newline="") as f:
+            writer = csv.writer(f)
+            if header:
+                writer.writerow(header)
+            writer.writerow(row)
+            f.flush()
+
+
+def _csv_value(value):
+    if isinstance(value, str):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
+class CtrlC(keras.callbacks.Callback):
+    """Makes Ctrl-C stop `fit` at the next batch, reliably and quietly.
+
+    Python runs a SIGINT handler wherever the main thread happens to be; in
+    a garbage-collection callback (JAX registers one, and TensorFlow
+    imports JAX when it is installed) the `KeyboardInterrupt` is printed
+    and dropped, and training goes on. Inside `with CtrlC() as guard:` the
+    first Ctrl-C only sets `guard.pending`; the callback raises
+    `KeyboardInterrupt` at the next batch (train or validation) or epoch
+    start, and `raise_if_pending` after `fit`. A second Ctrl-C raises at
+    once. Outside the main thread the handler is left alone.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.pending = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _handle(self, signum, frame):
+        if self.pending:
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def raise_if_pending(self):
+        """Raises `KeyboardInterrupt` if Ctrl-C was pressed."""
+        if self.pending:
+            raise KeyboardInterrupt
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.raise_if_pending()
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.raise_if_pending()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.raise_if_pending()
 
 
 class NaNGuard(keras.callbacks.TerminateOnNaN):

@@ -1,50 +1,68 @@
 """`train(config)` and `evaluate(...)`: the work behind `keras-resnets train`.
 
-A run folder (`training.output_dir`, default `runs/<config name>`) holds:
+A run folder (`training.output_dir`, default `runs/<config name>`) holds one
+run:
 
 ```
+run.json           the run's fingerprint (see `run_folder`): resuming needs a match
 config.yaml        the resolved config (overrides applied, data statistics)
+preprocessing.json preset, mean/std, input shape, class names (to predict later)
 backup/            ResumableBackup state: the same command resumes the run
 last.keras         the model after the last epoch
 best.keras         the model with the best validation accuracy (best.json)
 log.csv            one row per epoch: loss, accuracy, val_*, learning_rate, times
 tensorboard/       TensorBoard logs
-metrics.json       test accuracy / error, parameters, epochs, wall time, images/s
-curves.png         loss, accuracy and learning rate by epoch
+metrics.json       "status": "running" with the epochs so far (every epoch), then
+                   "finished": test accuracy / error, parameters, epochs, wall
+                   time, images/s, versions, precision, hardware
+curves.png         loss, accuracy and learning rate by epoch (every epoch)
 ```
 
-Everything is checked (config, data, model) before the folder is touched.
+Everything is checked (config, data, model, the folder's fingerprint)
+before the folder is touched. The same command resumes an interrupted run,
+a larger `training.epochs` extends it, a finished run is left as it is;
+another run in the folder is refused (`overwrite=True` starts over).
 """
 
-import csv
 import json
 import math
 import pathlib
 import sys
-import time
 
 import keras
 import numpy as np
 
 from keras_resnets import data as data_lib
 from keras_resnets import registry
-from keras_resnets.flops import count_flops
-from keras_resnets.flops import count_trainable_params
 from keras_resnets.training import callbacks as callbacks_lib
 from keras_resnets.training import distribute
 from keras_resnets.training import optimizers
+from keras_resnets.training import report
+from keras_resnets.training import run_folder
 from keras_resnets.training import schedules
 from keras_resnets.training.config import Config
 from keras_resnets.training.config import ConfigError
 from keras_resnets.training.config import config_from_dict
-
-RUN_FILES = ("config.yaml", "backup", "last.keras", "best.keras", "log.csv",
-             "tensorboard", "metrics.json", "curves.png")
+from keras_resnets.training.report import package_version
+from keras_resnets.training.report import plot_curves
+from keras_resnets.training.run_folder import RUN_FILES
 
 
 class TrainingDivergedError(RuntimeError):
     """The loss became NaN or infinite; the run folder keeps the last good
     state."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during `train`; the message says where the same command resumes.
+
+    Attributes:
+        epochs_done: epochs the run folder's saved state holds.
+    """
+
+    def __init__(self, message, epochs_done=0):
+        super().__init__(message)
+        self.epochs_done = epochs_done
 
 
 # === Data ===
@@ -166,21 +184,25 @@ def default_output_dir(config):
     return pathlib.Path("runs") / stem
 
 
-def train(config, *, callbacks=(), verbose=None):
+def train(config, *, callbacks=(), verbose=None, overwrite=False):
     """Trains the model a `Config` describes; see the module docstring.
 
     Args:
         config: a validated `Config` (`load_config`).
         callbacks: extra keras callbacks (appended after ours).
         verbose: overrides `training.verbose`.
+        overwrite: remove the run folder's run files and start over.
 
     Returns:
-        The metrics dict written to `metrics.json`.
+        The metrics dict written to `metrics.json` (a finished run's, left
+        untouched, when there was nothing to do).
 
     Raises:
         ConfigError / TypeError / FileNotFoundError / DataUnavailableError:
-            bad config, model arguments or data, before anything is written.
+            bad config, model arguments or data, or a run folder holding
+            another run, before anything is written.
         TrainingDivergedError: the loss became NaN or infinite.
+        TrainingInterrupted: Ctrl-C (a `KeyboardInterrupt`).
     """
     t = config.training
     previous_policy = keras.mixed_precision.global_policy()
@@ -189,20 +211,24 @@ def train(config, *, callbacks=(), verbose=None):
     try:
         if t.mixed_precision:
             keras.mixed_precision.set_global_policy(t.mixed_precision)
-        return _train(config, context, list(callbacks), verbose)
+        return _train(config, context, list(callbacks), verbose, overwrite)
+    except TrainingInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise TrainingInterrupted("interrupted before training started") from None
     finally:
         context.deactivate()
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _train(config, context, extra_callbacks, verbose):
+def _train(config, context, extra_callbacks, verbose, overwrite):
     t = config.training
     run_dir = pathlib.Path(t.output_dir) if t.output_dir else default_output_dir(config)
     if not context.is_chief:
         # Other workers of a multi-worker run keep their own copy aside.
         run_dir = run_dir / "workers" / f"worker-{context.worker_index}"
     backup_dir = run_dir / "backup"
-    initial_epoch = callbacks_lib.ResumableBackup.read_epoch(backup_dir)
+    initial_epoch = 0 if overwrite else callbacks_lib.ResumableBackup.read_epoch(backup_dir)
     keras.utils.set_random_seed(t.seed)
 
     # === Check everything before writing ===
@@ -210,6 +236,15 @@ def _train(config, context, extra_callbacks, verbose):
         config, num_replicas=context.num_replicas,
         drop_remainder=context.needs_drop_remainder, seed_offset=initial_epoch,
     )
+    resolved = config.replace("data", mean=_as_list(ds["mean"]), std=_as_list(ds["std"]))
+    resolved = resolved.replace("training", output_dir=str(run_dir))
+    fingerprint = run_folder.fingerprint(
+        resolved, ds["info"], backend=keras.backend.backend(), version=report.package_version()
+    )
+    state = run_folder.inspect(run_dir, fingerprint, t.epochs, overwrite=overwrite)
+    if state.kind == "finished":
+        print(report.finished_line(run_dir, state.metrics), flush=True)
+        return state.metrics
     steps = ds["steps_per_epoch"]
     learning_rate = config.optimizer.learning_rate
     if config.distribution.lr_scaling == "linear":
@@ -228,51 +263,74 @@ def _train(config, context, extra_callbacks, verbose):
     if validation is None and t.validate_on_test:
         validation, monitor_name = ds["test"], "test"
     monitor = "val_accuracy" if validation is not None else "accuracy"
+    val_label = "test" if monitor_name == "test" else "val"
+    record = report.run_record(config, ds, context, model)
 
     # === Run folder ===
+    if overwrite:
+        run_folder.clear(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    resolved = config.replace("data", mean=_as_list(ds["mean"]), std=_as_list(ds["std"]))
-    resolved = resolved.replace("training", output_dir=str(run_dir))
-    callbacks_lib.atomic_write_text(run_dir / "config.yaml", _header(config) + resolved.to_yaml())
+    write = callbacks_lib.atomic_write_text
+    if state.needs_fingerprint:
+        run_folder.write(run_dir, fingerprint, write)
+    write(run_dir / "config.yaml", _header(config) + resolved.to_yaml())
+    preprocessing = report.preprocessing(resolved, ds)
+    write(run_dir / "preprocessing.json", json.dumps(preprocessing, indent=2) + "\n")
     csv_path = run_dir / "log.csv"
     callbacks_lib.trim_csv_log(csv_path, initial_epoch)
+    print(report.start_line(run_dir, state, t.epochs), flush=True)
 
+    fit_verbose = _resolve_verbose(t.verbose if verbose is None else verbose)
     nan_guard = callbacks_lib.NaNGuard()
-    epoch_logger = callbacks_lib.EpochLogger(schedule, steps)
+    epoch_logger = callbacks_lib.EpochLogger(
+        schedule, steps, epochs=t.epochs, val_label=val_label,
+        line={0: None, 1: "eta", 2: "full"}.get(fit_verbose),
+    )
+    ctrl_c = callbacks_lib.CtrlC()
     cbs = [
+        ctrl_c,
         nan_guard,
         epoch_logger,
+        # The row first: a kill before the state is saved redoes the epoch
+        # and trim_csv_log drops its row; the other way round it would be lost.
+        callbacks_lib.CSVLog(csv_path, validation=validation is not None),
         callbacks_lib.ResumableBackup(backup_dir),
         callbacks_lib.AtomicModelCheckpoint(run_dir, monitor=monitor),
-        keras.callbacks.CSVLogger(str(csv_path), append=True),
     ]
+    if context.is_chief:
+        cbs.append(report.Progress(run_dir, record, t.epochs, val_label))
     if t.tensorboard:
         cbs.append(callbacks_lib.tensorboard_callback(run_dir / "tensorboard"))
     cbs += extra_callbacks
-    if initial_epoch:
-        print(f"Resuming {run_dir} after epoch {initial_epoch} of {t.epochs}.")
-    with context.fit_scope(model):
-        _fit(model, ds, context, t, steps, validation, cbs, verbose)
-    if nan_guard.diverged is not None:
-        epoch, batch, loss = nan_guard.diverged
-        lr = epoch_logger.learning_rate_at(epoch + batch / max(steps, 1))
-        raise TrainingDivergedError(
-            f"Training diverged: the loss became {loss} at epoch {epoch + 1}, batch "
-            f"{batch + 1} (learning rate about {lr:.4g}). {run_dir} keeps the state "
-            "of the last finite epoch; lower optimizer.learning_rate or add warm-up "
-            "(schedule.warmup_epochs) and run again."
-        )
+    try:
+        with ctrl_c, context.fit_scope(model):
+            _fit(model, ds, context, t, steps, validation, cbs, 1 if fit_verbose == 1 else 0)
+            ctrl_c.raise_if_pending()
+        if nan_guard.diverged is not None:
+            epoch, batch, loss = nan_guard.diverged
+            lr = epoch_logger.learning_rate_at(epoch + batch / max(steps, 1))
+            raise TrainingDivergedError(
+                f"Training diverged: the loss became {loss} at epoch {epoch + 1}, batch "
+                f"{batch + 1} (learning rate about {lr:.4g}). {run_dir} keeps the state "
+                "of the last finite epoch; lower optimizer.learning_rate or add warm-up "
+                "(schedule.warmup_epochs) and run again."
+            )
 
-    # === Final files ===
-    with context.fit_scope(model):
-        metrics = _final_metrics(config, model, ds, run_dir, context, monitor, monitor_name)
-    if context.is_chief:
-        callbacks_lib.atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-        plot_curves(csv_path, run_dir / "curves.png")
+        # === Final files ===
+        with context.fit_scope(model):
+            metrics = report.final_metrics(record, model, ds, run_dir, monitor, monitor_name)
+        if context.is_chief:
+            write(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+            report.plot_curves(csv_path, run_dir / "curves.png", val_label=val_label)
+    except KeyboardInterrupt:
+        message, done = report.interrupted_message(epoch_logger, backup_dir, t.epochs)
+        raise TrainingInterrupted(message, epochs_done=done) from None
+    print(report.summary(metrics, run_dir), flush=True)
     return metrics
 
 
 def _fit(model, ds, context, t, steps, validation, cbs, verbose):
+    """`model.fit`; `verbose` is keras's (0 when `EpochLogger` prints the line)."""
     model.fit(
         ds["train"].apply(context.prepare_dataset) if context.strategy else ds["train"],
         epochs=t.epochs,
@@ -281,13 +339,14 @@ def _fit(model, ds, context, t, steps, validation, cbs, verbose):
         validation_freq=t.validation_freq,
         callbacks=cbs,
         shuffle=False,  # the tf.data pipeline shuffles (seeded)
-        verbose=_resolve_verbose(t.verbose if verbose is None else verbose),
+        verbose=verbose,
     )
 
 
 def _resolve_verbose(verbose):
-    """`auto`: Keras's progress bar on a terminal, one line per epoch in a log
-    file or CI (the bar would write a line per step there)."""
+    """`auto`: Keras's progress bar on a terminal (1: `EpochLogger` adds an
+    elapsed/ETA line), one line per epoch in a log file or CI (2: printed by
+    `EpochLogger`; the bar would write a line per step there)."""
     if verbose != "auto":
         return verbose
     return 1 if sys.stdout.isatty() else 2
@@ -302,103 +361,6 @@ def _as_list(value):
 def _header(config):
     source = f" (from {config.path})" if config.path else ""
     return f"# Resolved config written by keras-resnets train{source}.\n"
-
-
-def _read_csv(path):
-    path = pathlib.Path(path)
-    if not path.is_file():
-        return []
-    with path.open() as f:
-        return list(csv.DictReader(f))
-
-
-def _float(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _final_metrics(config, model, ds, run_dir, context, monitor, monitor_name):
-    rows = _read_csv(run_dir / "log.csv")
-    epochs_done = len(rows)
-    metrics = {
-        "model": config.model.name,
-        "dataset": ds["info"].name,
-        "backend": keras.backend.backend(),
-        "strategy": context.name,
-        "replicas": context.num_replicas,
-        "global_batch_size": ds["global_batch_size"],
-        "trainable_params": count_trainable_params(model),
-    }
-    try:
-        metrics["flops"] = count_flops(model)
-    except Exception:  # FLOPs need a fixed input size; optional here.
-        metrics["flops"] = None
-    if ds["test"] is not None:
-        result = model.evaluate(ds["test"], verbose=0, return_dict=True)
-        accuracy = float(result["accuracy"])
-        metrics.update(
-            test_accuracy=accuracy,
-            test_error=100.0 * (1.0 - accuracy),
-            test_loss=float(result["loss"]),
-        )
-        if "top5_accuracy" in result:
-            metrics["test_top5_accuracy"] = float(result["top5_accuracy"])
-    spec = registry.get_spec(config.model.name)
-    train_time = sum(_float(r.get("train_time")) or 0.0 for r in rows)
-    wall_time = sum(_float(r.get("epoch_time")) or 0.0 for r in rows)
-    images = epochs_done * ds["steps_per_epoch"] * ds["global_batch_size"]
-    best = run_dir / "best.json"
-    metrics.update(
-        epochs=epochs_done,
-        steps_per_epoch=ds["steps_per_epoch"],
-        train_examples=ds["num_train"],
-        wall_time_s=round(wall_time, 3),
-        train_time_s=round(train_time, 3),
-        images_per_second=round(images / train_time, 1) if train_time else None,
-        best=json.loads(best.read_text()) if best.is_file() else None,
-        best_monitor_split=monitor_name if monitor.startswith("val_") else "train",
-        paper_error=spec.error,
-        paper=spec.paper,
-        finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
-    )
-    return metrics
-
-
-def plot_curves(csv_path, png_path):
-    """Plots loss, accuracy and learning rate by epoch from a CSV log."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    rows = _read_csv(csv_path)
-    epochs = [int(r["epoch"]) + 1 for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    for ax, (title, keys) in zip(
-        axes,
-        (("loss", ("loss", "val_loss")), ("accuracy", ("accuracy", "val_accuracy")),
-         ("learning rate", ("learning_rate",))),
-    ):
-        for key in keys:
-            values = [_float(r.get(key)) for r in rows]
-            points = [(e, v) for e, v in zip(epochs, values) if v is not None]
-            if points:
-                ax.plot(*zip(*points), marker="o" if len(points) < 30 else None, label=key)
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    axes[2].set_yscale("log")
-    fig.tight_layout()
-    png_path = pathlib.Path(png_path)
-    tmp = png_path.with_name(f".{png_path.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
-    import os
-
-    os.replace(tmp, png_path)
 
 
 # === Evaluation ===
@@ -467,5 +429,5 @@ def evaluate(target, *, source=None, batch_size=None, which="last", verbose=0):
     }
 
 
-__all__ = ["Config", "RUN_FILES", "TrainingDivergedError", "build_model", "compile_model",
-           "evaluate", "load_data", "plot_curves", "train"]
+__all__ = ["Config", "RUN_FILES", "TrainingDivergedError", "TrainingInterrupted", "build_model",
+           "compile_model", "evaluate", "load_data", "package_version", "plot_curves", "train"]

@@ -1,0 +1,297 @@
+"""What a run records and prints: metrics.json (running, then finished),
+preprocessing.json, curves.png and the lines `keras-resnets train` prints."""
+
+import csv
+import importlib
+import json
+import os
+import pathlib
+import time
+
+import keras
+
+from keras_resnets import registry
+from keras_resnets.flops import count_flops
+from keras_resnets.flops import count_trainable_params
+from keras_resnets.training.callbacks import ResumableBackup
+from keras_resnets.training.callbacks import atomic_write_text
+from keras_resnets.training.callbacks import format_duration
+
+
+def _read_csv(path):
+    path = pathlib.Path(path)
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def _float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def package_version():
+    """keras_resnets's version (`__version__`, else the installed metadata)."""
+    import keras_resnets
+
+    version = getattr(keras_resnets, "__version__", None)
+    if version:
+        return version
+    from importlib import metadata
+
+    try:
+        return metadata.version("keras_resnets")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _backend_version(backend):
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend)
+    try:
+        return importlib.import_module(module).__version__
+    except (ImportError, AttributeError):
+        return None
+
+
+def _hardware():
+    from keras_resnets import runtime
+
+    processor_info = getattr(runtime, "processor_info", None)
+    return processor_info() if processor_info is not None else None
+
+
+def run_record(config, ds, context, model):
+    """What every metrics.json of the run says: model, data, software
+    (versions, precision: the dtype policy during `fit`), hardware
+    (`runtime.processor_info()` where available), parameters and FLOPs."""
+    backend = keras.backend.backend()
+    record = {
+        "model": config.model.name,
+        "dataset": ds["info"].name,
+        "data_source": config.data.source,
+        "backend": backend,
+        "backend_version": _backend_version(backend),
+        "keras_version": keras.__version__,
+        "keras_resnets_version": package_version(),
+        "precision": keras.mixed_precision.global_policy().name,
+        "hardware": _hardware(),
+        "strategy": context.name,
+        "replicas": context.num_replicas,
+        "global_batch_size": ds["global_batch_size"],
+        "steps_per_epoch": ds["steps_per_epoch"],
+        "train_examples": ds["num_train"],
+        "trainable_params": count_trainable_params(model),
+    }
+    try:
+        record["flops"] = count_flops(model)
+    except Exception:  # FLOPs need a fixed input size; optional here.
+        record["flops"] = None
+    return record
+
+
+def preprocessing(resolved, ds):
+    """`preprocessing.json`: what a later prediction needs to feed the model.
+
+    Args:
+        resolved: the resolved `Config` (the data statistics used).
+        ds: `load_data`'s dict.
+
+    Returns:
+        dict with exactly `preset`, `mean`, `std`, `image_size` (the
+        `imagenet` preset's crop; None otherwise), `input_shape`,
+        `class_names`, `num_classes`.
+    """
+    info, config = ds["info"], resolved
+    return {
+        "preset": ds["preset"],
+        "mean": config.data.mean,
+        "std": config.data.std,
+        "image_size": config.data.image_size if ds["preset"] == "imagenet" else None,
+        "input_shape": [None if d is None else int(d) for d in ds["image_shape"]],
+        "class_names": [str(c) for c in info.class_names],
+        "num_classes": int(info.num_classes),
+    }
+
+
+def _times(rows, record):
+    train_time = sum(_float(r.get("train_time")) or 0.0 for r in rows)
+    wall_time = sum(_float(r.get("epoch_time")) or 0.0 for r in rows)
+    images = len(rows) * record["steps_per_epoch"] * record["global_batch_size"]
+    return dict(
+        wall_time_s=round(wall_time, 3),
+        train_time_s=round(train_time, 3),
+        images_per_second=round(images / train_time, 1) if train_time else None,
+    )
+
+
+class Progress(keras.callbacks.Callback):
+    """Refreshes metrics.json (`"status": "running"`) and curves.png after
+    every epoch, so a long run can be watched. Put it after the CSV log."""
+
+    def __init__(self, run_dir, record, epochs, val_label):
+        super().__init__()
+        self.run_dir, self.record = pathlib.Path(run_dir), record
+        self.epochs, self.val_label = epochs, val_label
+
+    def on_epoch_end(self, epoch, logs=None):
+        if getattr(self.model, "_keras_resnets_diverged", False):
+            return
+        last = {"epoch": epoch + 1}
+        for key, value in (logs or {}).items():
+            name = f"{self.val_label}_{key[4:]}" if key.startswith("val_") else key
+            last[name] = float(value)
+        csv_path = self.run_dir / "log.csv"
+        metrics = {
+            "status": "running", **self.record, "epochs": epoch + 1,
+            "epochs_planned": self.epochs, "last_epoch": last,
+            **_times(_read_csv(csv_path), self.record),
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        atomic_write_text(
+            self.run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n"
+        )
+        plot_curves(csv_path, self.run_dir / "curves.png", val_label=self.val_label)
+
+
+def final_metrics(record, model, ds, run_dir, monitor, monitor_name):
+    """The finished run's metrics.json: `record` plus test results, epochs,
+    times, the best model and the paper's numbers."""
+    rows = _read_csv(run_dir / "log.csv")
+    metrics = {"status": "finished", **record}
+    if ds["test"] is not None:
+        result = model.evaluate(ds["test"], verbose=0, return_dict=True)
+        accuracy = float(result["accuracy"])
+        metrics.update(
+            test_accuracy=accuracy,
+            test_error=100.0 * (1.0 - accuracy),
+            test_loss=float(result["loss"]),
+        )
+        if "top5_accuracy" in result:
+            metrics["test_top5_accuracy"] = float(result["top5_accuracy"])
+    spec = registry.get_spec(record["model"])
+    best = run_dir / "best.json"
+    metrics.update(
+        epochs=len(rows),
+        epochs_planned=len(rows),
+        **_times(rows, record),
+        best=json.loads(best.read_text()) if best.is_file() else None,
+        best_monitor_split=monitor_name if monitor.startswith("val_") else "train",
+        paper_error=spec.error,
+        paper=spec.paper,
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
+    return metrics
+
+
+# === What the user reads ===
+
+
+def start_line(run_dir, state, epochs):
+    """`Run folder: DIR (new run of N epochs | resuming after epoch K of N)`."""
+    if state.kind == "new":
+        what = f"new run of {epochs} epochs"
+    elif state.epochs_done == 0:
+        what = f"restarting: no epoch of {epochs} was saved"
+    else:
+        what = f"resuming after epoch {state.epochs_done} of {epochs}"
+    note = f"; {state.note}" if state.note else ""
+    return f"Run folder: {run_dir} ({what}{note})"
+
+
+def _accuracy_text(metrics):
+    if metrics.get("test_accuracy") is None:
+        return "no test split"
+    return (f"test accuracy {100 * metrics['test_accuracy']:.2f}% "
+            f"(error {metrics['test_error']:.2f}%)")
+
+
+def finished_line(run_dir, metrics):
+    """The one line for a re-run of a finished run."""
+    return (
+        f"{run_dir} is finished: {metrics.get('epochs')} epochs, {_accuracy_text(metrics)}. "
+        "Nothing to do; a larger --epochs extends it, --overwrite starts over."
+    )
+
+
+def summary(metrics, run_dir):
+    """Two lines for the end of a run: test accuracy, epochs, time, speed, files."""
+    speed = metrics.get("images_per_second")
+    speed = f", {speed:.0f} images/s" if speed else ""
+    wall = format_duration(metrics.get("wall_time_s") or 0)
+    return (
+        f"Finished {metrics['model']} on {metrics['dataset']}: {_accuracy_text(metrics)} "
+        f"after {metrics['epochs']} epochs, {wall} wall time{speed}.\n"
+        f"Files in {run_dir}: metrics.json, log.csv, curves.png, last.keras, best.keras."
+    )
+
+
+def interrupted_message(epoch_logger, backup_dir, epochs):
+    """The line for Ctrl-C: where it stopped and where the same command resumes.
+
+    Returns:
+        `(message, epochs_done)`.
+    """
+    done = ResumableBackup.read_epoch(backup_dir)
+    current = epoch_logger.current_epoch
+    if done >= epochs:
+        return (f"interrupted after the last epoch ({epochs}); the same command finishes "
+                "the run"), done
+    where = (f"after epoch {done}" if current is None or current + 1 == done
+             else f"in epoch {current + 1}")
+    then = f"resumes after epoch {done}" if done else "starts the run again"
+    return f"interrupted {where}; the same command {then}", done
+
+
+def plot_curves(csv_path, png_path, *, val_label="val"):
+    """Plots loss, accuracy and learning rate by epoch from a CSV log.
+
+    Args:
+        csv_path: the run's `log.csv`.
+        png_path: where the PNG goes (replaced atomically).
+        val_label: legend name of `val_*` columns (`"test"` when the
+            per-epoch evaluation is the test set).
+
+    Returns:
+        The curves drawn: a list of labels per panel (loss, accuracy,
+        learning rate).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    rows = _read_csv(csv_path)
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    drawn = []
+    for ax, (title, keys) in zip(
+        axes,
+        (("loss", ("loss", "val_loss")), ("accuracy", ("accuracy", "val_accuracy")),
+         ("learning rate", ("learning_rate",))),
+    ):
+        for key in keys:
+            values = [_float(r.get(key)) for r in rows]
+            # A log axis cannot show a warm-up that starts at 0: skip v <= 0.
+            points = [(e, v) for e, v in zip(epochs, values)
+                      if v is not None and (v > 0 or key != "learning_rate")]
+            if points:
+                label = f"{val_label}_{key[4:]}" if key.startswith("val_") else key
+                ax.plot(*zip(*points), marker="o" if len(points) < 30 else None, label=label)
+                if key == "learning_rate":
+                    ax.set_yscale("log")
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        drawn.append(ax.get_legend_handles_labels()[1])
+        if drawn[-1]:
+            ax.legend()
+    fig.tight_layout()
+    png_path = pathlib.Path(png_path)
+    tmp = png_path.with_name(f".{png_path.name}.tmp")
+    fig.savefig(tmp, format="png", dpi=80)
+    plt.close(fig)
+    os.replace(tmp, png_path)
+    return drawn
