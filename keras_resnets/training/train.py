@@ -34,6 +34,7 @@ import numpy as np
 
 from keras_resnets import data as data_lib
 from keras_resnets import registry
+from keras_resnets import runtime
 from keras_resnets.training import callbacks as callbacks_lib
 from keras_resnets.training import distribute
 from keras_resnets.training import optimizers
@@ -210,7 +211,7 @@ def train(config, *, callbacks=(), verbose=None, overwrite=False):
     context.activate()
     try:
         if t.mixed_precision:
-            keras.mixed_precision.set_global_policy(t.mixed_precision)
+            config = _apply_precision(config)
         return _train(config, context, list(callbacks), verbose, overwrite)
     except TrainingInterrupted:
         raise
@@ -219,6 +220,19 @@ def train(config, *, callbacks=(), verbose=None, overwrite=False):
     finally:
         context.deactivate()
         keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _apply_precision(config):
+    """Sets the dtype policy `training.mixed_precision` names (`auto`: by the
+    hardware, see `runtime.auto_precision`), prints the choice, and returns
+    the config with the resolved policy, so config.yaml, the run fingerprint
+    and metrics.json record what really ran."""
+    requested = config.training.mixed_precision
+    policy = runtime.resolve_precision(requested)
+    why = f"auto: {runtime.auto_precision()[1]}" if requested == "auto" else "from the config"
+    print(f"Precision: {policy} ({why})")
+    keras.mixed_precision.set_global_policy(policy)
+    return config.replace("training", mixed_precision=policy)
 
 
 def _train(config, context, extra_callbacks, verbose, overwrite):
