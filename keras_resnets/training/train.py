@@ -210,9 +210,10 @@ def train(config, *, callbacks=(), verbose=None, overwrite=False):
     context = distribute.make_context(config.distribution)
     context.activate()
     try:
+        precision_line = None
         if t.mixed_precision:
-            config = _apply_precision(config)
-        return _train(config, context, list(callbacks), verbose, overwrite)
+            config, precision_line = _apply_precision(config)
+        return _train(config, context, list(callbacks), verbose, overwrite, precision_line)
     except TrainingInterrupted:
         raise
     except KeyboardInterrupt:
@@ -224,18 +225,21 @@ def train(config, *, callbacks=(), verbose=None, overwrite=False):
 
 def _apply_precision(config):
     """Sets the dtype policy `training.mixed_precision` names (`auto`: by the
-    hardware, see `runtime.auto_precision`), prints the choice, and returns
-    the config with the resolved policy, so config.yaml, the run fingerprint
-    and metrics.json record what really ran."""
+    hardware, see `runtime.auto_precision`).
+
+    Returns:
+        (the config with the resolved policy, so config.yaml, the run
+        fingerprint and metrics.json record what really ran; the line that
+        says which policy and why, printed after the run-folder line).
+    """
     requested = config.training.mixed_precision
     policy = runtime.resolve_precision(requested)
     why = f"auto: {runtime.auto_precision()[1]}" if requested == "auto" else "from the config"
-    print(f"Precision: {policy} ({why})")
     keras.mixed_precision.set_global_policy(policy)
-    return config.replace("training", mixed_precision=policy)
+    return config.replace("training", mixed_precision=policy), f"Precision: {policy} ({why})"
 
 
-def _train(config, context, extra_callbacks, verbose, overwrite):
+def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=None):
     t = config.training
     run_dir = pathlib.Path(t.output_dir) if t.output_dir else default_output_dir(config)
     if not context.is_chief:
@@ -293,6 +297,8 @@ def _train(config, context, extra_callbacks, verbose, overwrite):
     csv_path = run_dir / "log.csv"
     callbacks_lib.trim_csv_log(csv_path, initial_epoch)
     print(report.start_line(run_dir, state, t.epochs), flush=True)
+    if precision_line:
+        print(precision_line, flush=True)
 
     fit_verbose = _resolve_verbose(t.verbose if verbose is None else verbose)
     nan_guard = callbacks_lib.NaNGuard()
