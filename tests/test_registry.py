@@ -126,5 +126,8 @@ def test_canonical_names_take_architecture_overrides():
         ("fractalnet-20", {"num_columns": 2, "stackwise_num_filters": [8, 16, 32, 64, 64]}),
     ]:
         registry.check_model_arguments(name, arch)
-    model = keras_resnets.create_model("shake-shake-26-2x32d", depth=8, width=4, input_shape=(8, 8, 3))
-    assert (model.depth, model.width) == (8, 4)
+    # The override reaches the constructor (its own check, before building).
+    with pytest.raises(ValueError, match=r"6n\+2.*Received: depth=9"):
+        keras_resnets.create_model("shake-shake-26-2x32d", depth=9)
+    with pytest.raises(ValueError, match=r"9n\+2.*Received: depth=12"):
+        keras_resnets.create_model("resnext-29-8x64d", depth=12)

@@ -69,9 +69,3 @@ def test_model_argument_names_read_the_signature():
     assert with_builder[:3] == ("depth", "preactivation", "bottleneck")
     assert with_builder.count("depth") == 1
 
-
-def test_trainable_is_accepted_and_round_trips():
-    model = keras_resnets.WideResNet(10, 1, input_shape=(8, 8, 3), trainable=False)
-    assert not model.trainable and not model.trainable_weights
-    clone = keras_resnets.WideResNet.from_config(model.get_config())
-    assert not clone.trainable

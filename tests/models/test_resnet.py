@@ -176,6 +176,8 @@ def test_preact_depth_defaults_to_the_registered_bottlenecks():
     assert model.block_type == "bottleneck" and model.shortcut == "B"
 
 
+# Backend-independent layout arithmetic; a paper-size build costs ~30 s on JAX.
+@pytest.mark.tensorflow_only
 def test_depth_50_is_the_imagenet_resnet50():
     model = keras_resnets.ResNet(50)
     assert model.stem == "imagenet" and model.stackwise_num_blocks == [3, 4, 6, 3]
@@ -228,13 +230,20 @@ def test_preact_depth_layout_rule():
 
 
 def test_depth_with_overrides_round_trips(tmp_path):
-    # The depth form with SE blocks saves and loads (config stores the lists).
+    # The depth form with SE blocks saves and loads (config stores the
+    # lists), and keras.Model's `trainable` passes through both ways.
     x = np.random.rand(2, 8, 8, 3).astype("float32")
     model = run_model_test(
-        lambda: keras_resnets.ResNet(8, se_ratio=4, num_classes=3, input_shape=(8, 8, 3)),
+        lambda: keras_resnets.ResNet(
+            8, se_ratio=4, num_classes=3, input_shape=(8, 8, 3), trainable=False
+        ),
         x, (2, 3), tmp_path=tmp_path,
     )
-    assert model.get_config()["stackwise_num_blocks"] == [1, 1, 1]
+    config = model.get_config()
+    assert config["stackwise_num_blocks"] == [1, 1, 1] and config["trainable"] is False
+    assert not model.trainable_weights
+    loaded = keras.saving.load_model(str(tmp_path / "model.keras"))
+    assert not loaded.trainable
 
 
 @pytest.mark.parametrize(
