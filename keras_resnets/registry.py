@@ -80,14 +80,84 @@ def create_model(name, **kwargs):
     """Builds the registered model `name`.
 
     Keyword arguments override the registered defaults; `None` values are
-    dropped so that unset config or CLI values never override them.
+    dropped so that unset config or CLI values never override them. They
+    are checked before anything is built (see `check_model_arguments`).
 
     Example:
     >>> model = create_model("wrn-16-4", num_classes=100, dropout_rate=0.3)
+
+    Raises:
+        ValueError: unknown model name.
+        TypeError: unknown argument, or one the name fixes.
     """
     spec = get_spec(name)
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    check_model_arguments(spec.name, kwargs)
     return spec.fn(**kwargs)
+
+
+def _signature(spec):
+    """`(owner, valid, fixed)` of an entrypoint: the class it builds, the
+    keyword arguments it accepts (None: unknown) and those its name fixes."""
+    import inspect
+
+    model_cls = getattr(spec.fn, "model_class", None)
+    if model_cls is not None:
+        from keras_resnets.models.base import model_argument_names
+
+        fixed = tuple(getattr(spec.fn, "fixed_arguments", ()))
+        builder = getattr(spec.fn, "model_builder", None)
+        valid = tuple(n for n in model_argument_names(model_cls, builder) if n not in fixed)
+        return model_cls.__name__, valid, fixed
+    params = inspect.signature(spec.fn).parameters.values()
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return None, None, ()
+    valid = tuple(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    return None, valid, ()
+
+
+def model_arguments(name):
+    """The keyword arguments `create_model(name, ...)` accepts, read from the
+    registered constructor's signature without building the model.
+
+    Args:
+        name: a registered model name (or alias).
+
+    Returns:
+        Tuple of str in signature order, or None when the entrypoint takes
+        arbitrary `**kwargs` and declares no model class.
+    """
+    return _signature(get_spec(name))[1]
+
+
+def check_model_arguments(name, kwargs, *, prefix=""):
+    """Raises a TypeError when `create_model(name, **kwargs)` would get an
+    unknown argument (with a "did you mean" hint) or one its name fixes.
+
+    Args:
+        name: a registered model name (or alias).
+        kwargs: dict or iterable of argument names.
+        prefix: str put before argument names in the message (configs use
+            "model.").
+    """
+    spec = get_spec(name)
+    owner, valid, fixed = _signature(spec)
+    if valid is None:
+        return
+    where = f"model {spec.name!r}" + (f" ({owner})" if owner else "")
+    for key in kwargs:
+        if key in fixed:
+            raise TypeError(
+                f"Argument `{prefix}{key}` is fixed by the model name {spec.name!r}. "
+                f"Build keras_resnets.{owner}(...) directly to set it, or pick "
+                f"another name from keras_resnets.list_models(). Valid arguments: "
+                f"{', '.join(valid)}."
+            )
+    unknown = [k for k in kwargs if k not in valid]
+    if unknown:
+        from keras_resnets.models.base import unknown_arguments_error
+
+        raise unknown_arguments_error(unknown, valid, where, prefix)
 
 
 def _natural_key(name):

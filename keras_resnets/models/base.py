@@ -1,5 +1,8 @@
 """Shared model builder pieces: inputs, stems, stages, heads, validation."""
 
+import difflib
+import inspect
+
 import keras
 
 from keras_resnets.layers._utils import channel_axis
@@ -10,6 +13,106 @@ from keras_resnets.layers.conv import make_conv
 from keras_resnets.layers.regularization import drop_path_rates
 
 POOLING_OPTIONS = (None, "avg", "max")
+# keras.Model keyword arguments the model classes pass on through `**kwargs`
+# (`name` and `dtype` are named constructor arguments). keras' Functional
+# ignores any other keyword silently, so the constructors reject the rest.
+KERAS_MODEL_KWARGS = ("trainable",)
+
+
+def _named_parameters(fn):
+    params = inspect.signature(fn).parameters.values()
+    return tuple(
+        p.name
+        for p in params
+        if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    )
+
+
+def model_argument_names(cls, builder=None):
+    """The keyword arguments the model class `cls` accepts.
+
+    Args:
+        cls: a model class whose `__init__` ends in `**kwargs`.
+        builder: optional function that builds `cls` (e.g. `cifar_resnet`);
+            its own named parameters come first.
+
+    Returns:
+        Tuple of str: the named parameters of `builder` and of
+        `cls.__init__` in signature order, then the keras.Model ones passed
+        through `**kwargs`.
+    """
+    names = (_named_parameters(builder) if builder else ()) + _named_parameters(cls.__init__)
+    names += KERAS_MODEL_KWARGS
+    return tuple(dict.fromkeys(names))
+
+
+def unknown_arguments_error(unknown, valid, owner, prefix=""):
+    """A TypeError naming the unknown keyword arguments, keras-style.
+
+    Args:
+        unknown: list of str, the unknown argument names.
+        valid: sequence of str, the valid argument names.
+        owner: str, what received them (e.g. "WideResNet").
+        prefix: str put before argument names (e.g. "model." in configs).
+
+    Returns:
+        A TypeError such as "Unknown argument `dropout` for WideResNet. Did
+        you mean `dropout_rate`? Valid arguments: depth, k, ...".
+    """
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.6)
+        if close:
+            hints.append((key, close[0]))
+    names = ", ".join(f"`{prefix}{k}`" for k in unknown)
+    plural = "s" if len(unknown) > 1 else ""
+    message = f"Unknown argument{plural} {names} for {owner}."
+    if len(unknown) == 1 and hints:
+        message += f" Did you mean `{prefix}{hints[0][1]}`?"
+    elif hints:
+        message += " Did you mean " + ", ".join(
+            f"`{prefix}{c}` for `{prefix}{k}`" for k, c in hints
+        ) + "?"
+    return TypeError(f"{message} Valid arguments: {', '.join(valid)}.")
+
+
+def check_model_kwargs(cls, kwargs, owner=None):
+    """Raises a TypeError for `**kwargs` that keras.Model would silently ignore.
+
+    Args:
+        cls: the model class whose `__init__` received `kwargs`.
+        kwargs: dict, the constructor's `**kwargs`.
+        owner: str, the class named in the message; default `cls.__name__`.
+    """
+    unknown = [k for k in kwargs if k not in KERAS_MODEL_KWARGS]
+    if unknown:
+        raise unknown_arguments_error(unknown, model_argument_names(cls), owner or cls.__name__)
+
+
+def builds(model_cls, builder=None, fixed=()):
+    """Marks a registry entrypoint as building `model_cls`, so that
+    `create_model` and configs can check keyword arguments without building.
+
+    Args:
+        model_cls: the model class the entrypoint returns.
+        builder: the function the entrypoint calls, when its named
+            parameters (e.g. `cifar_resnet`'s `preactivation`) are valid
+            arguments too.
+        fixed: argument names the entrypoint sets itself (the registered
+            name fixes them; passing them is an error).
+
+    Returns:
+        A decorator that sets `model_class`, `model_builder` and
+        `fixed_arguments` on the entrypoint.
+    """
+
+    def decorator(fn):
+        fn.model_class = model_cls
+        fn.model_builder = builder
+        fn.fixed_arguments = tuple(fixed)
+        return fn
+
+    return decorator
 
 
 def resolve_num_classes(num_classes, classes, default):

@@ -236,6 +236,7 @@ class FractalNet(keras.Model):
         **kwargs,
     ):
         # === Validation ===
+        base.check_model_kwargs(FractalNet, kwargs, type(self).__name__)
         check_positive_int("num_columns", num_columns)
         stackwise_num_filters = [
             check_positive_int("stackwise_num_filters", f) for f in stackwise_num_filters
@@ -374,10 +375,12 @@ class FractalNet(keras.Model):
 # 512, 512, conv3x3-BN-ReLU units) gives the exact counts below instead, see
 # the module tests.
 @register_model("fractalnet-20", params=33_724_618, paper="arXiv:1605.07648", dataset="cifar10", error=4.60)
+@base.builds(FractalNet)
 def fractalnet20(**kwargs):
-    return FractalNet(3, **kwargs)
+    return FractalNet(**{"num_columns": 3, **kwargs})
 
 
 @register_model("fractalnet-40", params=76_106_634, paper="arXiv:1605.07648", dataset="cifar10")
+@base.builds(FractalNet)
 def fractalnet40(**kwargs):
-    return FractalNet(4, **kwargs)
+    return FractalNet(**{"num_columns": 4, **kwargs})

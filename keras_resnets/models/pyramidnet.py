@@ -286,6 +286,7 @@ class PyramidNet(keras.Model):
         **kwargs,
     ):
         # === Validation ===
+        base.check_model_kwargs(PyramidNet, kwargs, type(self).__name__)
         per_block = 3 if bottleneck else 2
         if (
             isinstance(depth, bool)
@@ -400,8 +401,10 @@ def _register(depth, alpha, bottleneck, shakedrop, params, error):
         dataset="cifar10",
         error=error,
     )
+    @base.builds(PyramidNet)
     def entry(**kwargs):
-        return PyramidNet(depth, alpha, bottleneck=bottleneck, shakedrop=shakedrop, **kwargs)
+        arch = {"depth": depth, "alpha": alpha, "bottleneck": bottleneck, "shakedrop": shakedrop}
+        return PyramidNet(**{**arch, **kwargs})
 
     entry.__name__ = f"pyramidnet{depth}_a{alpha}{suffix.replace('-', '_')}"
     return entry

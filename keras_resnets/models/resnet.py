@@ -1,5 +1,7 @@
 """ResNet v1 (He et al. 2015) and pre-activation ResNet v2 (He et al. 2016)."""
 
+import numbers
+
 import keras
 
 from keras_resnets.layers.residual import PreActBlock
@@ -16,6 +18,184 @@ IMAGENET_DEPTHS = {
     101: ("bottleneck", (3, 4, 23, 3)),
     152: ("bottleneck", (3, 8, 36, 3)),
 }
+CIFAR_FILTERS = (16, 32, 64)
+IMAGENET_FILTERS = (64, 128, 256, 512)
+_IMAGENET_RULE = "one of 18, 34, 50, 101, 152"
+
+
+def _cifar_rule(block_type):
+    if block_type == "bottleneck":
+        return "9n+2 (e.g. 164, 1001)"
+    return "6n+2 (e.g. 20, 32, 44, 56, 110, 1202)"
+
+
+def depth_layout(family, depth, *, stem=None, block_type=None, preactivation=False):
+    """The stages and defaults of a ResNet given by its depth.
+
+    A depth of 18, 34, 50, 101 or 152 means the ImageNet network of He 2015
+    Table 1 (with `preactivation`, keras.applications' ResNet V2 layout),
+    any other depth the CIFAR network of He 2015 sec. 4.2 / He 2016:
+    `6n+2` with basic blocks, `9n+2` with bottleneck blocks (the default of
+    pre-activation networks, as He 2016's ResNet-164 and ResNet-1001).
+    `stem` overrides the choice: 50 and 152 are also `6n+2` and 101 is
+    `9n+2`, so `stem="cifar"` gives their CIFAR networks.
+
+    Args:
+        family: str, the class name used in error messages.
+        depth: int, the number of weighted layers.
+        stem: None, "cifar" or "imagenet".
+        block_type: None, "basic" or "bottleneck"; None picks the paper's.
+        preactivation: bool, pre-activation (v2) network.
+
+    Returns:
+        Dict of `ResNet` arguments: `stackwise_num_blocks`,
+        `stackwise_num_filters`, `block_type`, `stem` and the layout
+        defaults (`shortcut`, `stackwise_strides`, `downsample_last`,
+        `stride_index`, `residual_bias`), which explicit arguments override.
+    """
+    if block_type not in (None,) + BLOCK_TYPES:
+        raise ValueError(
+            f"`block_type` must be one of {BLOCK_TYPES}. "
+            f"Received: block_type={block_type!r}"
+        )
+    if stem not in (None,) + STEMS:
+        raise ValueError(f"`stem` must be one of {STEMS}. Received: stem={stem!r}")
+    cifar_block_type = block_type or ("bottleneck" if preactivation else "basic")
+    per_stage = 3 * (3 if cifar_block_type == "bottleneck" else 2)
+    is_int = isinstance(depth, int) and not isinstance(depth, bool)
+    cifar_ok = is_int and depth >= 2 + per_stage and (depth - 2) % per_stage == 0
+    if stem is None:
+        if is_int and depth in IMAGENET_DEPTHS:
+            stem = "imagenet"
+        elif cifar_ok:
+            stem = "cifar"
+        else:
+            if cifar_block_type == "bottleneck":
+                cifar_rule = "9n+2 for CIFAR (bottleneck blocks, e.g. 164, 1001"
+                if preactivation and block_type is None:
+                    cifar_rule += "; 6n+2 with block_type='basic'"
+                cifar_rule += ")"
+            else:
+                cifar_rule = "6n+2 for CIFAR (e.g. 20, 32, 44, 56, 110, 1202)"
+            raise ValueError(
+                f"{family} depth must be {cifar_rule} or {_IMAGENET_RULE} for "
+                f"ImageNet. Received: depth={depth!r}"
+            )
+    if stem == "imagenet":
+        if not is_int or depth not in IMAGENET_DEPTHS:
+            raise ValueError(
+                f"ImageNet {family} depth must be {_IMAGENET_RULE}. "
+                f"Received: depth={depth!r}"
+            )
+        table_type, blocks = IMAGENET_DEPTHS[depth]
+        if block_type not in (None, table_type):
+            raise ValueError(
+                f"ImageNet {family}-{depth} has {table_type} blocks (pass "
+                f"stem='cifar' for the CIFAR networks). Received: "
+                f"block_type={block_type!r}"
+            )
+        layout = {
+            "stackwise_num_blocks": list(blocks),
+            "stackwise_num_filters": list(IMAGENET_FILTERS),
+            "block_type": table_type,
+            "stem": stem,
+            "shortcut": "B",
+        }
+        if preactivation:
+            layout.update(
+                stackwise_strides=[2, 2, 2, 1],
+                downsample_last=True,
+                stride_index=1 if table_type == "bottleneck" else 0,
+                residual_bias=True,
+            )
+        return layout
+    if not cifar_ok:
+        raise ValueError(
+            f"CIFAR {family} depth must be {_cifar_rule(cifar_block_type)}. "
+            f"Received: depth={depth!r}"
+        )
+    n = (depth - 2) // per_stage
+    return {
+        "stackwise_num_blocks": [n, n, n],
+        "stackwise_num_filters": list(CIFAR_FILTERS),
+        "block_type": cifar_block_type,
+        "stem": stem,
+        "shortcut": "B" if preactivation else "A",
+    }
+
+
+def resolve_layout(family, preactivation, *, depth, stackwise_num_blocks, **explicit):
+    """The layout arguments of a `ResNet`, from a depth or the stackwise lists.
+
+    Args:
+        family: str, the class name used in error messages.
+        preactivation: bool, pre-activation (v2) network.
+        depth: None or int; an int `stackwise_num_blocks` counts as `depth`.
+        stackwise_num_blocks: None, list of int or the depth.
+        **explicit: the other layout arguments as passed (`None` = unset):
+            `stackwise_num_filters`, `block_type`, `stem`,
+            `stackwise_strides`, `shortcut`, `stride_index`,
+            `downsample_last`, `residual_bias`.
+
+    Returns:
+        Dict of all those arguments, resolved and validated: explicit
+        values, then the depth's layout (`depth_layout`), then the
+        defaults of the stackwise form.
+    """
+    if isinstance(stackwise_num_blocks, numbers.Number):
+        if depth is not None:
+            raise ValueError(
+                "Pass the depth once, as the first argument or as `depth`. Received: "
+                f"stackwise_num_blocks={stackwise_num_blocks!r}, depth={depth!r}"
+            )
+        depth, stackwise_num_blocks = stackwise_num_blocks, None
+    if depth is not None:
+        if stackwise_num_blocks is not None:
+            raise ValueError(
+                "Pass either `depth` or `stackwise_num_blocks`, not both. "
+                f"Received: depth={depth!r}, stackwise_num_blocks={stackwise_num_blocks!r}"
+            )
+        layout = depth_layout(
+            family, depth, stem=explicit["stem"], block_type=explicit["block_type"],
+            preactivation=preactivation,
+        )
+    elif stackwise_num_blocks is None or explicit["stackwise_num_filters"] is None:
+        raise ValueError(
+            f"{family} needs a depth (e.g. {family}(20) for CIFAR, {family}(50) for "
+            "ImageNet) or both `stackwise_num_blocks` and `stackwise_num_filters`. "
+            f"Received: stackwise_num_blocks={stackwise_num_blocks!r}, "
+            f"stackwise_num_filters={explicit['stackwise_num_filters']!r}"
+        )
+    else:
+        layout = {"stackwise_num_blocks": stackwise_num_blocks}
+    # Explicit arguments win over the depth's layout, which wins over these.
+    layout = {
+        "block_type": "basic",
+        "stem": "imagenet",
+        "stride_index": 0,
+        "downsample_last": False,
+        "residual_bias": False,
+        **layout,
+        **{k: v for k, v in explicit.items() if v is not None},
+    }
+    if layout["block_type"] not in BLOCK_TYPES:
+        raise ValueError(
+            f"`block_type` must be one of {BLOCK_TYPES}. "
+            f"Received: block_type={layout['block_type']!r}"
+        )
+    if layout["stem"] not in STEMS:
+        raise ValueError(f"`stem` must be one of {STEMS}. Received: stem={layout['stem']!r}")
+    blocks = list(layout["stackwise_num_blocks"])
+    strides = layout.get("stackwise_strides")
+    if strides is None:
+        strides = [1] + [2] * (len(blocks) - 1)
+    layout["stackwise_num_blocks"] = blocks
+    layout["stackwise_num_filters"] = list(layout["stackwise_num_filters"])
+    layout["stackwise_strides"] = list(strides)
+    base.check_stackwise(blocks, layout["stackwise_num_filters"], layout["stackwise_strides"])
+    if layout.get("shortcut") is None:
+        layout["shortcut"] = "A" if layout["stem"] == "cifar" else "B"
+    return layout
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
@@ -35,17 +215,35 @@ class ResNet(keras.Model):
 
     `PreActResNet` is the same model with pre-activation blocks.
 
+    A depth alone builds the papers' networks, exactly as the registry
+    names do (`ResNet(20)` is "resnet-20", `ResNet(50)` is "resnet-50"):
+    18, 34, 50, 101 and 152 mean the ImageNet networks of Table 1; any
+    other depth must be `6n+2` (`9n+2` with `block_type="bottleneck"`) and
+    means the CIFAR network. 50 and 152 are also `6n+2`: pass
+    `stem="cifar"` for their CIFAR networks (`ResNet(50, stem="cifar")`,
+    3 stages of 8 basic blocks). Explicit arguments override the depth's
+    layout (e.g. `num_classes`, `shortcut`, `stackwise_num_filters`).
+
     Args:
-        stackwise_num_blocks: list of int, blocks per stage.
-        stackwise_num_filters: list of int, inner width of each stage.
-        block_type: "basic" (3x3, 3x3) or "bottleneck" (1x1, 3x3, 1x1 x4).
-        stem: "cifar" or "imagenet".
+        stackwise_num_blocks: list of int, blocks per stage; or an int, the
+            depth (same as `depth=`).
+        stackwise_num_filters: list of int, inner width of each stage;
+            default 16/32/64 (CIFAR) or 64/128/256/512 (ImageNet) with a
+            depth.
+        depth: int, the network depth, instead of the stackwise lists.
+        block_type: "basic" (3x3, 3x3) or "bottleneck" (1x1, 3x3, 1x1 x4);
+            default "basic", with a depth the paper's.
+        stem: "cifar" or "imagenet"; default "imagenet", with a depth the
+            rule above.
         stackwise_strides: list of int; default (1, 2, 2, ...).
         shortcut: "A", "B" or "C"; default "A" for the CIFAR stem and "B"
             for the ImageNet stem.
         stride_index: which conv of a block carries its stride (0 = first).
         downsample_last: bool, stride on the last block of a stage
             (keras.applications' V2 layout) instead of the first.
+        residual_bias: bool, biases on the convs not followed by BN
+            (pre-activation networks; keras.applications' V2 layout).
+        groups: int, groups of the 3x3 convolutions.
         include_top: bool, add the pooling + Dense classifier.
         input_shape: tuple; default (32, 32, 3) for CIFAR, (224, 224, 3)
             for ImageNet.
@@ -63,11 +261,14 @@ class ResNet(keras.Model):
             (ImageNet layouts only).
         dtype: dtype policy of every layer.
         name: model name.
+        trainable: bool, as `keras.Model`. Any other keyword argument
+            raises a TypeError naming the closest valid one.
 
     Example:
-    >>> model = ResNet([3, 3, 3], [16, 32, 64], stem="cifar")  # ResNet-20
+    >>> model = ResNet(20)  # CIFAR ResNet-20, 0.27M parameters
     >>> model.output_shape
     (None, 10)
+    >>> model = ResNet([3, 3, 3], [16, 32, 64], stem="cifar")  # the same
     """
 
     block_cls = ResNetBlock
@@ -75,17 +276,18 @@ class ResNet(keras.Model):
 
     def __init__(
         self,
-        stackwise_num_blocks,
-        stackwise_num_filters,
+        stackwise_num_blocks=None,
+        stackwise_num_filters=None,
         *,
-        block_type="basic",
-        stem="imagenet",
+        depth=None,
+        block_type=None,
+        stem=None,
         stem_filters=None,
         stackwise_strides=None,
         shortcut=None,
-        stride_index=0,
-        downsample_last=False,
-        residual_bias=False,
+        stride_index=None,
+        downsample_last=None,
+        residual_bias=None,
         groups=1,
         include_top=True,
         input_shape=None,
@@ -107,21 +309,31 @@ class ResNet(keras.Model):
         **kwargs,
     ):
         # === Validation ===
-        if block_type not in BLOCK_TYPES:
-            raise ValueError(
-                f"`block_type` must be one of {BLOCK_TYPES}. "
-                f"Received: block_type={block_type!r}"
-            )
-        if stem not in STEMS:
-            raise ValueError(f"`stem` must be one of {STEMS}. Received: stem={stem!r}")
-        stackwise_num_blocks = list(stackwise_num_blocks)
-        stackwise_num_filters = list(stackwise_num_filters)
-        if stackwise_strides is None:
-            stackwise_strides = [1] + [2] * (len(stackwise_num_blocks) - 1)
-        stackwise_strides = list(stackwise_strides)
-        base.check_stackwise(stackwise_num_blocks, stackwise_num_filters, stackwise_strides)
-        if shortcut is None:
-            shortcut = "A" if stem == "cifar" else "B"
+        family = type(self).__name__
+        base.check_model_kwargs(ResNet, kwargs, family)
+        layout = resolve_layout(
+            family,
+            self.preactivation,
+            depth=depth,
+            stackwise_num_blocks=stackwise_num_blocks,
+            stackwise_num_filters=stackwise_num_filters,
+            block_type=block_type,
+            stem=stem,
+            stackwise_strides=stackwise_strides,
+            shortcut=shortcut,
+            stride_index=stride_index,
+            downsample_last=downsample_last,
+            residual_bias=residual_bias,
+        )
+        stackwise_num_blocks = layout["stackwise_num_blocks"]
+        stackwise_num_filters = layout["stackwise_num_filters"]
+        block_type = layout["block_type"]
+        stem = layout["stem"]
+        stackwise_strides = layout["stackwise_strides"]
+        shortcut = layout["shortcut"]
+        stride_index = layout["stride_index"]
+        downsample_last = layout["downsample_last"]
+        residual_bias = layout["residual_bias"]
         base.check_pooling(pooling)
         cifar = stem == "cifar"
         num_classes = base.resolve_num_classes(num_classes, classes, 10 if cifar else 1000)
@@ -134,7 +346,6 @@ class ResNet(keras.Model):
             bn_momentum=bn_momentum,
             bn_epsilon=bn_epsilon,
         )
-        family = type(self).__name__
         min_size = (1 if cifar else 4) * 2 ** sum(s > 1 for s in stackwise_strides)
 
         # === Functional Model ===
@@ -251,65 +462,66 @@ class PreActResNet(ResNet):
     sits on the 3x3 conv of the LAST block of each stage, and convs not
     followed by BN (stem, last conv of a block, projection) carry a bias.
 
-    Args: as `ResNet` (default shortcut "B").
+    A depth alone builds the registered networks: 18, 34, 50, 101, 152
+    the ImageNet V2 layout ("resnet-50-v2"), any other depth the CIFAR
+    network with bottleneck blocks, `9n+2` (`PreActResNet(164)` is
+    "preact-resnet-164"); `block_type="basic"` gives the `6n+2` CIFAR
+    networks and `stem="cifar"` the CIFAR network of depth 101 (`9n+2`).
+
+    Args: as `ResNet`; with a depth the shortcut defaults to "B" (with
+    the stackwise lists, to `ResNet`'s "A" for the CIFAR stem).
 
     Example:
+    >>> model = PreActResNet(164)  # He 2016's CIFAR ResNet-164
     >>> model = PreActResNet([18, 18, 18], [16, 32, 64], block_type="bottleneck",
-    ...                      stem="cifar", shortcut="B")  # ResNet-164
+    ...                      stem="cifar", shortcut="B")  # the same
     """
 
     block_cls = PreActBlock
     preactivation = True
 
 
-def _check_depth(family, depth, valid, rule):
-    if depth not in valid:
-        raise ValueError(
-            f"{family} depth must be {rule}. Received: depth={depth!r}"
-        )
-
-
 def cifar_resnet(depth, *, preactivation=False, bottleneck=None, **kwargs):
     """The CIFAR ResNets of He 2015 sec. 4.2 (depth 6n+2, basic blocks) or,
-    with `preactivation=True` and `bottleneck=True`, He 2016's depth 9n+2."""
-    if bottleneck is None:
-        bottleneck = False
-    per_block = 3 if bottleneck else 2
-    rule = "9n+2 (e.g. 164, 1001)" if bottleneck else "6n+2 (e.g. 20, 32, 44, 56, 110, 1202)"
-    if isinstance(depth, bool) or not isinstance(depth, int) or (depth - 2) % (3 * per_block) or depth < 2 + 3 * per_block:
-        raise ValueError(
-            f"CIFAR ResNet depth must be {rule}. Received: depth={depth!r}"
-        )
-    n = (depth - 2) // (3 * per_block)
+    with `bottleneck=True`, He 2016's depth 9n+2.
+
+    Args:
+        depth: int, `6n+2` (basic) or `9n+2` (bottleneck).
+        preactivation: bool, build a `PreActResNet` (shortcut "B").
+        bottleneck: bool, bottleneck blocks. Defaults to False.
+        **kwargs: other `ResNet` arguments.
+
+    Returns:
+        A `ResNet` or `PreActResNet` with the CIFAR stem.
+    """
     cls = PreActResNet if preactivation else ResNet
-    kwargs.setdefault("shortcut", "B" if preactivation else "A")
-    return cls(
-        [n, n, n],
-        [16, 32, 64],
-        block_type="bottleneck" if bottleneck else "basic",
-        stem="cifar",
-        **kwargs,
-    )
+    block_type = "bottleneck" if bottleneck else "basic"
+    return cls(depth=depth, stem="cifar", block_type=block_type, **kwargs)
 
 
 def imagenet_resnet(depth, *, preactivation=False, **kwargs):
     """The ImageNet ResNets of He 2015 Table 1 (18, 34, 50, 101, 152); with
-    `preactivation=True` the keras.applications ResNet V2 layout."""
-    _check_depth("ImageNet ResNet", depth, IMAGENET_DEPTHS, "one of 18, 34, 50, 101, 152")
-    block_type, blocks = IMAGENET_DEPTHS[depth]
-    if preactivation:
-        kwargs = {
-            "stackwise_strides": [2, 2, 2, 1],
-            "downsample_last": True,
-            "stride_index": 1 if block_type == "bottleneck" else 0,
-            "residual_bias": True,
-            **kwargs,
-        }
+    `preactivation=True` the keras.applications ResNet V2 layout.
+
+    Args:
+        depth: int, one of 18, 34, 50, 101, 152.
+        preactivation: bool, build a `PreActResNet`.
+        **kwargs: other `ResNet` arguments (they override the V2 layout's
+            `stackwise_strides`, `downsample_last`, `stride_index` and
+            `residual_bias`).
+
+    Returns:
+        A `ResNet` or `PreActResNet` with the ImageNet stem.
+    """
     cls = PreActResNet if preactivation else ResNet
-    return cls(blocks, [64, 128, 256, 512], block_type=block_type, stem="imagenet", **kwargs)
+    return cls(depth=depth, stem="imagenet", **kwargs)
 
 
 # === Registry: the papers' tables ===
+# Arguments an entrypoint sets itself (passing them raises a TypeError).
+FIXED_BY_CIFAR_NAME = ("stackwise_num_blocks", "block_type", "stem")
+FIXED_BY_IMAGENET_NAME = ("depth", "preactivation") + FIXED_BY_CIFAR_NAME
+FIXED_BY_DEPTH = FIXED_BY_IMAGENET_NAME + ("bottleneck",)
 _CIFAR_V1 = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962, 1202: 19_421_274}
 _CIFAR_ERR = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93}
 _IMAGENET = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160, 152: 60_192_808}
@@ -323,6 +535,7 @@ def _register_cifar(depth):
         f"resnet-{depth}", params=_CIFAR_V1[depth], paper="arXiv:1512.03385",
         dataset="cifar10", error=_CIFAR_ERR[depth],
     )
+    @base.builds(ResNet, cifar_resnet, fixed=FIXED_BY_CIFAR_NAME)
     def entry(**kwargs):
         return cifar_resnet(**{"depth": depth, **kwargs})
 
@@ -340,6 +553,9 @@ def _register_imagenet(depth, preactivation):
         dataset="imagenet",
         flops=_IMAGENET_FLOPS[depth],
     )
+    @base.builds(
+        PreActResNet if preactivation else ResNet, imagenet_resnet, fixed=FIXED_BY_IMAGENET_NAME
+    )
     def entry(**kwargs):
         return imagenet_resnet(depth, preactivation=preactivation, **kwargs)
 
@@ -348,11 +564,13 @@ def _register_imagenet(depth, preactivation):
 
 
 @register_model("preact-resnet-164", params=1_703_258, paper="arXiv:1603.05027", dataset="cifar10", error=5.46)
+@base.builds(PreActResNet, cifar_resnet, fixed=FIXED_BY_DEPTH)
 def preact_resnet164(**kwargs):
     return cifar_resnet(164, preactivation=True, bottleneck=True, **kwargs)
 
 
 @register_model("preact-resnet-1001", params=10_327_706, paper="arXiv:1603.05027", dataset="cifar10", error=4.92)
+@base.builds(PreActResNet, cifar_resnet, fixed=FIXED_BY_DEPTH)
 def preact_resnet1001(**kwargs):
     return cifar_resnet(1001, preactivation=True, bottleneck=True, **kwargs)
 

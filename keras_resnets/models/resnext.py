@@ -83,6 +83,7 @@ class ResNeXt(keras.Model):
         **kwargs,
     ):
         # === Validation ===
+        base.check_model_kwargs(ResNeXt, kwargs, type(self).__name__)
         if stem not in STEMS:
             raise ValueError(f"`stem` must be one of {STEMS}. Received: stem={stem!r}")
         check_positive_int("cardinality", cardinality)
@@ -210,21 +211,30 @@ def imagenet_resnext(depth=50, cardinality=32, base_width=4, **kwargs):
 
 
 # === Registry: Table 7 (CIFAR-10) and Table 3 (ImageNet top-1) ===
+# Arguments an entrypoint sets itself (passing them raises a TypeError).
+_FIXED_CIFAR = ("stackwise_num_blocks", "stem")
+_FIXED_IMAGENET = ("depth", "cardinality", "base_width") + _FIXED_CIFAR
+
+
 @register_model("resnext-29-8x64d", params=34_426_698, paper="arXiv:1611.05431", dataset="cifar10", error=3.65)
+@base.builds(ResNeXt, cifar_resnext, fixed=_FIXED_CIFAR)
 def resnext29_8x64d(**kwargs):
-    return cifar_resnext(29, 8, 64, **kwargs)
+    return cifar_resnext(**{"depth": 29, "cardinality": 8, "base_width": 64, **kwargs})
 
 
 @register_model("resnext-29-16x64d", params=68_155_210, paper="arXiv:1611.05431", dataset="cifar10", error=3.58)
+@base.builds(ResNeXt, cifar_resnext, fixed=_FIXED_CIFAR)
 def resnext29_16x64d(**kwargs):
-    return cifar_resnext(29, 16, 64, **kwargs)
+    return cifar_resnext(**{"depth": 29, "cardinality": 16, "base_width": 64, **kwargs})
 
 
 @register_model("resnext-50-32x4d", params=25_028_904, paper="arXiv:1611.05431", dataset="imagenet", error=22.2)
+@base.builds(ResNeXt, imagenet_resnext, fixed=_FIXED_IMAGENET)
 def resnext50_32x4d(**kwargs):
     return imagenet_resnext(50, 32, 4, **kwargs)
 
 
 @register_model("resnext-101-32x4d", params=44_177_704, paper="arXiv:1611.05431", dataset="imagenet", error=21.2)
+@base.builds(ResNeXt, imagenet_resnext, fixed=_FIXED_IMAGENET)
 def resnext101_32x4d(**kwargs):
     return imagenet_resnext(101, 32, 4, **kwargs)

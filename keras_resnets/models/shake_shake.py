@@ -343,6 +343,7 @@ class ShakeShakeResNet(keras.Model):
         **kwargs,
     ):
         # === Validation ===
+        base.check_model_kwargs(ShakeShakeResNet, kwargs, type(self).__name__)
         if block_type not in BLOCK_TYPES:
             raise ValueError(
                 f"`block_type` must be one of {BLOCK_TYPES}. Received: block_type={block_type!r}"
@@ -452,8 +453,9 @@ def _register(width, params, error):
         f"shake-shake-26-2x{width}d", params=params, paper="arXiv:1705.07485",
         dataset="cifar10", error=error,
     )
+    @base.builds(ShakeShakeResNet)
     def entry(**kwargs):
-        return ShakeShakeResNet(26, width, **kwargs)
+        return ShakeShakeResNet(**{"depth": 26, "width": width, **kwargs})
 
     entry.__name__ = f"shake_shake_26_2x{width}d"
     return entry
@@ -466,6 +468,9 @@ for _w, _p, _e in ((32, 2_923_162, 3.55), (64, 11_653_978, 2.98), (96, 26_192_92
 @register_model(
     "shake-shake-resnext-29-2x4x64d", params=34_529_700, paper="arXiv:1705.07485",
     dataset="cifar100", error=15.85,
+)
+@base.builds(
+    ShakeShakeResNet, fixed=("depth", "width", "block_type", "cardinality", "base_width")
 )
 def shake_shake_resnext29_2x4x64d(**kwargs):
     kwargs = {"num_classes": 100, "forward": "shake", "backward": "even", **kwargs}

@@ -69,6 +69,7 @@ class WideResNet(keras.Model):
         **kwargs,
     ):
         # === Validation ===
+        base.check_model_kwargs(WideResNet, kwargs, type(self).__name__)
         block_type = tuple(block_type)
         if not block_type or any(k_ not in VALID_KERNEL_SIZES for k_ in block_type):
             raise ValueError(
@@ -187,6 +188,7 @@ def _register(depth, k, params, error):
         f"wrn-{depth}-{k}", params=params, paper="arXiv:1605.07146",
         dataset="cifar10", error=error,
     )
+    @base.builds(WideResNet)
     def entry(**kwargs):
         return WideResNet(**{"depth": depth, "k": k, **kwargs})
 

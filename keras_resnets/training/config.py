@@ -67,7 +67,9 @@ class ModelConfig:
     """`model:` a registry name plus keyword arguments for `create_model`.
 
     `num_classes` and `input_shape` default to the data set's; `None`
-    values are dropped, so unset keys keep the registered defaults.
+    values are dropped, so unset keys keep the registered defaults. Keys
+    are checked against the registered constructor's arguments when the
+    config is loaded (a typo is a `ConfigError` with a "did you mean").
     """
 
     name: str
@@ -431,6 +433,11 @@ def _build_model(raw):
     except ValueError as e:
         raise ConfigError(f"model.name: {e}") from None
     kwargs = {k: v for k, v in raw.items() if k != "name"}
+    # The registered constructor's signature, read without building it.
+    try:
+        registry.check_model_arguments(spec.name, kwargs, prefix="model.")
+    except TypeError as e:
+        raise ConfigError(str(e)) from None
     return ModelConfig(name=spec.name, kwargs=kwargs)
 
 

@@ -6,6 +6,7 @@ import keras_resnets
 from keras_resnets import count_flops
 from keras_resnets import count_trainable_params
 from keras_resnets.models.resnet import cifar_resnet
+from keras_resnets.models.resnet import depth_layout
 from keras_resnets.models.resnet import imagenet_resnet
 from tests.testing import run_model_test
 
@@ -146,5 +147,126 @@ def test_model_trains_and_loss_decreases():
     ],
 )
 def test_errors(fn, match):
+    with pytest.raises(ValueError, match=match):
+        fn()
+
+
+# === A depth alone: ResNet(20), ResNet(50), PreActResNet(164) ===
+
+
+def _config(model):
+    config = model.get_config()
+    config.pop("name")
+    return config
+
+
+def test_depth_builds_the_registered_cifar_network():
+    model, registered = keras_resnets.ResNet(20), keras_resnets.create_model("resnet-20")
+    assert _config(model) == _config(registered)
+    assert [l.name for l in model.layers] == [l.name for l in registered.layers]
+    assert count_trainable_params(model) == CIFAR_PARAMS["resnet-20"]
+
+
+def test_preact_depth_defaults_to_the_registered_bottlenecks():
+    # "preact-resnet-164" is cifar_resnet(164, preactivation=True,
+    # bottleneck=True); depth 20 = 9*2+2 resolves the same way, faster.
+    model = keras_resnets.PreActResNet(20)
+    reference = cifar_resnet(20, preactivation=True, bottleneck=True)
+    assert _config(model) == _config(reference)
+    assert model.block_type == "bottleneck" and model.shortcut == "B"
+
+
+# Backend-independent layout arithmetic; a paper-size build costs ~30 s on JAX.
+@pytest.mark.tensorflow_only
+def test_depth_50_is_the_imagenet_resnet50():
+    model = keras_resnets.ResNet(50)
+    assert model.stem == "imagenet" and model.stackwise_num_blocks == [3, 4, 6, 3]
+    assert count_trainable_params(model) == IMAGENET["resnet-50"][0]
+
+
+@pytest.mark.large
+@pytest.mark.parametrize(
+    "cls, depth, name",
+    [
+        (keras_resnets.PreActResNet, 164, "preact-resnet-164"),
+        (keras_resnets.PreActResNet, 50, "resnet-50-v2"),
+        (keras_resnets.ResNet, 110, "resnet-110"),
+        (keras_resnets.ResNet, 152, "resnet-152"),
+    ],
+)
+def test_depth_builds_the_registered_network(cls, depth, name):
+    model, registered = cls(depth), keras_resnets.create_model(name)
+    assert _config(model) == _config(registered)
+    assert count_trainable_params(model) == keras_resnets.get_spec(name).params
+
+
+@pytest.mark.parametrize(
+    "depth, kwargs, blocks, block_type, stem",
+    [
+        (50, {}, [3, 4, 6, 3], "bottleneck", "imagenet"),  # ImageNet depths win
+        (50, {"stem": "cifar"}, [8, 8, 8], "basic", "cifar"),  # 50 = 6*8+2
+        (152, {"stem": "cifar"}, [25, 25, 25], "basic", "cifar"),
+        (18, {}, [2, 2, 2, 2], "basic", "imagenet"),
+        (110, {}, [18, 18, 18], "basic", "cifar"),
+        (29, {"block_type": "bottleneck"}, [3, 3, 3], "bottleneck", "cifar"),
+    ],
+)
+def test_depth_layout_rule(depth, kwargs, blocks, block_type, stem):
+    layout = depth_layout("ResNet", depth, **kwargs)
+    assert layout["stackwise_num_blocks"] == blocks
+    assert (layout["block_type"], layout["stem"]) == (block_type, stem)
+
+
+def test_preact_depth_layout_rule():
+    # Pre-activation CIFAR networks default to bottlenecks (He 2016's 164, 1001).
+    assert depth_layout("PreActResNet", 110, preactivation=True)["stackwise_num_blocks"] == [12] * 3
+    basic = depth_layout("PreActResNet", 110, preactivation=True, block_type="basic")
+    assert basic["stackwise_num_blocks"] == [18] * 3 and basic["shortcut"] == "B"
+    assert depth_layout("PreActResNet", 101, preactivation=True)["stem"] == "imagenet"
+    cifar = depth_layout("PreActResNet", 101, preactivation=True, stem="cifar")
+    assert cifar["stackwise_num_blocks"] == [11] * 3
+    v2 = depth_layout("PreActResNet", 50, preactivation=True)
+    assert v2["downsample_last"] and v2["stride_index"] == 1 and v2["residual_bias"]
+
+
+def test_depth_with_overrides_round_trips(tmp_path):
+    # The depth form with SE blocks saves and loads (config stores the
+    # lists), and keras.Model's `trainable` passes through both ways.
+    x = np.random.rand(2, 8, 8, 3).astype("float32")
+    model = run_model_test(
+        lambda: keras_resnets.ResNet(
+            8, se_ratio=4, num_classes=3, input_shape=(8, 8, 3), trainable=False
+        ),
+        x, (2, 3), tmp_path=tmp_path,
+    )
+    config = model.get_config()
+    assert config["stackwise_num_blocks"] == [1, 1, 1] and config["trainable"] is False
+    assert not model.trainable_weights
+    loaded = keras.saving.load_model(str(tmp_path / "model.keras"))
+    assert not loaded.trainable
+
+
+@pytest.mark.parametrize(
+    "fn, match",
+    [
+        (
+            lambda: keras_resnets.ResNet(21),
+            r"^ResNet depth must be 6n\+2 for CIFAR \(e.g. 20, 32, 44, 56, 110, 1202\) or "
+            r"one of 18, 34, 50, 101, 152 for ImageNet. Received: depth=21$",
+        ),
+        (
+            lambda: keras_resnets.PreActResNet(21),
+            r"^PreActResNet depth must be 9n\+2 for CIFAR \(bottleneck blocks, e.g. 164, "
+            r"1001; 6n\+2 with block_type='basic'\) or one of 18, 34, 50, 101, 152",
+        ),
+        (lambda: keras_resnets.ResNet(50, block_type="basic"), r"ResNet-50 has bottleneck.*stem='cifar'"),
+        (lambda: keras_resnets.ResNet(42, stem="imagenet"), "ImageNet ResNet depth must be one of"),
+        (lambda: keras_resnets.ResNet(20.0), r"Received: depth=20.0"),
+        (lambda: keras_resnets.ResNet(20, depth=20), "Pass the depth once"),
+        (lambda: keras_resnets.ResNet([3, 3, 3], depth=20), "either `depth` or `stackwise_num_blocks`"),
+        (lambda: keras_resnets.ResNet([3, 3, 3]), r"needs a depth \(e.g. ResNet\(20\)"),
+    ],
+)
+def test_depth_errors(fn, match):
     with pytest.raises(ValueError, match=match):
         fn()

@@ -77,3 +77,11 @@ def test_save_load(tmp_path):
 def test_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         WideResNet(**kwargs)
+
+
+def test_misspelled_argument_is_an_error():
+    with pytest.raises(
+        TypeError,
+        match=r"^Unknown argument `dropuot_rate` for WideResNet\. Did you mean `dropout_rate`\?",
+    ):
+        WideResNet(16, 4, dropuot_rate=0.3)

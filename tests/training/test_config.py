@@ -64,6 +64,26 @@ def test_bad_choice_and_values():
         config_from_dict(_raw(schedule={"name": "step"}))
 
 
+def test_model_argument_typo_is_caught_at_load(tmp_path, capsys):
+    # data.source does not exist: the model section is checked first, from
+    # the registered constructor's signature (nothing is built or loaded).
+    with pytest.raises(
+        ConfigError,
+        match=r"^Unknown argument `model.dropout` for model 'wrn-16-4' \(WideResNet\)\. "
+        r"Did you mean `model.dropout_rate`\? Valid arguments: depth, k, dropout_rate, ",
+    ):
+        config_from_dict(
+            _raw(model={"name": "wrn-16-4", "dropout": 0.3}, data={"source": "nowhere/x.tar.gz"})
+        )
+    with pytest.raises(ConfigError, match=r"`model.depth` is fixed by the model name 'resnet-50'"):
+        config_from_dict(_raw(model={"name": "resnet-50", "depth": 101}))
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(_raw(model={"name": "resnet-20", "num_class": 100})))
+    assert cli.main(["train", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Did you mean `model.num_classes`" in err
+
+
 def test_unknown_model_name():
     with pytest.raises(ConfigError, match=r"model.name: Unknown model name 'resnet-21'.*resnet-20"):
         config_from_dict(_raw(model={"name": "resnet-21"}))
