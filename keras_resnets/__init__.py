@@ -1,4 +1,13 @@
-"""keras_resnets: residual networks for Keras 3, exact to the papers."""
+"""keras_resnets: residual networks for Keras 3, exact to the papers.
+
+The public names are loaded on first use (PEP 562), so `import
+keras_resnets` and the `keras-resnets` command line (`--help`,
+`list-models`) start without importing Keras or a backend. The package's
+Keras objects (models, layers) are still registered for `.keras` loading
+whenever Keras is imported, before or after this package (see `_lazy`).
+"""
+
+import importlib
 
 # Before anything imports TensorFlow: turn on its oneDNN CPU kernels, which
 # TensorFlow leaves off on CPUs without AVX-512 (2-2.5x faster convolutions on
@@ -7,23 +16,47 @@ from keras_resnets import _env
 
 _TF_IMPORTED_FIRST = _env.prefer_onednn()
 
-from keras_resnets import layers  # noqa: E402
-from keras_resnets import models  # noqa: E402
-from keras_resnets.flops import count_flops  # noqa: E402
-from keras_resnets.flops import count_trainable_params  # noqa: E402
-from keras_resnets.inference import load_run  # noqa: E402
-from keras_resnets.models import FractalNet  # noqa: E402
-from keras_resnets.models import PreActResNet  # noqa: E402
-from keras_resnets.models import PyramidNet  # noqa: E402
-from keras_resnets.models import ResNet  # noqa: E402
-from keras_resnets.models import ResNeXt  # noqa: E402
-from keras_resnets.models import ShakeShakeResNet  # noqa: E402
-from keras_resnets.models import WideResNet  # noqa: E402
-from keras_resnets.registry import create_model  # noqa: E402
-from keras_resnets.registry import get_spec  # noqa: E402
-from keras_resnets.registry import list_models  # noqa: E402
-
 __version__ = "0.1.0"
+
+# Public name -> (module, attribute); attribute None: the module itself.
+_LAZY = {
+    "layers": ("keras_resnets.layers", None),
+    "models": ("keras_resnets.models", None),
+    "count_flops": ("keras_resnets.flops", "count_flops"),
+    "count_trainable_params": ("keras_resnets.flops", "count_trainable_params"),
+    "FractalNet": ("keras_resnets.models", "FractalNet"),
+    "PreActResNet": ("keras_resnets.models", "PreActResNet"),
+    "PyramidNet": ("keras_resnets.models", "PyramidNet"),
+    "ResNet": ("keras_resnets.models", "ResNet"),
+    "ResNeXt": ("keras_resnets.models", "ResNeXt"),
+    "ShakeShakeResNet": ("keras_resnets.models", "ShakeShakeResNet"),
+    "WideResNet": ("keras_resnets.models", "WideResNet"),
+    "create_model": ("keras_resnets.registry", "create_model"),
+    "get_spec": ("keras_resnets.registry", "get_spec"),
+    "list_models": ("keras_resnets.registry", "list_models"),
+    "load_run": ("keras_resnets.inference", "load_run"),
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'keras_resnets' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+from keras_resnets import _lazy  # noqa: E402
+
+_lazy.register_keras_objects_with_keras()
 
 if _TF_IMPORTED_FIRST:
     from keras_resnets.runtime import warn_if_onednn_off

@@ -3,11 +3,19 @@
 Names are the papers' table labels, lowercased and hyphenated (`resnet-110`,
 `wrn-28-10`, `preact-resnet-164`). Lookups ignore case, `-` and `_`, so
 `resnet110`, `WRN_28_10` and `preact_resnet164` all resolve.
+
+The built-in models are registered when `keras_resnets.models` is imported,
+which imports keras. `list_models` and `model_facts` read the built-in
+names and paper facts from `keras_resnets/_model_index.py` instead, so the
+command line lists models without importing keras or a backend. That file
+is generated from the registrations (`python -m keras_resnets.registry`
+rewrites it) and a test checks that it equals them.
 """
 
 import dataclasses
 import difflib
 import fnmatch
+import json
 import re
 
 _REGISTRY = {}
@@ -59,6 +67,68 @@ def register_model(name, *, params=None, paper=None, dataset=None, error=None, *
 
 def _ensure_loaded():
     import keras_resnets.models  # noqa: F401  (registers the entrypoints)
+
+
+def _builtin_index():
+    """`name -> facts` of the built-in models, without importing keras."""
+    from keras_resnets._model_index import MODELS
+
+    return MODELS
+
+
+def _spec_facts(spec):
+    facts = {"params": spec.params, "paper": spec.paper, "dataset": spec.dataset,
+             "error": spec.error}
+    facts.update(spec.defaults)
+    return facts
+
+
+def model_facts(name):
+    """The registration facts of a model, without building or importing it.
+
+    Args:
+        name: a registered name or alias (e.g. "resnet20").
+
+    Returns:
+        A dict with the registered `name` and its `params`, `paper`,
+        `dataset`, `error` (None where not given) and any extra facts (e.g.
+        `flops`). Built-in models are read from the generated index, so
+        keras is not imported; models registered at run time from their spec.
+
+    Raises:
+        ValueError: unknown name, listing the closest valid names.
+    """
+    key = _key(name)
+    if key in _KEYS:
+        spec = _REGISTRY[_KEYS[key]]
+        return {"name": spec.name, **_spec_facts(spec)}
+    index = _builtin_index()
+    names = {_key(n): n for n in index}
+    if key in names:
+        return {"name": names[key], **index[names[key]]}
+    spec = get_spec(name)  # loads the models: unknown names get its message
+    return {"name": spec.name, **_spec_facts(spec)}
+
+
+def _index_source():
+    """The text of `_model_index.py` for the current registrations."""
+    _ensure_loaded()
+
+    def literal(value):
+        return json.dumps(value) if isinstance(value, str) else repr(value)
+
+    lines = []
+    for name in sorted(_REGISTRY, key=_natural_key):
+        facts = ", ".join(f"{k}={literal(v)}" for k, v in _spec_facts(_REGISTRY[name]).items())
+        lines.append(f"    {json.dumps(name)}: dict({facts}),\n")
+    return (
+        '"""Paper facts of the built-in models, generated from their registrations\n'
+        "by `python -m keras_resnets.registry` (do not edit; a test checks it).\n\n"
+        "`keras_resnets.registry.list_models` and `model_facts` read this table so\n"
+        'that listing models does not import keras.\n"""\n\n'
+        "# fmt: off\n"
+        "MODELS = {\n" + "".join(lines) + "}\n"
+    )
 
 
 def get_spec(name):
@@ -164,13 +234,37 @@ def _natural_key(name):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
-def list_models(pattern="*"):
-    """Sorted registered names matching an fnmatch `pattern` (e.g. "wrn*")."""
-    _ensure_loaded()
+def list_models(pattern="*", *, families=False):
+    """Sorted registered names matching an fnmatch `pattern` (e.g. "wrn*").
+
+    Args:
+        pattern: fnmatch pattern, matched against the names and their
+            separator-free keys.
+        families: list the family names (`wrn`, `cifar-resnet`, ...: any
+            architecture, registered with `family=True`) instead of the
+            papers' models.
+
+    The built-in names are read from the generated index (no keras import),
+    plus any model registered at run time.
+    """
+    facts = {**_builtin_index(), **{n: _spec_facts(s) for n, s in _REGISTRY.items()}}
     names = [
         n
-        for n in _REGISTRY
-        if fnmatch.fnmatch(n, pattern.lower())
-        or fnmatch.fnmatch(_key(n), _key(pattern))
+        for n in facts
+        if bool(facts[n].get("family")) == families
+        and (fnmatch.fnmatch(n, pattern.lower())
+             or fnmatch.fnmatch(_key(n), _key(pattern)))
     ]
     return sorted(names, key=_natural_key)
+
+
+if __name__ == "__main__":
+    # Rewrites keras_resnets/_model_index.py from the registrations (read
+    # through the imported module: the models register there, not in __main__).
+    import pathlib
+
+    from keras_resnets import registry
+
+    path = pathlib.Path(registry.__file__).with_name("_model_index.py")
+    path.write_text(registry._index_source())
+    print(f"wrote {path} ({len(registry._REGISTRY)} models)")

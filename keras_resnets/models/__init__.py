@@ -10,3 +10,4 @@ from keras_resnets.models.shake_shake import ShakeShakeResNet
 from keras_resnets.models.pyramidnet import PyramidNet
 from keras_resnets.models.fractalnet import FractalNet
 from keras_resnets.models import se_resnet  # noqa: F401  (se-resnet-50, resnet-110-stochastic-depth)
+from keras_resnets.models import families  # noqa: F401  (wrn, cifar-resnet, ...: any architecture)
