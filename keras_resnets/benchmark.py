@@ -3,7 +3,8 @@
 Times the same compiled train step `model.fit` uses (forward + backward +
 SGD update) and the compiled predict step on synthetic data that is already
 in memory, so the input pipeline is not measured. The backend is the one in
-`KERAS_BACKEND`.
+`KERAS_BACKEND`. Keras and NumPy are imported inside the functions, so
+`add_arguments` (the command line's parser) stays cheap to import.
 """
 
 import argparse
@@ -12,13 +13,12 @@ import resource
 import sys
 import time
 
-import keras
-import numpy as np
-
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16", "bfloat16")  # = runtime.PRECISIONS
 
 
 def _peak_memory_mb():
+    import keras
+
     backend = keras.backend.backend()
     try:
         if backend == "tensorflow":
@@ -42,21 +42,27 @@ def _peak_memory_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-class _StepTimer(keras.callbacks.Callback):
-    def __init__(self, warmup):
-        super().__init__()
-        self.warmup = warmup
-        self.start = None
-        self.timed_steps = 0
+def _step_timer(warmup):
+    """A callback timing the train steps after the first `warmup`."""
+    import keras
 
-    def on_train_batch_end(self, batch, logs=None):
-        if batch + 1 == self.warmup:
-            self.start = time.perf_counter()
-        elif batch + 1 > self.warmup:
-            self.timed_steps += 1
+    class _StepTimer(keras.callbacks.Callback):
+        def __init__(self, warmup):
+            super().__init__()
+            self.warmup = warmup
+            self.start = None
+            self.timed_steps = 0
 
-    def on_train_end(self, logs=None):
-        self.elapsed = time.perf_counter() - self.start
+        def on_train_batch_end(self, batch, logs=None):
+            if batch + 1 == self.warmup:
+                self.start = time.perf_counter()
+            elif batch + 1 > self.warmup:
+                self.timed_steps += 1
+
+        def on_train_end(self, logs=None):
+            self.elapsed = time.perf_counter() - self.start
+
+    return _StepTimer(warmup)
 
 
 def run_benchmark(
@@ -78,6 +84,9 @@ def run_benchmark(
     train_gflops (multiply-adds x 2 x 3 per image), infer_images_per_sec,
     peak_memory_mb.
     """
+    import keras
+    import numpy as np
+
     import keras_resnets
     from keras_resnets.runtime import default_jit_compile
     from keras_resnets.runtime import onednn_enabled
@@ -116,7 +125,7 @@ def run_benchmark(
         total = warmup + steps
         xs = np.concatenate([x] * total)
         ys = np.concatenate([y] * total)
-        timer = _StepTimer(warmup)
+        timer = _step_timer(warmup)
         model.fit(
             xs, ys, batch_size=batch_size, epochs=1, shuffle=False, verbose=0,
             callbacks=[timer],
@@ -165,18 +174,25 @@ def format_table(results):
 
 
 def add_arguments(parser):
-    parser.add_argument("model", nargs="+", help="registered model name(s)")
+    """Adds the benchmark arguments to an argparse `parser` (no keras import)."""
+    parser.add_argument("model", nargs="+", help="registered model name(s), e.g. resnet-20 wrn-16-4")
     parser.add_argument("--batch", type=int, default=None,
-                        help="batch size (default 128 at 32x32, 16 at 224x224)")
+                        help="batch size (default: 128 at 32x32, 16 at 224x224)")
     parser.add_argument("--image-size", type=int, default=None,
-                        help="input size (default 32 for CIFAR models, 224 for ImageNet)")
-    parser.add_argument("--steps", type=int, default=20, help="timed steps")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="dtype policy; auto: mixed_bfloat16 where the hardware has bf16 units")
+                        help="input size (default: 32 for CIFAR models, 224 for ImageNet ones)")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps (default: %(default)s)")
+    parser.add_argument("--warmup", type=int, default=5,
+                        help="untimed steps before them (default: %(default)s)")
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="auto",
+        help="Keras dtype policy; auto: mixed_bfloat16 on hardware with fast bfloat16 "
+        "units, float32 elsewhere (default: %(default)s)",
+    )
     jit = parser.add_mutually_exclusive_group()
-    jit.add_argument("--jit", dest="jit_compile", action="store_true", default=None)
-    jit.add_argument("--no-jit", dest="jit_compile", action="store_false")
+    jit.add_argument("--jit", dest="jit_compile", action="store_true", default=None,
+                     help="compile with XLA (default: on with a GPU, off on CPU and PyTorch)")
+    jit.add_argument("--no-jit", dest="jit_compile", action="store_false",
+                     help="do not compile with XLA")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 

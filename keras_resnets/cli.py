@@ -1,6 +1,6 @@
 """`keras-resnets`: the command-line front end (no logic of its own).
 
-Usage:
+Usage (`python -m keras_resnets ...` is the same):
 
     keras-resnets train CONFIG.yaml [--data PATH] [--output DIR] [--epochs N]
                         [--strategy NAME] [--set section.key=value ...]
@@ -8,17 +8,26 @@ Usage:
     keras-resnets tune CONFIG.yaml [...]    (keras_resnets.tuning: hyperparameter search)
     keras-resnets benchmark MODEL [--batch N] [--image-size S] [--steps N]
                             [--precision P] [--jit/--no-jit] [--json]
+    keras-resnets predict RUN_DIR IMAGE... [--top-k K] [--json]   (keras_resnets.inference)
     keras-resnets list-models [PATTERN]
+    keras-resnets --version
 
 Bad input (config keys, types, values, model names, data sources) is
 reported as one line on stderr with exit status 2; a diverged run exits
 with status 1. `--traceback` shows the full Python traceback instead.
+
+Only the command that runs imports Keras and a backend: `--help`, every
+`COMMAND --help` and `list-models` import neither. The backends' log lines
+(TensorFlow's C++ INFO/WARNING, "failed call to cuInit" on machines without
+a GPU, absl) are hidden unless `--verbose` is given.
 """
 
 import argparse
+import importlib.util
 import json
-import os
 import sys
+
+from keras_resnets import _quiet
 
 EXIT_USAGE = 2
 EXIT_DIVERGED = 1
@@ -29,7 +38,9 @@ def _parser():
         prog="keras-resnets",
         description="Train and evaluate residual networks from paper-recipe YAML configs.",
     )
-    parser.add_argument("--traceback", action="store_true", help="show full tracebacks")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    for flag, help_text in _GLOBAL_FLAGS:
+        parser.add_argument(flag, action="store_true", help=help_text)
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train from a YAML config (resumes an interrupted run)")
@@ -60,19 +71,54 @@ def _parser():
     evaluate.add_argument("--best", action="store_true", help="use best.keras instead of last.keras")
     evaluate.add_argument("--batch-size", type=int, help="evaluation batch size")
 
-    from keras_resnets.tuning.search import add_tune_arguments  # light: no keras import
+    # The sub-parsers below come from modules that import keras only inside
+    # their functions, so building the parser stays cheap.
+    from keras_resnets.tuning.search import add_tune_arguments
 
     add_tune_arguments(sub)
 
     from keras_resnets.benchmark import add_arguments as add_benchmark_arguments
 
     add_benchmark_arguments(
-        sub.add_parser("benchmark", help="training/inference images per second of a model")
+        sub.add_parser(
+            "benchmark", help="training/inference images per second of a model",
+            description="Training and inference images per second of registered models "
+            "on synthetic in-memory data (the backend is KERAS_BACKEND's).",
+        )
     )
 
+    if importlib.util.find_spec("keras_resnets.inference") is not None:
+        from keras_resnets.inference import add_predict_arguments
+
+        add_predict_arguments(sub)
+
     models = sub.add_parser("list-models", help="registered model names and parameter counts")
-    models.add_argument("pattern", nargs="?", default="*", help="fnmatch pattern, e.g. 'wrn*'")
+    models.add_argument(
+        "pattern", nargs="?", default="*",
+        help="part of a name, case and -/_ ignored (e.g. 'resnet', 'WRN_28'), or an "
+        "fnmatch pattern (e.g. 'wrn-*-10')",
+    )
+    for command in sub.choices.values():
+        # The global flags also work after the command (`train X --verbose`).
+        for flag, help_text in _GLOBAL_FLAGS:
+            try:
+                command.add_argument(flag, action="store_true", default=argparse.SUPPRESS,
+                                     help=help_text)
+            except argparse.ArgumentError:  # the command defines it itself
+                pass
     return parser
+
+
+_GLOBAL_FLAGS = (
+    ("--traceback", "show full Python tracebacks instead of one-line errors"),
+    ("--verbose", "show the backends' log messages (TensorFlow, JAX, absl)"),
+)
+
+
+def _version():
+    from keras_resnets import __version__
+
+    return __version__
 
 
 def _train(args):
@@ -127,19 +173,35 @@ def _format_params(params):
     return f"{params / 1e6:.2f}M"
 
 
+def _pattern(text):
+    """A list-models argument as an fnmatch pattern: without wildcards it
+    matches the names that contain it."""
+    return text if any(c in text for c in "*?[") else f"*{text}*"
+
+
 def _list_models(args):
     from keras_resnets import registry
 
-    names = registry.list_models(args.pattern)
-    if not names:
+    pattern = _pattern(args.pattern)
+    names = registry.list_models(pattern)
+    families = registry.list_models(pattern, families=True)
+    if not names and not families:
         raise ValueError(
             f"No registered model matches {args.pattern!r}. Try `keras-resnets list-models`."
         )
-    width = max(len(n) for n in names)
+    width = max(len(n) for n in names + families)
     for name in names:
-        spec = registry.get_spec(name)
-        error = f"{spec.error}% {spec.dataset}" if spec.error is not None else (spec.dataset or "")
-        print(f"{name:<{width}}  {_format_params(spec.params):>8}  {spec.paper or '':<16}  {error}")
+        facts = registry.model_facts(name)
+        error = facts["error"]
+        error = f"{error}% {facts['dataset']}" if error is not None else (facts["dataset"] or "")
+        print(f"{name:<{width}}  {_format_params(facts['params']):>8}  "
+              f"{facts['paper'] or '':<16}  {error}")
+    if families:
+        if names:
+            print()
+        print("Family names (any valid architecture: set depth, width, ... in `model:`):")
+        for name in families:
+            print(f"{name:<{width}}  {'any':>8}  {registry.model_facts(name)['paper'] or ''}")
     return 0
 
 
@@ -155,31 +217,55 @@ def _tune(args):
     return run_tune(args)
 
 
+def _predict(args):
+    from keras_resnets.inference import run_predict
+
+    return run_predict(args)
+
+
 def _one_line(error):
     return " ".join(str(error).split()) or type(error).__name__
 
 
-def main(argv=None):
-    """Entry point of `keras-resnets`; returns the exit status."""
-    args = _parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    commands = {"train": _train, "evaluate": _evaluate, "tune": _tune,
-                "benchmark": _benchmark, "list-models": _list_models}
-    from keras_resnets.data import DataUnavailableError
-    from keras_resnets.training import TrainingDivergedError
+def _loaded_class(module, name):
+    """`module.name` if that module was imported, else None (an exception
+    of a module that never ran cannot have been raised)."""
+    return getattr(sys.modules.get(module), name, None)
 
+
+def _run(args):
+    commands = {"train": _train, "evaluate": _evaluate, "tune": _tune,
+                "benchmark": _benchmark, "predict": _predict, "list-models": _list_models}
     try:
         return commands[args.command](args)
-    except TrainingDivergedError as e:
+    except Exception as e:
         if args.traceback:
             raise
-        print(f"keras-resnets: {_one_line(e)}", file=sys.stderr)
-        return EXIT_DIVERGED
-    except (ValueError, TypeError, FileNotFoundError, DataUnavailableError) as e:
-        if args.traceback:
-            raise
-        print(f"keras-resnets: error: {_one_line(e)}", file=sys.stderr)
-        return EXIT_USAGE
+        diverged = _loaded_class("keras_resnets.training.train", "TrainingDivergedError")
+        if diverged is not None and isinstance(e, diverged):
+            print(f"keras-resnets: {_one_line(e)}", file=sys.stderr)
+            return EXIT_DIVERGED
+        no_data = _loaded_class("keras_resnets.data.datasets", "DataUnavailableError")
+        if isinstance(e, (ValueError, TypeError, FileNotFoundError)) or (
+            no_data is not None and isinstance(e, no_data)
+        ):
+            print(f"keras-resnets: error: {_one_line(e)}", file=sys.stderr)
+            return EXIT_USAGE
+        raise
+
+
+def main(argv=None):
+    """Entry point of `keras-resnets`; returns the exit status.
+
+    Args:
+        argv: list of str, the arguments (default `sys.argv[1:]`).
+    """
+    args = _parser().parse_args(argv)
+    if args.verbose:
+        return _run(args)
+    _quiet.quiet_backends()  # before anything imports a backend
+    with _quiet.filter_stderr():
+        return _run(args)
 
 
 if __name__ == "__main__":
