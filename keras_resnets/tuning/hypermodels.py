@@ -5,8 +5,9 @@ subclasses (`WideResNetHyperModel`, `CifarResNetHyperModel`,
 `ShakeShakeHyperModel`, `PyramidNetHyperModel`, `ResNeXtHyperModel`,
 `FractalNetHyperModel`) only fix `family`. `build(hp)` declares every
 hyperparameter of the family's space (see `search_spaces`) with its default,
-builds the model through `search_spaces.create_architecture` (the registry
-for registered architectures, the family's builder otherwise), prunes it
+builds the model through `search_spaces.create_architecture` (the paper-table
+registry name of the architecture when there is one, else the family's
+generic registry name, e.g. `wrn` with `depth` and `k`), prunes it
 when it has more than `max_params` trainable parameters, and compiles it with
 the papers' SGD (coupled weight decay) and label-smoothed cross-entropy from
 `keras_resnets.training`. `fit(hp, model, ...)` takes the batch size and the
@@ -185,7 +186,7 @@ class ResidualHyperModel(keras_tuner.HyperModel):
         return values
 
     def arch_kwargs(self, values):
-        """The builder kwargs of the architecture in `values`."""
+        """The model kwargs of the architecture in `values`."""
         return self.family_spec.arch_kwargs(values)
 
     def validate(self, values):

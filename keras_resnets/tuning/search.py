@@ -34,7 +34,6 @@ best_config.yaml     the best trial as a config for `keras-resnets train`
 ```
 """
 
-import argparse
 import csv
 import dataclasses
 import difflib
@@ -42,8 +41,6 @@ import json
 import pathlib
 import sys
 import time
-
-import yaml
 
 TUNERS = {
     "random_search": "RandomSearch",
@@ -262,14 +259,38 @@ class _Datasets:
         return self._cache[batch_size]
 
 
+def _count(n):
+    """12300000 -> "12.3M", 677274 -> "677k"."""
+    if n >= 1e6:
+        return f"{n / 1e6:.3g}M"
+    if n >= 1e3:
+        return f"{n / 1e3:.3g}k"
+    return f"{n:g}"
+
+
+def _tuner_config_module():
+    """keras-tuner's internal config (its `DEBUG` prints the traceback of
+    every failed trial); None if a keras-tuner version moved it."""
+    import importlib
+
+    try:
+        return importlib.import_module("keras_tuner.src.config")
+    except ImportError:
+        return None
+
+
 def recording_tuner(base):
     """`base` (a keras_tuner tuner class) with `run_trial` writing each
     trial's parameters, time and status (completed / pruned / failed) to its
-    trial folder, and without keras-tuner's unconditional tensorboard import
-    on the TensorFlow backend when no TensorBoard callback is used."""
+    trial folder, one line instead of a traceback per pruned trial, and
+    without keras-tuner's unconditional tensorboard import on the TensorFlow
+    backend when no TensorBoard callback is used."""
     from keras_resnets.tuning.hypermodels import ParameterBudgetExceeded
 
     class RecordingTuner(base):
+        _pruned_message = None
+        _debug = None
+
         def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
             if any(type(c).__name__ == "TensorBoard" for c in callbacks):
                 super()._configure_tensorboard_dir(callbacks, trial, execution)
@@ -282,6 +303,7 @@ def recording_tuner(base):
                 return result
             except ParameterBudgetExceeded:
                 status = "pruned"
+                self._prune(trial)
                 raise
             finally:
                 folder = pathlib.Path(self.get_trial_dir(trial.trial_id))
@@ -292,6 +314,31 @@ def recording_tuner(base):
                     "time_s": round(time.time() - start, 3),
                 }
                 (folder / TRIAL_RECORD).write_text(json.dumps(record))
+
+        def _prune(self, trial):
+            # Pruning is a normal event: keras-tuner would print the
+            # traceback of the exception (its DEBUG flag, on by default);
+            # keep its message to one line and turn DEBUG off until
+            # `on_trial_end`.
+            hm = self.hypermodel
+            self._pruned_message = (
+                f"trial {trial.trial_id} pruned: {_count(hm.last_params)} parameters > "
+                f"max_params {_count(hm.max_params)}"
+            )
+            config = _tuner_config_module()
+            if config is not None and self._debug is None:
+                self._debug, config.DEBUG = config.DEBUG, False
+            if getattr(self.oracle, "verbose", 1) not in (0, "0"):
+                print(self._pruned_message, flush=True)
+
+        def on_trial_end(self, trial):
+            if self._pruned_message is not None:
+                trial.message = self._pruned_message
+                self._pruned_message = None
+                config = _tuner_config_module()
+                if config is not None and self._debug is not None:
+                    config.DEBUG, self._debug = self._debug, None
+            super().on_trial_end(trial)
 
     RecordingTuner.__name__ = f"Recording{base.__name__}"
     return RecordingTuner
@@ -497,6 +544,8 @@ def format_markdown(rows):
 def export_best_config(config, hypermodel, row, path, *, objective="val_accuracy"):
     """Writes the best trial as a training config YAML (validated with the
     training config loader) and returns its path."""
+    import yaml
+
     from keras_resnets.training.config import config_from_dict
 
     values = {n: h.default for n, h in hypermodel.space.items()}
@@ -529,7 +578,10 @@ def add_tune_arguments(subparsers):
     tune = subparsers.add_parser(
         "tune", help="hyperparameter search from a YAML config's `tuner` section (resumes)"
     )
-    tune.add_argument("config", help="YAML config, e.g. configs/tuning/wrn_cifar10_random.yaml")
+    tune.add_argument(
+        "config", help="YAML config with a `tuner:` section, e.g. "
+        "configs/tuning/wrn-16-4_cifar10_random.yaml",
+    )
     tune.add_argument("--data", help="data set: tfds name or local path (sets data.source)")
     tune.add_argument("--output", help="output folder (sets tuner.directory)")
     tune.add_argument("--tuner", help="random_search | hyperband | bayesian_optimization (sets tuner.name)")
@@ -574,29 +626,15 @@ def run_tune(args):
 
 
 def main(argv=None):
-    """`python -m keras_resnets.tuning.search CONFIG.yaml [...]` (the same
-    as `keras-resnets tune`); bad input is one line on stderr, exit 2."""
-    import os
+    """`python -m keras_resnets.tuning.search CONFIG.yaml [...]`: the same
+    as `keras-resnets tune CONFIG.yaml [...]` (bad input is one line on
+    stderr, exit 2)."""
+    from keras_resnets import cli
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    show_traceback = "--traceback" in argv
-    argv = [a for a in argv if a != "--traceback"]
     if argv[:1] == ["tune"]:
         argv = argv[1:]
-    parser = argparse.ArgumentParser(prog="keras-resnets")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_tune_arguments(sub)
-    args = parser.parse_args(["tune", *argv])
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from keras_resnets.data import DataUnavailableError
-
-    try:
-        return run_tune(args)
-    except (ValueError, TypeError, FileNotFoundError, DataUnavailableError) as e:
-        if show_traceback:
-            raise
-        print(f"keras-resnets: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
+    return cli.main(["tune", *argv])
 
 
 if __name__ == "__main__":

@@ -278,23 +278,24 @@ class Family:
     Attributes:
         name: short family name ("wrn", "resnet", ...).
         prefixes: registry-name prefixes of the family (to infer it).
-        canonical: the registered name that exported configs use when the
-            best architecture is not itself registered.
+        generic: the registry's family name (`wrn`, `cifar-resnet`, ...,
+            see `keras_resnets.models.families`): `create_model(generic,
+            **arch)` builds any architecture of the family, with no paper
+            numbers. Trials build unregistered architectures through it and
+            exported configs name them by it.
         space: the architecture hyperparameters.
-        builder: `builder(**arch, **kwargs)` -> the keras model (a public
-            builder of `keras_resnets.models`).
-        registered_name: `f(arch) -> str`, the registry name of exactly this
-            architecture (the name may not be registered).
+        registered_name: `f(arch) -> str`, the paper-table registry name of
+            exactly this architecture (the name may not be registered).
         name_keys: the builder kwargs a registry name fixes (not passed to
             `create_model` when the architecture is registered).
-        to_kwargs: `f(values) -> dict`, hyperparameter values -> builder kwargs.
+        to_kwargs: `f(values) -> dict`, hyperparameter values -> kwargs of
+            the generic entry.
     """
 
     name: str
     prefixes: tuple
-    canonical: str
+    generic: str
     space: tuple
-    builder: object
     registered_name: object
     name_keys: tuple = ("depth",)
     to_kwargs: object = None
@@ -302,43 +303,6 @@ class Family:
     def arch_kwargs(self, values):
         arch = {h.name: values[h.name] for h in self.space}
         return self.to_kwargs(arch) if self.to_kwargs else arch
-
-
-def _wrn(**kw):
-    from keras_resnets.models.wide_resnet import WideResNet
-
-    depth, k = kw.pop("depth"), kw.pop("k")
-    return WideResNet(depth, k, **kw)
-
-
-def _resnet(**kw):
-    from keras_resnets.models.resnet import cifar_resnet
-
-    return cifar_resnet(kw.pop("depth"), **kw)
-
-
-def _shake_shake(**kw):
-    from keras_resnets.models.shake_shake import ShakeShakeResNet
-
-    return ShakeShakeResNet(kw.pop("depth"), kw.pop("width"), **kw)
-
-
-def _pyramidnet(**kw):
-    from keras_resnets.models.pyramidnet import PyramidNet
-
-    return PyramidNet(kw.pop("depth"), kw.pop("alpha"), **kw)
-
-
-def _resnext(**kw):
-    from keras_resnets.models.resnext import cifar_resnext
-
-    return cifar_resnext(kw.pop("depth"), kw.pop("cardinality"), kw.pop("base_width"), **kw)
-
-
-def _fractalnet(**kw):
-    from keras_resnets.models.fractalnet import FractalNet
-
-    return FractalNet(kw.pop("num_columns"), **kw)
 
 
 def _fractal_kwargs(values):
@@ -362,7 +326,7 @@ FAMILIES = {
     f.name: f
     for f in (
         Family(
-            "wrn", ("wrn-",), "wrn-28-10",
+            "wrn", ("wrn-",), "wrn",
             (
                 _choice("depth", 16, (10, 16, 22, 28, 40), "6n+4 (e.g. 10, 16, 22, 28, 40)",
                         _depth_rule(6, 4, 10)),
@@ -370,41 +334,40 @@ FAMILIES = {
                 _float("dropout_rate", 0.0, 0.0, 0.5, "a number in [0, 0.5]",
                        _interval(0.0, 0.5, closed_high=True)),
             ),
-            _wrn, lambda a: f"wrn-{a['depth']}-{a['k']}", ("depth", "k"),
+            lambda a: f"wrn-{a['depth']}-{a['k']}", ("depth", "k"),
         ),
         Family(
-            "resnet", ("resnet-", "preact-resnet-"), "resnet-20",
+            "resnet", ("resnet-", "preact-resnet-", "cifar-resnet"), "cifar-resnet",
             (
                 _choice("depth", 20, (8, 14, 20, 32, 44, 56, 110), "6n+2 (e.g. 20, 32, 44, 56, 110)",
                         _depth_rule(6, 2, 8)),
                 _bool("preactivation", False),
             ),
-            _resnet, lambda a: None if a["preactivation"] else f"resnet-{a['depth']}",
+            lambda a: None if a["preactivation"] else f"resnet-{a['depth']}",
             ("depth", "preactivation"),
         ),
         Family(
-            "shake-shake", ("shake-shake-",), "shake-shake-26-2x32d",
+            "shake-shake", ("shake-shake-",), "shake-shake",
             (
                 _choice("depth", 26, (8, 14, 20, 26), "6n+2 (e.g. 14, 20, 26)", _depth_rule(6, 2, 8)),
                 _choice("width", 32, (16, 32, 64, 96), "a positive integer (e.g. 32, 64, 96)",
                         _int_range(1)),
             ),
-            _shake_shake, lambda a: f"shake-shake-{a['depth']}-2x{a['width']}d", ("depth", "width"),
+            lambda a: f"shake-shake-{a['depth']}-2x{a['width']}d", ("depth", "width"),
         ),
         Family(
-            "pyramidnet", ("pyramidnet-",), "pyramidnet-110-a48",
+            "pyramidnet", ("pyramidnet-",), "pyramidnet",
             (
                 _choice("depth", 110, (20, 32, 56, 110), "6n+2 (e.g. 20, 56, 110)", _depth_rule(6, 2, 8)),
                 Hyperparameter("alpha", "int", 48, min_value=12, max_value=300, step=12,
                                rule="an integer in 1..300", valid=_int_range(1, 300)),
                 _bool("shakedrop", False),
             ),
-            _pyramidnet,
             lambda a: f"pyramidnet-{a['depth']}-a{a['alpha']}" + ("-shakedrop" if a["shakedrop"] else ""),
             ("depth", "alpha", "shakedrop"),
         ),
         Family(
-            "resnext", ("resnext-",), "resnext-29-8x64d",
+            "resnext", ("resnext-", "cifar-resnext"), "cifar-resnext",
             (
                 _choice("depth", 29, (11, 20, 29), "9n+2 (e.g. 11, 20, 29)", _depth_rule(9, 2, 11)),
                 _choice("cardinality", 8, (2, 4, 8, 16), "a positive integer (e.g. 2, 4, 8, 16)",
@@ -412,18 +375,18 @@ FAMILIES = {
                 _choice("base_width", 64, (4, 8, 16, 32, 64), "a positive integer (e.g. 4, 16, 64)",
                         _int_range(1)),
             ),
-            _resnext, lambda a: f"resnext-{a['depth']}-{a['cardinality']}x{a['base_width']}d",
+            lambda a: f"resnext-{a['depth']}-{a['cardinality']}x{a['base_width']}d",
             ("depth", "cardinality", "base_width"),
         ),
         Family(
-            "fractalnet", ("fractalnet-",), "fractalnet-20",
+            "fractalnet", ("fractalnet-",), "fractalnet",
             (
                 _int_hp("num_columns", 3, 1, 4, "an integer in 1..5", _int_range(1, 5)),
                 _choice("width", 64, (16, 32, 64), "a positive integer (first block's channels)",
                         _int_range(1)),
                 _float("local_drop_rate", 0.15, 0.0, 0.3, _RATE_RULE, _interval(0.0, 1.0)),
             ),
-            _fractalnet, _fractal_name, ("num_columns", "stackwise_num_filters"), _fractal_kwargs,
+            _fractal_name, ("num_columns", "stackwise_num_filters"), _fractal_kwargs,
         ),
     )
 }
@@ -519,30 +482,27 @@ def exact_registry_name(family, arch):
 def model_section(family, arch, **kwargs):
     """The `model:` config section (`name` + kwargs) of an architecture.
 
-    A registered architecture (e.g. wrn-16-4) is written as its name plus the
-    remaining kwargs; any other one as the family's canonical name with the
-    architecture kwargs overriding the registered numbers.
+    A paper-table architecture (e.g. wrn-16-4) is written as its registered
+    name plus the kwargs the name does not fix; any other one under the
+    family's generic name with every architecture kwarg (e.g. `name: wrn,
+    depth: 10, k: 4`), so the name never contradicts the kwargs and a run
+    trained from it reports no other model's paper error.
     """
     fam = get_family(family)
     name = exact_registry_name(fam, arch)
     if name is not None:
         rest = {k: v for k, v in arch.items() if k not in fam.name_keys}
         return {"name": name, **rest, **kwargs}
-    return {"name": fam.canonical, **arch, **kwargs}
+    return {"name": fam.generic, **arch, **kwargs}
 
 
 def create_architecture(family, arch, **kwargs):
-    """Builds the model of `arch` (builder kwargs of `family`).
+    """Builds the model of `arch` (kwargs of the family's generic entry).
 
-    Registered architectures go through `keras_resnets.create_model`; the
-    others through the family's public builder (`WideResNet(depth, k)`,
-    `cifar_resnet(depth)`, ...), since registry entries fix their table's
-    numbers. `None` kwargs are dropped, as `create_model` does.
+    Builds exactly what `model_section(family, arch, **kwargs)` names:
+    registered architectures through their registry name, the others
+    through the family's generic name (`create_model("wrn", depth=10,
+    k=4)`). `None` kwargs are dropped, as `create_model` does.
     """
-    fam = get_family(family)
-    kwargs = {k: v for k, v in kwargs.items() if v is not None}
-    name = exact_registry_name(fam, arch)
-    if name is not None:
-        rest = {k: v for k, v in arch.items() if k not in fam.name_keys}
-        return registry.create_model(name, **rest, **kwargs)
-    return fam.builder(**dict(arch), **kwargs)
+    section = model_section(family, arch, **kwargs)
+    return registry.create_model(section.pop("name"), **section)
