@@ -387,8 +387,10 @@ def apply_override(raw, item):
     key, text = item.split("=", 1)
     parts = key.strip().split(".")
     if len(parts) < 2 or not all(parts):
+        where = _section_of(key.strip()) if len(parts) == 1 and parts[0] else None
+        hint = f" Did you mean `{where}`?" if where else ""
         raise ConfigError(
-            f"An override key must be dotted, e.g. training.epochs=1. Received: {key!r}"
+            f"An override key must be dotted, e.g. training.epochs=1.{hint} Received: {key!r}"
         )
     try:
         value = yaml.safe_load(text) if text.strip() else None
@@ -403,11 +405,45 @@ def apply_override(raw, item):
     node[parts[-1]] = value
 
 
+# Abbreviations difflib cannot match to the key they stand for.
+_KEY_ALIASES = {
+    "lr": "learning_rate", "learningrate": "learning_rate", "base_lr": "learning_rate",
+    "wd": "weight_decay", "decay": "weight_decay", "l2": "weight_decay",
+    "mom": "momentum", "bs": "batch_size", "batch": "batch_size",
+    "epoch": "epochs", "n_epochs": "epochs", "num_epochs": "epochs",
+    "steps": "steps_per_epoch", "precision": "mixed_precision", "amp": "mixed_precision",
+    "jit": "jit_compile", "xla": "jit_compile", "out": "output_dir", "output": "output_dir",
+    "dataset": "source", "data": "source", "path": "source",
+}
+
+
+def _section_of(key):
+    """`section.key` of the section that has `key` (or its alias), or None."""
+    key = _KEY_ALIASES.get(str(key).lower(), str(key).lower())
+    for section, cls in _SECTION_CLASSES.items():
+        if key in {f.name for f in dataclasses.fields(cls)}:
+            return f"{section}.{key}"
+    return None
+
+
+def _suggest(key, valid, prefix):
+    """The "did you mean" of an unknown `prefix + key`: a close key of the
+    same section, an alias (`lr` -> `learning_rate`), or the section that
+    has the key (`training.momentum` -> `optimizer.momentum`)."""
+    close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
+    if close:
+        return f"{prefix}{close[0]}"
+    alias = _KEY_ALIASES.get(str(key).lower())
+    if alias in valid:
+        return f"{prefix}{alias}"
+    return _section_of(key) if prefix else None
+
+
 def _check_keys(mapping, valid, prefix):
     for key in mapping:
         if key not in valid:
-            close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
-            hint = f" Did you mean `{prefix}{close[0]}`?" if close else ""
+            close = _suggest(key, valid, prefix)
+            hint = f" Did you mean `{close}`?" if close else ""
             where = f"in section `{prefix[:-1]}`" if prefix else "at the top level"
             raise ConfigError(
                 f"Unknown config key `{prefix}{key}`.{hint} Valid keys {where}: "
