@@ -175,3 +175,171 @@ def test_sigkill_during_epoch_2_resumes(tmp_path):
     assert "(resuming after epoch 1 of 3)" in result.stdout
     assert [int(r["epoch"]) for r in read_log(run_dir)] == [0, 1, 2]
     assert json.loads((run_dir / "metrics.json").read_text())["epochs"] == 3
+
+
+# === Fast, quiet command line (issue 14) ===
+
+import os  # noqa: E402
+import pathlib  # noqa: E402
+import re  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BACKENDS = ("tensorflow", "keras", "jax", "torch")
+
+
+def _python(code, *args):
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    return subprocess.run([sys.executable, *args, *(["-c", code] if code else [])],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+
+
+def test_help_and_list_models_import_no_backend():
+    code = f"""
+import sys
+from keras_resnets import cli
+for argv in (["--help"], ["list-models", "--help"], ["train", "--help"], ["evaluate", "--help"],
+             ["tune", "--help"], ["benchmark", "--help"], ["--version"]):
+    try:
+        cli.main(argv)
+    except SystemExit as e:
+        assert e.code == 0, (argv, e.code)
+if "predict" in cli._parser()._subparsers._group_actions[0].choices:
+    try:
+        cli.main(["predict", "--help"])
+    except SystemExit as e:
+        assert e.code == 0
+assert cli.main(["list-models"]) == 0
+assert cli.main(["list-models", "wrn"]) == 0
+loaded = [m for m in {BACKENDS!r} if m in sys.modules]
+assert not loaded, loaded
+print("OK")
+"""
+    result = _python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("OK")
+    assert "resnet-20" in result.stdout and result.stderr == ""
+
+
+def test_model_index_equals_the_registrations():
+    """list-models reads `_model_index.py`; the registry stays the source of truth."""
+    from keras_resnets import registry
+
+    registry._ensure_loaded()
+    registered = {name: registry._spec_facts(spec) for name, spec in registry._REGISTRY.items()}
+    assert registry._builtin_index() == registered, (
+        "keras_resnets/_model_index.py is stale: run `python -m keras_resnets.registry`"
+    )
+    assert (ROOT / "keras_resnets" / "_model_index.py").read_text() == registry._index_source()
+    assert registry.model_facts("WRN_28_10") == {"name": "wrn-28-10", **registered["wrn-28-10"]}
+    with pytest.raises(ValueError, match="Unknown model name 'wrn-28-11'.*wrn-28-10"):
+        registry.model_facts("wrn-28-11")
+
+
+def test_list_models_matches_substrings(capsys):
+    assert cli.main(["list-models", "resnet"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert {"resnet-20", "preact-resnet-164", "se-resnet-50", "resnet-110-stochastic-depth",
+            "cifar-resnet"} <= set(names)
+    assert "wrn-16-4" not in names and "resnext-29-8x64d" not in names
+    assert cli.main(["list-models", "WRN_28"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[0] for line in out.splitlines()] == ["wrn-28-10", "wrn-28-12"]
+    assert "36.48M" in out and "4.17% cifar10" in out
+    assert cli.main(["list-models", "wrn-*-10"]) == 0  # a pattern with wildcards is fnmatch
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["wrn-16-10", "wrn-28-10"]
+    assert cli.main(["list-models", "wrn"]) == 0
+    out = capsys.readouterr().out
+    assert "Family names" in out and re.search(r"^wrn +any +arXiv:1605.07146", out, re.M)
+    assert cli.main(["list-models", "vgg"]) == 2
+    assert "No registered model matches 'vgg'" in capsys.readouterr().err
+
+
+def test_version_and_python_m(capsys):
+    import keras_resnets
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"keras-resnets {keras_resnets.__version__}"
+    result = _python(None, "-m", "keras_resnets", "list-models", "wrn-16-4")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:2] == ["wrn-16-4", "2.75M"]
+    result = _python(None, "-m", "keras_resnets", "list-models", "vgg")
+    assert result.returncode == 2 and result.stderr.startswith("keras-resnets: error:")
+
+
+def test_help_texts(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["tune", "--help"])
+    configs = re.findall(r"configs/\S+\.yaml", capsys.readouterr().out)
+    assert configs and all((ROOT / c).is_file() for c in configs), configs
+    with pytest.raises(SystemExit):
+        cli.main(["benchmark", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--precision {auto,float32,mixed_bfloat16,mixed_float16,bfloat16}" in text
+    assert "(default: auto)" in text and "(default: 20)" in text
+    assert re.search(r"--jit compile with XLA \(default: on with a GPU", text)
+    assert "--no-jit do not compile with XLA" in text
+
+
+def test_global_flags_after_the_command(capsys):
+    args = cli._parser().parse_args(["list-models", "wrn", "--verbose", "--traceback"])
+    assert args.verbose and args.traceback
+    args = cli._parser().parse_args(["list-models"])
+    assert not args.verbose and not args.traceback
+
+
+@pytest.mark.parametrize(
+    "override, hint",
+    [
+        ("optimizer.lr=0.1", "optimizer.learning_rate"),
+        ("optimizer.wd=1e-4", "optimizer.weight_decay"),
+        ("training.bs=64", "training.batch_size"),
+        ("training.lr=0.1", "optimizer.learning_rate"),
+        ("training.momentum=0.9", "optimizer.momentum"),
+        ("optimizer.batch_size=64", "training.batch_size"),
+        ("training.epoch=3", "training.epochs"),
+        ("learning_rate=0.1", "optimizer.learning_rate"),
+    ],
+)
+def test_set_keys_did_you_mean(tmp_path, capsys, override, hint):
+    config_path = write_config(tmp_path)
+    assert cli.main(["train", str(config_path), "--output", str(tmp_path / "out"),
+                     "--set", override]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"Did you mean `{hint}`?" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_backend_noise_is_filtered_unless_verbose(capfd):
+    from keras_resnets import _quiet
+
+    lines = [
+        b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n",
+        b"I0000 00:00:1796191736.428354    4506 cudart_stub.cc:31] Could not find cuda drivers\n",
+        b"E0000 00:00:1796191880.147590    5712 cuda_platform.cc:52] failed call to cuInit: "
+        b"INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)\n",
+        b"E0000 00:00:1796191880.147590    5712 some_op.cc:52] a real error\n",
+        b"Traceback (most recent call last):\n",
+        b"progress 1/2\r", b"progress 2/2\r", b"I", b"0000 00:00:1.0  1 x.cc:1] split noise\n",
+        b"no newline at the end",
+    ]
+    with _quiet.filter_stderr():
+        for line in lines:
+            os.write(2, line)
+    err = capfd.readouterr().err
+    assert err == (
+        "E0000 00:00:1796191880.147590    5712 some_op.cc:52] a real error\n"
+        "Traceback (most recent call last):\nprogress 1/2\rprogress 2/2\rno newline at the end"
+    )
+
+
+def test_backend_errors_are_one_line_without_log_noise():
+    """A command that imports the backend: only its one-line error on stderr."""
+    result = _python(None, "-m", "keras_resnets", "benchmark", "resnet-21", "--steps", "1")
+    assert result.returncode == 2
+    assert result.stderr.startswith("keras-resnets: error: Unknown model name 'resnet-21'")
+    assert len(result.stderr.splitlines()) == 1, result.stderr

@@ -135,7 +135,7 @@ def test_registered_architectures_use_the_registry():
     )
     assert section == {"name": "wrn-28-10", "dropout_rate": 0.3}
     section = hypermodels.WideResNetHyperModel().model_section({"depth": 10, "k": 1, "dropout_rate": 0.0})
-    assert section == {"name": "wrn-28-10", "depth": 10, "k": 1, "dropout_rate": 0.0}
+    assert section == {"name": "wrn", "depth": 10, "k": 1, "dropout_rate": 0.0}
     assert search_spaces.exact_registry_name("resnet", {"depth": 20, "preactivation": False}) == "resnet-20"
 
 
@@ -180,3 +180,60 @@ def test_search_continues_past_pruned_trials_and_honours_budget(tmp_path):
     for (k, params), trial in zip(built, trials):
         assert trial.hyperparameters.get("k") == k
         assert (trial.status == "FAILED") == (params > budget)
+
+
+# One small architecture per family that no paper table registers.
+UNREGISTERED = {
+    "wrn": {"depth": 10, "k": 2, "dropout_rate": 0.0},
+    "resnet": {"depth": 8, "preactivation": True},
+    "shake-shake": {"depth": 8, "width": 16},
+    "pyramidnet": {"depth": 20, "alpha": 12, "shakedrop": True},
+    "resnext": {"depth": 11, "cardinality": 2, "base_width": 4},
+    "fractalnet": {"num_columns": 1, "width": 16, "local_drop_rate": 0.1},
+}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_unregistered_architectures_export_under_the_family_name(family):
+    """The exported `model:` section names the family's generic registry
+    entry (no paper params or error) and builds exactly the trial's model."""
+    from keras_resnets import registry
+    from keras_resnets.training import config_from_dict
+
+    hm = hypermodels.HYPERMODELS[family](search_space=UNREGISTERED[family])
+    values = hm.sample(0)
+    section = hm.model_section(values)
+    fam = search_spaces.get_family(family)
+    assert section["name"] == fam.generic
+    assert search_spaces.exact_registry_name(family, hm.arch_kwargs(values)) is None
+    spec = registry.get_spec(section["name"])
+    assert spec.error is None and spec.params is None
+    assert spec.name not in registry.list_models() and spec.name in registry.list_models(families=True)
+    config = config_from_dict({"model": section, "data": {"source": "cifar10"}})
+    keras.backend.clear_session()
+    trial = hm.build_model(values)
+    kwargs = {k: v for k, v in config.model.kwargs.items()}
+    exported = registry.create_model(config.model.name, classifier_activation="linear", **kwargs)
+    assert count_trainable_params(exported) == count_trainable_params(trial)
+    assert [w.shape for w in exported.weights] == [w.shape for w in trial.weights]
+
+
+def test_pruned_trials_print_one_line_each(tmp_path, capfd):
+    budget = 100_000  # WRN-10-4 has 1.2M parameters: every trial is pruned
+    hm = _NoTraining(search_space={"depth": 10, "k": 4}, input_shape=(8, 8, 3), max_params=budget)
+    tuner = search.recording_tuner(keras_tuner.RandomSearch)(
+        hm, objective="val_accuracy", max_trials=2, seed=3, directory=str(tmp_path),
+        max_consecutive_failed_trials=3,
+    )
+    debug = search._tuner_config_module().DEBUG
+    tuner.search(verbose=1)
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err and "ParameterBudgetExceeded" not in out + err
+    lines = [l for l in (out + err).splitlines() if "pruned" in l]
+    params = hm.last_params
+    assert params > budget
+    expected = f"pruned: {search._count(params)} parameters > max_params 100k"
+    assert [l.split(" ", 2)[2] for l in lines] == [expected] * 2, lines
+    trials = list(tuner.oracle.trials.values())
+    assert [t.message for t in trials] == [f"trial {t.trial_id} {expected}" for t in trials]
+    assert search._tuner_config_module().DEBUG == debug  # restored for real failures

@@ -60,7 +60,8 @@ def test_two_trial_search_resumes_and_exports_a_training_config(tmp_path, capsys
     assert len(times) == 2
 
     best = load_config(out / "best_config.yaml")  # the loader `train` uses
-    assert best.model.name == "wrn-28-10"
+    # WRN-10-1 is in no paper table: its family name, never another model's.
+    assert best.model.name == "wrn"
     assert (best.model.kwargs["depth"], best.model.kwargs["k"]) == (10, 1)
     assert best.tuner == {} and best.training.batch_size == 64 and best.training.epochs == 1
     assert best.optimizer.learning_rate == pytest.approx(float(rows[0]["learning_rate"]))
@@ -72,13 +73,15 @@ def test_two_trial_search_resumes_and_exports_a_training_config(tmp_path, capsys
     assert [json.loads(p.read_text())["time_s"] for p in records] == times
     assert len(list(out.glob("tuner/search/trial_*"))) == 2
 
-    # The exported config trains: registry entries let depth/k override the paper's numbers.
+    # The exported config trains the trial's architecture and claims no paper error.
     from keras_resnets import cli
 
     run = tmp_path / "train_run"
     code = cli.main(["train", str(out / "best_config.yaml"), "--output", str(run),
                      "--set", "training.steps_per_epoch=2", "--set", "training.tensorboard=false"])
     assert code == 0 and (run / "metrics.json").is_file()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["trainable_params"] == 77850 and metrics["paper_error"] is None
 
 
 def test_unknown_tuner_name_is_one_line_error(tmp_path, capsys):
@@ -131,3 +134,31 @@ def test_shipped_tuning_config_validates():
     hypermodel = search.make_hypermodel(config, tuner)
     assert hypermodel.space["depth"].values == (10, 16, 22, 28)
     assert hypermodel.max_params == 3e6 and tuner.name == "random_search"
+
+
+def test_exported_config_names_what_it_builds(tmp_path):
+    """An unregistered best architecture (WRN-10-4) is exported under the
+    family name with its depth and width, never as wrn-28-10 with overrides;
+    a registered one (WRN-16-4) under its own name. Both build the trial's
+    model through the loader `keras-resnets train` uses."""
+    from keras_resnets import registry
+    from keras_resnets.training.train import build_model
+
+    config = load_config(_config(tmp_path), check_paths=False)
+    hm = search.make_hypermodel(config, num_classes=4, input_shape=(8, 8, 3))
+    for (depth, k), name in (((10, 4), "wrn"), ((16, 4), "wrn-16-4")):
+        hps = {"depth": depth, "k": k, "dropout_rate": 0.0, "learning_rate": 0.05}
+        row = {"trial": "3", "objective": 0.5, "params": None, "hyperparameters": hps}
+        path = search.export_best_config(config, hm, row, tmp_path / f"best_{depth}_{k}.yaml")
+        best = load_config(path, check_paths=False)
+        assert best.model.name == name
+        facts = registry.model_facts(name)
+        if name == "wrn":
+            assert (best.model.kwargs["depth"], best.model.kwargs["k"]) == (10, 4)
+            assert facts["error"] is None and facts["params"] is None
+        else:
+            assert "depth" not in best.model.kwargs and facts["error"] == 5.02
+        trial = hm.build_model({**{n: h.default for n, h in hm.space.items()}, **hps})
+        trained = build_model(best, num_classes=4, input_shape=(8, 8, 3))
+        assert trained.count_params() == trial.count_params()
+        assert [w.shape for w in trained.weights] == [w.shape for w in trial.weights]
