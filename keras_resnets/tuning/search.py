@@ -402,7 +402,9 @@ def search(config, *, verbose=None):
     context.activate()
     try:
         if config.training.mixed_precision:
-            keras.mixed_precision.set_global_policy(config.training.mixed_precision)
+            from keras_resnets.runtime import resolve_precision
+
+            keras.mixed_precision.set_global_policy(resolve_precision(config.training.mixed_precision))
         return _search(config, tuner, context, verbose)
     finally:
         context.deactivate()
