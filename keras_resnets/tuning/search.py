@@ -32,6 +32,11 @@ results.csv          one row per trial: trial, status, val accuracy, params, tim
 results.md           the same as a markdown table, best first
 best_config.yaml     the best trial as a config for `keras-resnets train`
 ```
+
+The best config names the trial's architecture by its paper-table registry
+name when it has one (`wrn-16-4`), else by the family's generic name with
+every architecture kwarg (`name: wrn`, `depth: 10`, `k: 4`), so a run trained
+from it never reports another model's paper error.
 """
 
 import csv
