@@ -23,7 +23,6 @@ a GPU, absl) are hidden unless `--verbose` is given.
 """
 
 import argparse
-import importlib.util
 import json
 import sys
 
@@ -87,10 +86,9 @@ def _parser():
         )
     )
 
-    if importlib.util.find_spec("keras_resnets.inference") is not None:
-        from keras_resnets.inference import add_predict_arguments
+    from keras_resnets.inference import add_predict_arguments
 
-        add_predict_arguments(sub)
+    add_predict_arguments(sub)
 
     models = sub.add_parser("list-models", help="registered model names and parameter counts")
     models.add_argument(

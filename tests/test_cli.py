@@ -200,16 +200,11 @@ def test_help_and_list_models_import_no_backend():
 import sys
 from keras_resnets import cli
 for argv in (["--help"], ["list-models", "--help"], ["train", "--help"], ["evaluate", "--help"],
-             ["tune", "--help"], ["benchmark", "--help"], ["--version"]):
+             ["tune", "--help"], ["benchmark", "--help"], ["predict", "--help"], ["--version"]):
     try:
         cli.main(argv)
     except SystemExit as e:
         assert e.code == 0, (argv, e.code)
-if "predict" in cli._parser()._subparsers._group_actions[0].choices:
-    try:
-        cli.main(["predict", "--help"])
-    except SystemExit as e:
-        assert e.code == 0
 assert cli.main(["list-models"]) == 0
 assert cli.main(["list-models", "wrn"]) == 0
 loaded = [m for m in {BACKENDS!r} if m in sys.modules]
