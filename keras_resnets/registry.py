@@ -48,7 +48,9 @@ def register_model(name, *, params=None, paper=None, dataset=None, error=None, *
         paper: str, arXiv id of the source paper.
         dataset: str, the data set the `params` refer to.
         error: float, the paper's test error (%) for this model.
-        **defaults: extra facts kept on the spec.
+        **defaults: extra facts kept on the spec (e.g. `flops`; `family=True`
+            marks a family name such as `wrn`, which builds any architecture
+            of its family and is listed by `list_models(families=True)`).
     """
 
     def decorator(fn):

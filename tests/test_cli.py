@@ -1,11 +1,18 @@
 """`keras-resnets train / evaluate` end to end on a few hundred tiny images.
 
 One module-scoped run is interrupted after epoch 1 and started again with the
-same command: it must resume at epoch 2 and write every run-folder file.
+same command: it must resume at epoch 2 and write every run-folder file. The
+last tests cover the command line itself: no backend import for `--help` and
+`list-models`, quiet backends, `--version`, help texts, `--set` hints.
 """
 
 import csv
 import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -178,12 +185,6 @@ def test_sigkill_during_epoch_2_resumes(tmp_path):
 
 
 # === Fast, quiet command line (issue 14) ===
-
-import os  # noqa: E402
-import pathlib  # noqa: E402
-import re  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BACKENDS = ("tensorflow", "keras", "jax", "torch")
