@@ -216,6 +216,10 @@ def test_unregistered_architectures_export_under_the_family_name(family):
     assert search_spaces.get_family(spec.name) is fam
     config = config_from_dict({"model": section, "data": {"source": "cifar10"}})
     assert config.model.name == fam.generic
+    # The generic entry checks its arguments like every registered one.
+    assert set(hm.arch_kwargs(values)) <= set(registry.model_arguments(fam.generic))
+    with pytest.raises(TypeError, match="dpeth"):
+        registry.create_model(fam.generic, dpeth=3)
 
 
 # Building is backend-independent arithmetic of weight shapes but costs a
