@@ -4,6 +4,7 @@ Usage (`python -m keras_resnets ...` is the same):
 
     keras-resnets train CONFIG.yaml [--data PATH] [--output DIR] [--epochs N]
                         [--strategy NAME] [--set section.key=value ...]
+                        [--overwrite] [--json]
     keras-resnets evaluate RUN_DIR_or_MODEL [--data PATH] [--best] [--batch-size N]
     keras-resnets tune CONFIG.yaml [...]    (keras_resnets.tuning: hyperparameter search)
     keras-resnets benchmark MODEL [--batch N] [--image-size S] [--steps N]
@@ -13,8 +14,11 @@ Usage (`python -m keras_resnets ...` is the same):
     keras-resnets --version
 
 Bad input (config keys, types, values, model names, data sources) is
-reported as one line on stderr with exit status 2; a diverged run exits
-with status 1. `--traceback` shows the full Python traceback instead.
+reported as one line on stderr with exit status 2 (so is a run folder that
+holds another run); a diverged run exits with status 1; Ctrl-C during
+training prints one line ("interrupted in epoch N; the same command resumes
+after epoch N-1") and exits with status 130. `--traceback` shows the full
+Python traceback instead.
 
 Only the command that runs imports Keras and a backend: `--help`, every
 `COMMAND --help` and `list-models` import neither. The backends' log lines
