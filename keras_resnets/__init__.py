@@ -11,6 +11,7 @@ from keras_resnets import layers  # noqa: E402
 from keras_resnets import models  # noqa: E402
 from keras_resnets.flops import count_flops  # noqa: E402
 from keras_resnets.flops import count_trainable_params  # noqa: E402
+from keras_resnets.fold import fold_batch_norm  # noqa: E402
 from keras_resnets.models import FractalNet  # noqa: E402
 from keras_resnets.models import PreActResNet  # noqa: E402
 from keras_resnets.models import PyramidNet  # noqa: E402
