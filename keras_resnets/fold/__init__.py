@@ -285,9 +285,9 @@ def benchmark_folding(
     """Inference images/s of a model before and after folding.
 
     Both models run `predict_on_batch` on the same in-memory float32 batch
-    in one process, in `repeats` alternating rounds of `steps` calls (the
-    first model of a round alternates too), so that a busy machine slows
-    both alike. Speed does not depend on the BN statistics, so a freshly
+    in one process, call by call in alternating order, so that a busy
+    machine slows both alike; `repeats` rounds of `steps` calls each give
+    one images/s figure per model per round. Speed does not depend on the BN statistics, so a freshly
     built registered model is as good as a trained one.
 
     Args:
@@ -306,7 +306,8 @@ def benchmark_folding(
         dict: model, backend, processor, batch_size, input_shape,
         batch_norms (in the model), folded_batch_norms (how many
         disappeared), original_images_per_s and folded_images_per_s (one
-        number per round), speedup (ratio of the medians), max_abs_diff
+        number per round), speedup (median over the rounds of folded /
+        original), max_abs_diff
         (between the two models' outputs on the batch).
     """
     import keras_resnets
@@ -341,13 +342,17 @@ def benchmark_folding(
         for _ in range(warmup):
             m.predict_on_batch(x)
     rates = {key: [] for key in runs}
-    for r in range(repeats):
-        for key in runs if r % 2 == 0 else reversed(list(runs)):
-            start = time.perf_counter()
-            for _ in range(steps):
-                out = runs[key].predict_on_batch(x)
-            np.asarray(out)
-            rates[key].append(round(batch_size * steps / (time.perf_counter() - start), 1))
+    for _ in range(repeats):
+        seconds = {key: 0.0 for key in runs}
+        for step in range(steps):
+            # Call by call, in alternating order: a change in the machine's
+            # load hits both models alike.
+            for key in runs if step % 2 == 0 else reversed(list(runs)):
+                start = time.perf_counter()
+                np.asarray(runs[key].predict_on_batch(x))
+                seconds[key] += time.perf_counter() - start
+        for key in runs:
+            rates[key].append(round(batch_size * steps / seconds[key], 1))
     diff = np.abs(
         np.asarray(original.predict_on_batch(x)) - np.asarray(folded.predict_on_batch(x))
     ).max()
@@ -362,7 +367,9 @@ def benchmark_folding(
         "folded_batch_norms": total - count_batch_norms(folded),
         "original_images_per_s": rates["original"],
         "folded_images_per_s": rates["folded"],
-        "speedup": round(float(np.median(rates["folded"]) / np.median(rates["original"])), 3),
+        "speedup": round(
+            float(np.median(np.divide(rates["folded"], rates["original"]))), 3
+        ),
         "max_abs_diff": float(diff),
     }
 
@@ -379,9 +386,9 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=128, help="batch size (default 128)")
     parser.add_argument("--image-size", type=int, default=None,
                         help="input size (default 32 for CIFAR models, 224 for ImageNet)")
-    parser.add_argument("--steps", type=int, default=10, help="timed calls per round")
+    parser.add_argument("--steps", type=int, default=10, help="timed calls per round and model")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls first")
-    parser.add_argument("--repeats", type=int, default=3, help="alternating rounds")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds")
     parser.add_argument("--json", action="store_true", help="print JSON lines")
     args = parser.parse_args(argv)
     for name in args.model:
