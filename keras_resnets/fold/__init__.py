@@ -214,6 +214,8 @@ def _foldable_pairs(model):
         if (
             type(conv) is not keras.layers.Conv2D
             or keras.activations.serialize(conv.activation) != "linear"
+            or getattr(conv, "quantization_mode", None)  # int8/float8 kernels
+            or getattr(conv, "lora_enabled", False)
             or calls[id(conv)] != 1
             or calls[id(bn)] != 1
             or readers[id(tensor)] != 1
@@ -300,7 +302,8 @@ def benchmark_folding(
         steps: int, timed calls per round.
         warmup: int, untimed calls per model first.
         repeats: int, rounds.
-        jit_compile: bool or None (`keras_resnets.runtime.default_jit_compile`).
+        jit_compile: bool or None (then
+            `keras_resnets.runtime.default_jit_compile()`).
 
     Returns:
         dict: model, backend, processor, batch_size, input_shape,
