@@ -289,13 +289,14 @@ def benchmark_folding(
     Both models run `predict_on_batch` on the same in-memory float32 batch
     in one process, call by call in alternating order, so that a busy
     machine slows both alike; `repeats` rounds of `steps` calls each give
-    one images/s figure per model per round. Speed does not depend on the BN statistics, so a freshly
-    built registered model is as good as a trained one.
+    one images/s figure per model per round. Speed does not depend on the
+    BN statistics, so a freshly built registered model is as good as a
+    trained one.
 
     Args:
         model: a registered model name (built with a linear classifier), or
-            a functional/Sequential `keras.Model` (left uncompiled and
-            unchanged; a functional copy of it is timed).
+            a functional/Sequential `keras.Model` (not compiled or changed:
+            a functional view of its graph is what runs).
         batch_size: int. Defaults to 128.
         image_size: int, for a model name; default 224 for ImageNet models,
             else 32.
@@ -310,8 +311,8 @@ def benchmark_folding(
         batch_norms (in the model), folded_batch_norms (how many
         disappeared), original_images_per_s and folded_images_per_s (one
         number per round), speedup (median over the rounds of folded /
-        original), max_abs_diff
-        (between the two models' outputs on the batch).
+        original), max_abs_diff (between the two models' outputs on the
+        batch).
     """
     import keras_resnets
     from keras_resnets.runtime import default_jit_compile
