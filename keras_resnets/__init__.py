@@ -24,6 +24,7 @@ _LAZY = {
     "models": ("keras_resnets.models", None),
     "count_flops": ("keras_resnets.flops", "count_flops"),
     "count_trainable_params": ("keras_resnets.flops", "count_trainable_params"),
+    "fold_batch_norm": ("keras_resnets.fold", "fold_batch_norm"),
     "FractalNet": ("keras_resnets.models", "FractalNet"),
     "PreActResNet": ("keras_resnets.models", "PreActResNet"),
     "PyramidNet": ("keras_resnets.models", "PyramidNet"),
