@@ -209,7 +209,8 @@ class Predictor:
             (`"cifar10"`, `"cifar100"`, `"imagenet"`); None for the preset's
             default (required for `"cifar"`).
         std: as `mean`.
-        image_size: int, the `"imagenet"` preset's crop size.
+        image_size: int, the `"imagenet"` preset's crop size (None, as
+            `preprocessing.json` has it for the other presets: unused).
         class_names: sequence of `num_classes` names; defaults to
             `"0"`, ..., `"N-1"`.
         model_path: str, where the model was loaded from (informative).
@@ -251,6 +252,9 @@ class Predictor:
         self.preset = preset
         self.mean = None if mean is None else [float(v) for v in np.ravel(mean)]
         self.std = None if std is None else [float(v) for v in np.ravel(std)]
+        if image_size is None and preset != "imagenet":
+            # Only the imagenet preset crops; train writes null for the others.
+            image_size = self.input_shape[0] or 224
         if not isinstance(image_size, (int, np.integer)) or image_size < 1:
             raise ValueError(
                 "Invalid value received for argument `image_size`. Expected a positive "

@@ -19,6 +19,7 @@ import warnings
 
 import keras
 import keras_resnets
+import numpy as np
 import pytest
 import yaml
 
@@ -92,9 +93,12 @@ def test_finished_run_records_versions_precision_and_preprocessing(finished):
     assert metrics["keras_version"] == keras.__version__
     assert metrics["keras_resnets_version"] == keras_resnets.__version__
     assert isinstance(metrics["backend_version"], str) and metrics["backend_version"]
-    assert metrics["precision"] == "float32"
+    from keras_resnets import runtime
+
+    # `auto` (the default) resolved by this machine's hardware, and recorded.
+    assert metrics["precision"] == runtime.resolve_precision("auto")
     assert metrics["dataset"] and metrics["data_source"].endswith("tiny.npz")
-    assert "hardware" in metrics
+    assert metrics["hardware"] == runtime.processor_info()
     pre = json.loads((run_dir / "preprocessing.json").read_text())
     assert set(pre) == {"preset", "mean", "std", "image_size", "input_shape", "class_names",
                         "num_classes"}
@@ -105,6 +109,18 @@ def test_finished_run_records_versions_precision_and_preprocessing(finished):
     assert fingerprint["backend"] == keras.backend.backend()
     assert fingerprint["dataset"]["num_examples"]["train"] == 64
     assert "epochs" not in fingerprint["config"]["training"]
+
+
+def test_load_run_predicts_from_what_train_wrote(finished):
+    """The run folder is enough for inference: train's preprocessing.json
+    (image_size null for the CIFAR preset) feeds `load_run`."""
+    _, run_dir = finished
+    predictor = keras_resnets.load_run(run_dir, which="last")
+    assert list(predictor.class_names) == ["0", "1", "2", "3"]
+    images = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
+    probabilities = predictor.predict(images)
+    assert probabilities.shape == (3, 4)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
 def test_log_has_no_always_empty_columns(finished):
