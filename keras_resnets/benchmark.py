@@ -13,7 +13,7 @@ import resource
 import sys
 import time
 
-PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16", "bfloat16")  # = runtime.PRECISIONS
+from keras_resnets.runtime import PRECISIONS  # runtime imports no Keras at the top
 
 
 def _peak_memory_mb():

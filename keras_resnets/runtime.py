@@ -6,14 +6,16 @@ import pathlib
 import platform
 import warnings
 
-import keras
-
+# Keras is imported inside the functions: the CLI's parsers read PRECISIONS
+# without loading Keras or a backend.
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16", "bfloat16")
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
 def has_gpu():
     """Whether the active Keras backend sees a GPU."""
+    import keras
+
     backend = keras.backend.backend()
     try:
         if backend == "tensorflow":
@@ -37,6 +39,8 @@ def default_jit_compile():
     """XLA only where it wins: on GPUs. On CPU, TensorFlow's XLA path trains
     1.5-1.8x slower than the plain graph (measured on the project's 2-core
     CPU), and PyTorch has no jit_compile in Keras."""
+    import keras
+
     if keras.backend.backend() == "torch":
         return False
     return has_gpu()
@@ -44,6 +48,8 @@ def default_jit_compile():
 
 def onednn_enabled():
     """Whether TensorFlow runs its oneDNN CPU kernels (None off TensorFlow)."""
+    import keras
+
     if keras.backend.backend() != "tensorflow":
         return None
     try:
@@ -100,6 +106,8 @@ def cpu_has_bf16_units(flags=None):
 
 def _gpu_compute_capability():
     """(major, minor) of the first visible GPU, None without one (or unknown)."""
+    import keras
+
     backend = keras.backend.backend()
     try:
         if backend == "tensorflow":
@@ -138,6 +146,8 @@ def processor_info():
 
 
 def _gpu_name():
+    import keras
+
     if not has_gpu():
         return None
     backend = keras.backend.backend()
