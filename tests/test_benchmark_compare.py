@@ -202,6 +202,7 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert "Unknown model name 'resnet-21'" in capsys.readouterr().err
 
 
+@pytest.mark.large  # three subprocesses, two of them loading TensorFlow or PyTorch
 def test_real_smoke_run(tmp_path):
     """One tiny real run: ours and PyTorch float32 in subprocesses, and the peak."""
     if not TORCH_REFERENCE.is_file():
