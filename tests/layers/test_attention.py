@@ -1,19 +1,13 @@
 """Tests for SqueezeExcite (keras_resnets.layers.attention)."""
 
-import json
-
 import keras
 import numpy as np
 import pytest
 from keras import ops
 
 from keras_resnets.layers.attention import SqueezeExcite
-
-BACKEND = keras.backend.backend()
-
-
-def to_np(x):
-    return np.asarray(ops.convert_to_numpy(x))
+from tests.testing import run_layer_test
+from tests.testing import to_numpy
 
 
 def se_params(channels, ratio):
@@ -24,7 +18,7 @@ def se_params(channels, ratio):
 
 def reference_se(x, layer, channels_axis=-1):
     """Numpy SE: x * sigmoid(W2 relu(W1 mean(x) + b1) + b2)."""
-    w1, b1, w2, b2 = (to_np(w) for w in layer.weights)
+    w1, b1, w2, b2 = (to_numpy(w) for w in layer.weights)
     axes = tuple(a for a in range(1, x.ndim) if a != channels_axis % x.ndim)
     hidden = np.maximum(x.mean(axis=axes) @ w1 + b1, 0)
     scale = 1 / (1 + np.exp(-(hidden @ w2 + b2)))
@@ -34,26 +28,18 @@ def reference_se(x, layer, channels_axis=-1):
 def test_squeeze_excite_contract(tmp_path):
     kwargs = {"ratio": 4, "min_channels": 1, "data_format": "channels_last"}
     x = np.random.default_rng(0).normal(size=(2, 4, 4, 16)).astype("float32")
-    layer = SqueezeExcite(**kwargs)
-    config = layer.get_config()
+    config = SqueezeExcite(**kwargs).get_config()
     assert {k: config[k] for k in kwargs} == kwargs
-    revived = SqueezeExcite.from_config(config)
-    assert json.dumps(revived.get_config(), sort_keys=True) == json.dumps(
-        config, sort_keys=True
+    run_layer_test(
+        SqueezeExcite,
+        kwargs,
+        x,
+        x.shape,
+        expected_num_trainable_weights=4,
+        expected_num_non_trainable_weights=0,
+        expected_num_seed_generators=0,
+        tmp_path=tmp_path,
     )
-    # Symbolic call, weight counts, compute_output_shape.
-    out = layer(keras.Input(batch_shape=(None, 4, 4, 16)))
-    assert tuple(out.shape) == layer.compute_output_shape((None, 4, 4, 16))
-    assert len(layer.trainable_weights) == 4 and not layer.non_trainable_weights
-    # Compiled fit step and .keras round trip in a tiny model.
-    inputs = keras.Input((4, 4, 16))
-    model = keras.Model(inputs, SqueezeExcite(**kwargs)(keras.layers.Dense(16)(inputs)))
-    model.compile(optimizer="sgd", loss="mse", jit_compile=BACKEND != "torch")
-    model.fit(x, np.zeros_like(x), epochs=1, batch_size=2, verbose=0)
-    path = str(tmp_path / "se.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(to_np(loaded(x)), to_np(model(x)), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("channels, ratio", [(256, 16), (96, 8)])
@@ -88,7 +74,7 @@ def test_squeeze_excite_min_channels():
 def test_squeeze_excite_known_answer():
     x = np.random.default_rng(1).normal(size=(3, 5, 5, 32)).astype("float32")
     layer = SqueezeExcite(ratio=4, data_format="channels_last")
-    y = to_np(layer(x))
+    y = to_numpy(layer(x))
     expected, scale = reference_se(x, layer)
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
     assert np.all((scale > 0) & (scale < 1))
@@ -101,10 +87,10 @@ def test_squeeze_excite_channels_first_matches_channels_last():
     x = np.random.default_rng(2).normal(size=(2, 4, 6, 16)).astype("float32")
     last = SqueezeExcite(ratio=4, data_format="channels_last")
     first = SqueezeExcite(ratio=4, data_format="channels_first")
-    y_last = to_np(last(x))
+    y_last = to_numpy(last(x))
     first.build((None, 16, 4, 6))
     first.set_weights(last.get_weights())
-    y_first = to_np(first(np.transpose(x, (0, 3, 1, 2))))
+    y_first = to_numpy(first(np.transpose(x, (0, 3, 1, 2))))
     y_first_as_last = np.transpose(y_first, (0, 2, 3, 1))
     np.testing.assert_allclose(y_first_as_last, y_last, rtol=1e-5, atol=1e-6)
     expected = reference_se(np.transpose(x, (0, 3, 1, 2)), first, channels_axis=1)[0]
@@ -115,7 +101,7 @@ def test_squeeze_excite_channels_first_matches_channels_last():
 def test_squeeze_excite_1d_and_3d(shape):
     x = np.random.default_rng(3).normal(size=shape).astype("float32")
     layer = SqueezeExcite(ratio=2, data_format="channels_last")
-    y = to_np(layer(x))
+    y = to_numpy(layer(x))
     expected = reference_se(x, layer)[0]
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
 
@@ -133,7 +119,7 @@ def test_squeeze_excite_mixed_precision(policy, compute):
         assert keras.backend.standardize_dtype(weight.dtype) == "float32"
     assert layer.reduce.compute_dtype == compute
     tol = 2e-2 if compute == "bfloat16" else 5e-3
-    y32 = to_np(ops.cast(y, "float32"))
+    y32 = to_numpy(ops.cast(y, "float32"))
     np.testing.assert_allclose(y32, reference_se(x, layer)[0], rtol=tol, atol=tol)
 
 

@@ -1,11 +1,8 @@
 """Tests for keras_resnets.layers.regularization: DropPath, ShakeDrop, ShakeShake."""
 
-import json
-
 import keras
 import numpy as np
 import pytest
-from keras import ops
 
 from keras_resnets.layers.regularization import DropPath
 from keras_resnets.layers.regularization import ShakeDrop
@@ -13,55 +10,9 @@ from keras_resnets.layers.regularization import ShakeShake
 from keras_resnets.layers.regularization import StochasticDepth
 from keras_resnets.layers.regularization import drop_path_rates
 from keras_resnets.layers.regularization import shakedrop_probabilities
-
-BACKEND = keras.backend.backend()
-
-
-# --- helpers (local until tests/testing.py provides TestCase.run_layer_test) ---
-
-
-def to_np(x):
-    return np.asarray(ops.convert_to_numpy(x))
-
-
-def value_and_grads(fn, inputs):
-    """`fn(*inputs)` and the gradients of `sum(fn(*inputs))` w.r.t. each input.
-
-    One forward pass gives both, so the random draws behind the value and
-    the gradients are the same.
-    """
-    inputs = [np.asarray(x, dtype="float32") for x in inputs]
-    if BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        xs = [tf.constant(x) for x in inputs]
-        with tf.GradientTape() as tape:
-            tape.watch(xs)
-            y = fn(*xs)
-            loss = tf.reduce_sum(y)
-        grads = tape.gradient(loss, xs)
-    elif BACKEND == "jax":
-        import jax
-
-        def loss(*xs):
-            y = fn(*xs)
-            return jax.numpy.sum(y), y
-
-        argnums = tuple(range(len(inputs)))
-        (_, y), grads = jax.value_and_grad(loss, argnums=argnums, has_aux=True)(
-            *inputs
-        )
-    elif BACKEND == "torch":
-        import torch
-
-        xs = [torch.tensor(x, requires_grad=True) for x in inputs]
-        y = fn(*xs)
-        y.sum().backward()
-        grads = [x.grad for x in xs]
-        y = y.detach()
-    else:
-        pytest.skip(f"no gradient helper for backend {BACKEND}")
-    return to_np(y), [to_np(g) for g in grads]
+from tests.testing import run_layer_test
+from tests.testing import to_numpy
+from tests.testing import value_and_grads
 
 
 def per_example(x):
@@ -71,63 +22,13 @@ def per_example(x):
     return flat[:, 0]
 
 
-def check_layer_contract(tmp_path, cls, init_kwargs, input_data, num_seed_generators=1):
-    """Config round trip, shapes, compiled fit step, .keras save/load, dtypes."""
-    multi = isinstance(input_data, list)
-    data = input_data if multi else [input_data]
-    layer = cls(**init_kwargs)
-    # 1. get_config -> from_config -> get_config, and keras (de)serialization.
-    config = layer.get_config()
-    for key in init_kwargs:
-        assert key in config, key
-    revived = cls.from_config(config)
-    assert json.dumps(revived.get_config(), sort_keys=True) == json.dumps(
-        config, sort_keys=True
-    )
-    revived = keras.saving.deserialize_keras_object(
-        keras.saving.serialize_keras_object(layer)
-    )
-    assert type(revived) is cls
-    assert revived.get_config() == config
-    # 2. symbolic call agrees with compute_output_shape.
-    shapes = [(None,) + x.shape[1:] for x in data]
-    sym = [keras.Input(batch_shape=s) for s in shapes]
-    out = layer(sym if multi else sym[0])
-    expected = layer.compute_output_shape(shapes if multi else shapes[0])
-    assert tuple(out.shape) == tuple(expected)
-    assert len(layer.trainable_weights) == 0
-    assert len(layer._seed_generators) == num_seed_generators
-    # 3. eager: inference is deterministic; training keeps the shape.
-    call_in = data if multi else data[0]
-    y1, y2 = to_np(layer(call_in)), to_np(layer(call_in))
-    np.testing.assert_array_equal(y1, y2)
-    assert to_np(layer(call_in, training=True)).shape == y1.shape
-    # 4. one compiled fit step in a tiny model around the layer.
-    inputs = [keras.Input(shape=x.shape[1:]) for x in data]
-    branches = [keras.layers.Dense(x.shape[-1])(i) for i, x in zip(inputs, data)]
-    outputs = cls(**init_kwargs)(branches if multi else branches[0])
-    model = keras.Model(inputs if multi else inputs[0], outputs)
-    model.compile(optimizer="sgd", loss="mse", jit_compile=BACKEND != "torch")
-    history = model.fit(
-        call_in, np.zeros_like(y1), epochs=1, batch_size=len(y1), verbose=0
-    )
-    assert np.isfinite(history.history["loss"][0])
-    # 5. .keras save and load give the same inference outputs.
-    path = str(tmp_path / "model.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(
-        to_np(loaded(call_in)), to_np(model(call_in)), rtol=1e-6, atol=1e-6
-    )
-    # 6. mixed precision: output in the compute dtype, train and inference.
-    policies = (("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16"))
-    for policy, compute in policies:
-        mixed = cls(**init_kwargs, dtype=policy)
-        assert mixed.compute_dtype == compute
-        for training in (False, True):
-            y = mixed(call_in, training=training)
-            assert keras.backend.standardize_dtype(y.dtype) == compute
-            assert np.all(np.isfinite(to_np(ops.cast(y, "float32"))))
+# Weightless, one SeedGenerator; training mean = inference output.
+CONTRACT = {
+    "expected_num_trainable_weights": 0,
+    "expected_num_non_trainable_weights": 0,
+    "expected_num_seed_generators": 1,
+    "stochastic": True,
+}
 
 
 # --- ShakeShake ---
@@ -146,12 +47,15 @@ def shake_shake_coefficients(layer, batch=16):
 
 def test_shake_shake_contract(tmp_path):
     x = np.random.default_rng(0).normal(size=(4, 3, 3, 2)).astype("float32")
-    check_layer_contract(
-        tmp_path,
-        ShakeShake,
-        {"forward": "shake", "backward": "shake", "level": "image", "seed": 3},
-        [x, 2 * x],
-    )
+    for level in ("image", "batch"):
+        run_layer_test(
+            ShakeShake,
+            {"forward": "shake", "backward": "shake", "level": level, "seed": 3},
+            [x, 2 * x],
+            x.shape,
+            **CONTRACT,
+            tmp_path=tmp_path,
+        )
 
 
 def test_shake_shake_shake_forward_and_backward_differ():
@@ -196,7 +100,7 @@ def test_shake_shake_inference_is_exact_half_sum():
     rng = np.random.default_rng(0)
     x1, x2 = (rng.normal(size=(4, 5, 5, 3)).astype("float32") for _ in range(2))
     for kwargs in ({}, {"forward": "even", "backward": "keep", "level": "batch"}):
-        y = to_np(ShakeShake(**kwargs)([x1, x2]))
+        y = to_numpy(ShakeShake(**kwargs)([x1, x2]))
         np.testing.assert_array_equal(y, np.float32(0.5) * x1 + np.float32(0.5) * x2)
 
 
@@ -205,10 +109,10 @@ def test_shake_shake_seed_is_reproducible():
     x2 = np.zeros_like(x1)
     a = ShakeShake(seed=7)
     b = ShakeShake(seed=7)
-    first = to_np(a([x1, x2], training=True))
-    np.testing.assert_array_equal(first, to_np(b([x1, x2], training=True)))
+    first = to_numpy(a([x1, x2], training=True))
+    np.testing.assert_array_equal(first, to_numpy(b([x1, x2], training=True)))
     # The generator advances: the next call draws new coefficients.
-    assert not np.allclose(first, to_np(a([x1, x2], training=True)))
+    assert not np.allclose(first, to_numpy(a([x1, x2], training=True)))
 
 
 @pytest.mark.parametrize(
@@ -241,23 +145,26 @@ def test_shake_shake_invalid_inputs():
 
 def test_shake_drop_contract(tmp_path):
     x = np.random.default_rng(0).normal(size=(4, 3, 3, 2)).astype("float32")
-    check_layer_contract(tmp_path, ShakeDrop, {"p": 0.5, "seed": 3}, x)
+    run_layer_test(ShakeDrop, {"p": 0.5, "seed": 3}, x, x.shape, **CONTRACT, tmp_path=tmp_path)
+    # The paper's alpha ~ U(-1, 1) and a (0, 1) range both average to the inference.
+    kwargs = {"p": 0.2, "alpha_range": (0, 1), "beta_range": (0, 0.5), "seed": 4}
+    run_layer_test(ShakeDrop, kwargs, x, x.shape, **CONTRACT, run_mixed_precision=False)
 
 
 def test_shake_drop_inference_is_expectation():
     f = np.random.default_rng(0).normal(size=(4, 5, 5, 3)).astype("float32")
     # E[b + a - b a] = p for alpha ~ U(-1, 1).
-    np.testing.assert_array_equal(to_np(ShakeDrop(0.3)(f)), f * np.float32(0.3))
+    np.testing.assert_array_equal(to_numpy(ShakeDrop(0.3)(f)), f * np.float32(0.3))
     # p + (1 - p) E[alpha] = 0.5 + 0.5 * 0.5 for alpha ~ U(0, 1).
     layer = ShakeDrop(0.5, alpha_range=(0, 1))
-    np.testing.assert_array_equal(to_np(layer(f)), f * np.float32(0.75))
+    np.testing.assert_array_equal(to_numpy(layer(f)), f * np.float32(0.75))
 
 
 def test_shake_drop_training_mean_matches_inference():
     f = np.ones((4096, 1), "float32")
     for p, alpha_range in ((0.5, (-1, 1)), (0.2, (0, 1))):
         layer = ShakeDrop(p, alpha_range=alpha_range, seed=5)
-        y = to_np(layer(f, training=True))
+        y = to_numpy(layer(f, training=True))
         assert abs(y.mean() - layer.expected_scale) < 0.05
         assert y.std() > 0.1
 
@@ -279,10 +186,10 @@ def test_shake_drop_gradient_coefficients():
 
 def test_shake_drop_extreme_probabilities():
     f = np.ones((256, 2), "float32")
-    np.testing.assert_array_equal(to_np(ShakeDrop(1.0)(f, training=True)), f)
-    y = to_np(ShakeDrop(0.0, seed=1)(f, training=True))
+    np.testing.assert_array_equal(to_numpy(ShakeDrop(1.0)(f, training=True)), f)
+    y = to_numpy(ShakeDrop(0.0, seed=1)(f, training=True))
     assert np.all(y < 1) and np.all(y >= -1)  # b = 0: always alpha
-    np.testing.assert_array_equal(to_np(ShakeDrop(0.0)(f)), 0 * f)
+    np.testing.assert_array_equal(to_numpy(ShakeDrop(0.0)(f)), 0 * f)
 
 
 def test_shakedrop_probabilities_linear_decay():
@@ -323,7 +230,10 @@ def test_shakedrop_probabilities_invalid_arguments():
 def test_drop_path_contract(tmp_path):
     x = np.random.default_rng(0).normal(size=(4, 3, 3, 2)).astype("float32")
     kwargs = {"rate": 0.25, "seed": 3, "scale_by_keep": True}
-    check_layer_contract(tmp_path, DropPath, kwargs, x)
+    run_layer_test(DropPath, kwargs, x, x.shape, **CONTRACT, tmp_path=tmp_path)
+    # Without rescaling, inference multiplies by the survival rate: still the mean.
+    kwargs = {"rate": 0.4, "seed": 5, "scale_by_keep": False}
+    run_layer_test(DropPath, kwargs, x, x.shape, **CONTRACT, run_mixed_precision=False)
 
 
 def test_stochastic_depth_alias():
@@ -332,18 +242,18 @@ def test_stochastic_depth_alias():
 
 def test_drop_path_inference_is_identity():
     x = np.random.default_rng(0).normal(size=(4, 5, 5, 3)).astype("float32")
-    np.testing.assert_array_equal(to_np(DropPath(0.5)(x)), x)
-    np.testing.assert_array_equal(to_np(DropPath(0.0)(x, training=True)), x)
+    np.testing.assert_array_equal(to_numpy(DropPath(0.5)(x)), x)
+    np.testing.assert_array_equal(to_numpy(DropPath(0.0)(x, training=True)), x)
     # Without rescaling in training, inference multiplies by the survival rate.
     layer = DropPath(0.25, scale_by_keep=False)
-    np.testing.assert_array_equal(to_np(layer(x)), x * np.float32(0.75))
+    np.testing.assert_array_equal(to_numpy(layer(x)), x * np.float32(0.75))
 
 
 @pytest.mark.parametrize("scale_by_keep", [True, False])
 def test_drop_path_drops_whole_examples(scale_by_keep):
     rate = 0.25
     x = np.random.default_rng(0).normal(size=(256, 3, 3, 2)).astype("float32")
-    y = to_np(DropPath(rate, seed=2, scale_by_keep=scale_by_keep)(x, training=True))
+    y = to_numpy(DropPath(rate, seed=2, scale_by_keep=scale_by_keep)(x, training=True))
     scale = 1 / (1 - rate) if scale_by_keep else 1.0
     dropped = np.all(y == 0, axis=(1, 2, 3))
     np.testing.assert_allclose(y[~dropped], x[~dropped] * scale, rtol=1e-6)
@@ -352,7 +262,7 @@ def test_drop_path_drops_whole_examples(scale_by_keep):
 
 def test_drop_path_training_mean_is_input():
     x = np.ones((4096, 1), "float32")
-    y = to_np(DropPath(0.25, seed=4)(x, training=True))
+    y = to_numpy(DropPath(0.25, seed=4)(x, training=True))
     assert set(np.unique(y).tolist()) == {0.0, np.float32(1 / 0.75)}
     assert abs(y.mean() - 1.0) < 0.05
 

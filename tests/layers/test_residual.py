@@ -9,43 +9,54 @@ from tests.testing import run_layer_test
 from tests.testing import to_numpy
 
 
+# Blocks with a random layer (Dropout, DropPath) are checked for seed
+# reproducibility; their training mean is not the inference output, since
+# BatchNormalization uses batch statistics in training (expectation=False).
 @pytest.mark.parametrize(
-    "kwargs, in_channels, out_shape, n_train, n_non_train",
+    "kwargs, in_channels, out_shape, n_train, n_non_train, n_seed",
     [
         # basic, identity: 2 convs + 2 BN (gamma, beta) / 2 BN (mean, var)
-        ({"filters": 8}, 8, (2, 8, 8, 8), 6, 4),
+        ({"filters": 8}, 8, (2, 8, 8, 8), 6, 4, 0),
         # basic, option B projection: + conv + BN
-        ({"filters": 16, "strides": 2}, 8, (2, 4, 4, 16), 9, 6),
+        ({"filters": 16, "strides": 2}, 8, (2, 4, 4, 16), 9, 6, 0),
         # bottleneck, expansion 4, projection
-        ({"filters": 4, "bottleneck": True}, 8, (2, 8, 8, 16), 12, 8),
+        ({"filters": 4, "bottleneck": True}, 8, (2, 8, 8, 16), 12, 8, 0),
         # option A: parameter-free shortcut
-        ({"filters": 16, "strides": 2, "shortcut": "A"}, 8, (2, 4, 4, 16), 6, 4),
+        ({"filters": 16, "strides": 2, "shortcut": "A"}, 8, (2, 4, 4, 16), 6, 4, 0),
+        # stochastic depth on the branch: one DropPath
+        ({"filters": 8, "drop_path_rate": 0.5, "seed": 2}, 8, (2, 8, 8, 8), 6, 4, 1),
     ],
 )
-def test_resnet_block_contract(kwargs, in_channels, out_shape, n_train, n_non_train, tmp_path):
+def test_resnet_block_contract(kwargs, in_channels, out_shape, n_train, n_non_train, n_seed, tmp_path):
     x = np.random.rand(2, 8, 8, in_channels).astype("float32")
     run_layer_test(
         ResNetBlock, kwargs, x, out_shape,
         expected_num_trainable_weights=n_train,
         expected_num_non_trainable_weights=n_non_train,
+        expected_num_seed_generators=n_seed,
+        stochastic=n_seed > 0, expectation=False,
         tmp_path=tmp_path,
     )
 
 
 @pytest.mark.parametrize(
-    "kwargs, in_channels, out_shape, n_train",
+    "kwargs, in_channels, out_shape, n_train, n_seed",
     [
-        ({"filters": 8}, 8, (2, 8, 8, 8), 6),  # 2 BN + 2 convs
-        ({"filters": 16, "strides": 2}, 8, (2, 4, 4, 16), 7),  # + projection conv
-        ({"filters": 8, "kernel_sizes": (3, 1, 3), "dropout_rate": 0.3}, 8, (2, 8, 8, 8), 9),
-        ({"filters": 4, "bottleneck": True}, 8, (2, 8, 8, 16), 10),
+        ({"filters": 8}, 8, (2, 8, 8, 8), 6, 0),  # 2 BN + 2 convs
+        ({"filters": 16, "strides": 2}, 8, (2, 4, 4, 16), 7, 0),  # + projection conv
+        ({"filters": 8, "kernel_sizes": (3, 1, 3), "dropout_rate": 0.3, "seed": 1},
+         8, (2, 8, 8, 8), 9, 1),
+        ({"filters": 4, "bottleneck": True}, 8, (2, 8, 8, 16), 10, 0),
     ],
 )
-def test_preact_block_contract(kwargs, in_channels, out_shape, n_train, tmp_path):
+def test_preact_block_contract(kwargs, in_channels, out_shape, n_train, n_seed, tmp_path):
     x = np.random.rand(2, 8, 8, in_channels).astype("float32")
     run_layer_test(
         PreActBlock, kwargs, x, out_shape,
-        expected_num_trainable_weights=n_train, tmp_path=tmp_path,
+        expected_num_trainable_weights=n_train,
+        expected_num_seed_generators=n_seed,
+        stochastic=n_seed > 0, expectation=False,
+        tmp_path=tmp_path,
     )
 
 

@@ -10,6 +10,7 @@ import keras_resnets
 from keras_resnets.models.fractalnet import FractalJoin
 from keras_resnets.models.fractalnet import FractalNet
 from keras_resnets.models.fractalnet import FractalPathSampler
+from tests.testing import run_layer_test
 from tests.testing import run_model_test
 from tests.testing import to_numpy
 
@@ -53,6 +54,38 @@ def test_join_global_drop_path_selects_one_column():
     out = to_numpy(join([x[:4] for x in _inputs()] + [code], training=True))
     # Columns 1, 3, 2 carry 1, 100, 10; column 0 is not joined here: mean.
     np.testing.assert_allclose(out[:, 0, 0, 0], [1.0, 100.0, 10.0, 37.0], rtol=1e-6)
+
+
+def test_join_contract(tmp_path):
+    # Local drop-path keeps each input with the same probability, so the
+    # training mean is the plain mean that inference returns.
+    x = np.random.RandomState(0).rand(8, 3, 3, 2).astype("float32")
+    run_layer_test(
+        FractalJoin,
+        {"columns": [0, 1, 2], "drop_rate": 0.5, "seed": 1},
+        [x, 2 * x, -x],
+        x.shape,
+        expected_num_trainable_weights=0,
+        expected_num_seed_generators=1,
+        stochastic=True,
+        tmp_path=tmp_path,
+    )
+
+
+def test_sampler_contract():
+    x = np.random.RandomState(0).rand(32, 3, 3, 2).astype("float32")
+    # The column code is not a mean of anything: seeds only; no gradient to fit.
+    run_layer_test(
+        FractalPathSampler,
+        {"num_columns": 3, "global_ratio": 0.5, "seed": 1},
+        x,
+        (32, 1),
+        expected_num_trainable_weights=0,
+        expected_num_seed_generators=1,
+        stochastic=True,
+        expectation=False,
+        run_training=False,
+    )
 
 
 def test_sampler_modes():

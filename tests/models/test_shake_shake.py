@@ -47,6 +47,9 @@ def test_block_contract(tmp_path):
         (2, 4, 4, 8),
         expected_num_trainable_weights=16,
         expected_num_non_trainable_weights=10,
+        expected_num_seed_generators=1,  # ShakeShake
+        # Training BatchNormalization uses batch statistics: no expectation check.
+        stochastic=True, expectation=False,
         tmp_path=tmp_path,
     )
 
