@@ -355,9 +355,23 @@ class ShakeDrop(keras.layers.Layer):
         return config
 
 
-_SHAKE_FORWARD = ("shake", "even")
-_SHAKE_BACKWARD = ("shake", "even", "keep")
-_SHAKE_LEVEL = ("image", "batch")
+SHAKE_MODES = {
+    "forward": ("shake", "even"),
+    "backward": ("shake", "even", "keep"),
+    "level": ("image", "batch"),
+}
+
+
+def check_shake_modes(forward, backward, level):
+    """Checks the Shake-Shake modes `ShakeShake` (and the blocks and models
+    that pass them on) accept, with keras' error wording."""
+    for arg, value in (("forward", forward), ("backward", backward), ("level", level)):
+        valid = SHAKE_MODES[arg]
+        if value not in valid:
+            raise ValueError(
+                f"Invalid value received for argument `{arg}`. Expected one of "
+                f"{', '.join(repr(v) for v in valid)}. Received: {arg}={value!r}"
+            )
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
@@ -408,17 +422,7 @@ class ShakeShake(keras.layers.Layer):
         self, forward="shake", backward="shake", level="image", seed=None, **kwargs
     ):
         super().__init__(**kwargs)
-        for arg, value, valid in (
-            ("forward", forward, _SHAKE_FORWARD),
-            ("backward", backward, _SHAKE_BACKWARD),
-            ("level", level, _SHAKE_LEVEL),
-        ):
-            if value not in valid:
-                raise ValueError(
-                    f"Invalid value received for argument `{arg}`. Expected "
-                    f"one of {', '.join(repr(v) for v in valid)}. "
-                    f"Received: {arg}={value!r}"
-                )
+        check_shake_modes(forward, backward, level)
         # Not `self.forward`: that is the torch.nn.Module call method on the
         # torch backend.
         self.forward_mode = forward

@@ -1,38 +1,18 @@
 """Residual blocks: post-activation (ResNet v1) and pre-activation (v2, WRN)."""
 
-import math
-
 import keras
 from keras import ops
 
-from keras_resnets.layers._utils import channel_axis
 from keras_resnets.layers._utils import check_positive_int
 from keras_resnets.layers._utils import check_rate
-from keras_resnets.layers._utils import standardize_data_format
 from keras_resnets.layers._utils import strided_output_shape
-from keras_resnets.layers.conv import CONV_INITIALIZER
+from keras_resnets.layers.block import ResidualBlockBase
 from keras_resnets.layers.conv import Shortcut
-from keras_resnets.layers.conv import make_batch_norm
-from keras_resnets.layers.conv import make_conv
-from keras_resnets.layers.conv import make_padding
 
 VALID_KERNEL_SIZES = (1, 3)
 
 
-def conv_macs(conv, input_shape):
-    """Multiply-adds per example of `conv` on `input_shape`, and its output shape."""
-    output_shape = conv.compute_output_shape(input_shape)
-    if conv.data_format == "channels_last":
-        spatial = output_shape[1:3]
-    else:
-        spatial = output_shape[2:4]
-    kh, kw = conv.kernel_size
-    in_channels = input_shape[channel_axis(conv.data_format)]
-    per_position = kh * kw * (in_channels // conv.groups) * conv.filters
-    return math.prod(spatial) * per_position, output_shape
-
-
-class _ResidualBlock(keras.layers.Layer):
+class _ResidualBlock(ResidualBlockBase):
     """Shared configuration and construction of the residual blocks."""
 
     preactivation = False
@@ -50,25 +30,14 @@ class _ResidualBlock(keras.layers.Layer):
         shortcut="B",
         groups=1,
         dropout_rate=0.0,
-        drop_path_rate=0.0,
         se_ratio=None,
         zero_init_last_bn=False,
         residual_bias=False,
-        kernel_initializer=CONV_INITIALIZER,
-        kernel_regularizer=None,
-        bn_momentum=0.9,
-        bn_epsilon=1e-5,
-        data_format=None,
-        seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.filters = check_positive_int("filters", filters)
-        if strides not in (1, 2):
-            raise ValueError(
-                f"Block `strides` must be 1 or 2. Received: strides={strides!r}"
-            )
-        self.strides = strides
+        # filters, strides, drop_path_rate, the conv/BN settings, data_format
+        # and seed are `ResidualBlockBase`'s.
+        super().__init__(filters, strides, **kwargs)
         self.bottleneck = bool(bottleneck)
         if kernel_sizes is None:
             kernel_sizes = (1, 3, 1) if bottleneck else (3, 3)
@@ -101,7 +70,6 @@ class _ResidualBlock(keras.layers.Layer):
         self.shortcut_mode = shortcut
         self.groups = check_positive_int("groups", groups)
         self.dropout_rate = check_rate("dropout_rate", dropout_rate)
-        self.drop_path_rate = check_rate("drop_path_rate", drop_path_rate)
         if se_ratio is not None and se_ratio <= 0:
             raise ValueError(
                 f"`se_ratio` must be a positive number or None. Received: se_ratio={se_ratio!r}"
@@ -109,13 +77,6 @@ class _ResidualBlock(keras.layers.Layer):
         self.se_ratio = se_ratio
         self.zero_init_last_bn = zero_init_last_bn
         self.residual_bias = residual_bias
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bn_momentum = bn_momentum
-        self.bn_epsilon = bn_epsilon
-        self.data_format = standardize_data_format(data_format)
-        self.seed = seed
-        self.forward_macs = 0
 
     @property
     def output_filters(self):
@@ -127,48 +88,36 @@ class _ResidualBlock(keras.layers.Layer):
         n = len(self.kernel_sizes)
         return [self.filters] * (n - 1) + [self.output_filters]
 
-    def _bn(self, name, gamma_zero=False):
-        return make_batch_norm(
-            momentum=self.bn_momentum,
-            epsilon=self.bn_epsilon,
-            gamma_zero=gamma_zero,
-            data_format=self.data_format,
-            dtype=self.dtype_policy,
-            name=name,
-        )
-
     def _build_branch(self, input_shape):
-        """Creates convs (+ paddings) and returns the branch output shape."""
-        self.convs, self.pads = [], []
+        """Creates the convs (+ paddings) and their BNs, in the block's order.
+
+        The BN of conv `i` is built on the conv's output (post-activation)
+        or on its input (pre-activation); the last one starts at gamma 0
+        with `zero_init_last_bn`. Returns the branch output shape.
+        """
+        self.bns, self.convs, self.pads = [], [], []
+        convs = [
+            (k, width, self.groups if k > 1 else 1)
+            for k, width in zip(self.kernel_sizes, self._conv_widths())
+        ]
+        last = len(convs) - 1
         shape = input_shape
-        last = len(self.kernel_sizes) - 1
-        for i, (k, width) in enumerate(zip(self.kernel_sizes, self._conv_widths())):
-            strides = self.strides if i == self.stride_index else 1
-            pad = make_padding(
-                k, strides, data_format=self.data_format, dtype=self.dtype_policy,
-                name=f"pad{i + 1}",
-            )
-            if pad is not None:
-                shape = pad.compute_output_shape(shape)
-            conv = make_conv(
-                width,
-                k,
-                strides=strides,
-                use_bias=self.residual_bias and self.preactivation and i == last,
-                groups=self.groups if k > 1 else 1,
-                kernel_initializer=self.kernel_initializer,
-                kernel_regularizer=self.kernel_regularizer,
-                data_format=self.data_format,
-                dtype=self.dtype_policy,
-                name=f"conv{i + 1}",
-            )
-            conv.build(shape)
-            macs, out_shape = conv_macs(conv, shape)
-            self.forward_macs += macs
+        for i, pad, conv, in_shape, shape in self.conv_stack(
+            input_shape,
+            convs,
+            stride_index=self.stride_index,
+            last_bias=self.residual_bias and self.preactivation,
+        ):
             self.pads.append(pad)
             self.convs.append(conv)
-            yield i, shape, out_shape
-            shape = out_shape
+            self.bns.append(
+                self.batch_norm(
+                    f"bn{i + 1}",
+                    in_shape if self.preactivation else shape,
+                    gamma_zero=self.zero_init_last_bn and i == last,
+                )
+            )
+        return shape
 
     def _build_extras(self, shape, input_shape):
         self.dropout = None
@@ -185,16 +134,7 @@ class _ResidualBlock(keras.layers.Layer):
                 dtype=self.dtype_policy, name="se",
             )
             self.se.build(shape)
-            c = shape[channel_axis(self.data_format)]
-            self.forward_macs += 2 * c * max(1, int(c // self.se_ratio))
-        self.drop_path = None
-        if self.drop_path_rate > 0:
-            from keras_resnets.layers.regularization import DropPath
-
-            self.drop_path = DropPath(
-                self.drop_path_rate, seed=self.seed, dtype=self.dtype_policy,
-                name="drop_path",
-            )
+        self.drop_path = self.make_drop_path()
         self.shortcut = Shortcut(
             self.output_filters,
             self.strides,
@@ -210,9 +150,9 @@ class _ResidualBlock(keras.layers.Layer):
             name="shortcut",
         )
         self.shortcut.build(input_shape)
-        if self.shortcut.conv is not None:
-            macs, _ = conv_macs(self.shortcut.conv, input_shape)
-            self.forward_macs += macs
+
+    def build(self, input_shape):
+        self._build_extras(self._build_branch(input_shape), input_shape)
 
     def _conv(self, i, x):
         if self.pads[i] is not None:
@@ -235,8 +175,6 @@ class _ResidualBlock(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "filters": self.filters,
-                "strides": self.strides,
                 "kernel_sizes": list(self.kernel_sizes),
                 "expansion": self.expansion,
                 "output_filters": self._output_filters,
@@ -245,22 +183,9 @@ class _ResidualBlock(keras.layers.Layer):
                 "shortcut": self.shortcut_mode,
                 "groups": self.groups,
                 "dropout_rate": self.dropout_rate,
-                "drop_path_rate": self.drop_path_rate,
                 "se_ratio": self.se_ratio,
                 "zero_init_last_bn": self.zero_init_last_bn,
                 "residual_bias": self.residual_bias,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                )
-                if self.kernel_regularizer
-                else None,
-                "bn_momentum": self.bn_momentum,
-                "bn_epsilon": self.bn_epsilon,
-                "data_format": self.data_format,
-                "seed": self.seed,
             }
         )
         return config
@@ -312,17 +237,6 @@ class ResNetBlock(_ResidualBlock):
     (2, 4, 4, 64)
     """
 
-    def build(self, input_shape):
-        self.forward_macs = 0
-        self.bns = []
-        last = len(self.kernel_sizes) - 1
-        for i, _, out_shape in self._build_branch(input_shape):
-            bn = self._bn(f"bn{i + 1}", gamma_zero=self.zero_init_last_bn and i == last)
-            bn.build(out_shape)
-            self.bns.append(bn)
-            shape = out_shape
-        self._build_extras(shape, input_shape)
-
     def call(self, inputs, training=None):
         x = inputs
         last = len(self.convs) - 1
@@ -365,20 +279,6 @@ class PreActBlock(_ResidualBlock):
     """
 
     preactivation = True
-
-    def build(self, input_shape):
-        self.forward_macs = 0
-        self.bns = []
-        shape = input_shape
-        for i, in_shape, out_shape in self._build_branch(input_shape):
-            bn = self._bn(
-                f"bn{i + 1}",
-                gamma_zero=self.zero_init_last_bn and i == len(self.kernel_sizes) - 1,
-            )
-            bn.build(shape)
-            self.bns.append(bn)
-            shape = out_shape
-        self._build_extras(shape, input_shape)
 
     def call(self, inputs, training=None):
         preact = ops.relu(self.bns[0](inputs, training=training))

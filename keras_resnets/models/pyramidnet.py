@@ -4,24 +4,16 @@ import keras
 from keras import ops
 
 from keras_resnets.layers._utils import channel_axis
-from keras_resnets.layers._utils import check_positive_int
 from keras_resnets.layers._utils import check_rate
-from keras_resnets.layers._utils import standardize_data_format
 from keras_resnets.layers._utils import strided_output_shape
-from keras_resnets.layers.conv import CONV_INITIALIZER
-from keras_resnets.layers.conv import make_batch_norm
-from keras_resnets.layers.conv import make_conv
-from keras_resnets.layers.conv import make_padding
-from keras_resnets.layers.regularization import DropPath
+from keras_resnets.layers.block import ResidualBlockBase
 from keras_resnets.layers.regularization import ShakeDrop
-from keras_resnets.layers.regularization import shakedrop_probabilities
-from keras_resnets.layers.residual import conv_macs
 from keras_resnets.models import base
 from keras_resnets.registry import register_model
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
-class PyramidBlock(keras.layers.Layer):
+class PyramidBlock(ResidualBlockBase):
     """PyramidNet residual unit with a zero-padded identity shortcut.
 
     Paper: Han, Kim, Kim, "Deep Pyramidal Residual Networks", CVPR 2017,
@@ -64,50 +56,21 @@ class PyramidBlock(keras.layers.Layer):
         *,
         bottleneck=False,
         shakedrop_p=None,
-        drop_path_rate=0.0,
-        kernel_initializer=CONV_INITIALIZER,
-        kernel_regularizer=None,
-        bn_momentum=0.9,
-        bn_epsilon=1e-5,
-        data_format=None,
-        seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.filters = check_positive_int("filters", filters)
-        if strides not in (1, 2):
-            raise ValueError(f"Block `strides` must be 1 or 2. Received: strides={strides!r}")
-        self.strides = strides
+        # filters, strides, drop_path_rate, the conv/BN settings, data_format
+        # and seed are `ResidualBlockBase`'s.
+        super().__init__(filters, strides, **kwargs)
         self.bottleneck = bool(bottleneck)
         if shakedrop_p is not None:
             shakedrop_p = check_rate("shakedrop_p", shakedrop_p, allow_one=True)
         self.shakedrop_p = shakedrop_p
-        self.drop_path_rate = check_rate("drop_path_rate", drop_path_rate)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bn_momentum = bn_momentum
-        self.bn_epsilon = bn_epsilon
-        self.data_format = standardize_data_format(data_format)
-        self.seed = seed
-        self.forward_macs = 0
 
     @property
     def output_filters(self):
         return self.filters * (4 if self.bottleneck else 1)
 
-    def _bn(self, name, shape):
-        bn = make_batch_norm(
-            momentum=self.bn_momentum,
-            epsilon=self.bn_epsilon,
-            data_format=self.data_format,
-            dtype=self.dtype_policy,
-            name=name,
-        )
-        bn.build(shape)
-        return bn
-
     def build(self, input_shape):
-        self.forward_macs = 0
         in_channels = input_shape[channel_axis(self.data_format)]
         if in_channels > self.output_filters:
             raise ValueError(
@@ -116,50 +79,26 @@ class PyramidBlock(keras.layers.Layer):
                 f"{self.output_filters} output channels."
             )
         if self.bottleneck:
-            spec, stride_index = [(1, self.filters), (3, self.filters), (1, self.output_filters)], 1
+            convs = [(1, self.filters, 1), (3, self.filters, 1), (1, self.output_filters, 1)]
+            stride_index = 1
         else:
-            spec, stride_index = [(3, self.filters), (3, self.filters)], 0
-        self.bn_in = self._bn("bn1", input_shape)
+            convs, stride_index = [(3, self.filters, 1), (3, self.filters, 1)], 0
+        self.bn_in = self.batch_norm("bn1", input_shape)
         self.pads, self.convs, self.bns = [], [], []
-        shape = input_shape
-        for i, (k, width) in enumerate(spec):
-            strides = self.strides if i == stride_index else 1
-            pad = make_padding(
-                k, strides, data_format=self.data_format, dtype=self.dtype_policy,
-                name=f"pad{i + 1}",
-            )
-            if pad is not None:
-                shape = pad.compute_output_shape(shape)
-            conv = make_conv(
-                width,
-                k,
-                strides=strides,
-                # One instance per conv: an unseeded initializer instance
-                # returns the same values on every call.
-                kernel_initializer=keras.initializers.get(
-                    keras.initializers.serialize(self.kernel_initializer)
-                ),
-                kernel_regularizer=self.kernel_regularizer,
-                data_format=self.data_format,
-                dtype=self.dtype_policy,
-                name=f"conv{i + 1}",
-            )
-            conv.build(shape)
-            macs, shape = conv_macs(conv, shape)
-            self.forward_macs += macs
+        for i, pad, conv, _, shape in self.conv_stack(
+            input_shape, convs, stride_index=stride_index
+        ):
             self.pads.append(pad)
             self.convs.append(conv)
-            self.bns.append(self._bn(f"bn{i + 2}", shape))
+            self.bns.append(self.batch_norm(f"bn{i + 2}", shape))
         self.shakedrop = None
         self.drop_path = None
         if self.shakedrop_p is not None:
             self.shakedrop = ShakeDrop(
                 self.shakedrop_p, seed=self.seed, dtype=self.dtype_policy, name="shakedrop"
             )
-        elif self.drop_path_rate > 0:
-            self.drop_path = DropPath(
-                self.drop_path_rate, seed=self.seed, dtype=self.dtype_policy, name="drop_path"
-            )
+        else:
+            self.drop_path = self.make_drop_path()
         self.pool = None
         if self.strides > 1:
             self.pool = keras.layers.AveragePooling2D(
@@ -195,23 +134,7 @@ class PyramidBlock(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "filters": self.filters,
-                "strides": self.strides,
-                "bottleneck": self.bottleneck,
-                "shakedrop_p": self.shakedrop_p,
-                "drop_path_rate": self.drop_path_rate,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
-                if self.kernel_regularizer
-                else None,
-                "bn_momentum": self.bn_momentum,
-                "bn_epsilon": self.bn_epsilon,
-                "data_format": self.data_format,
-                "seed": self.seed,
-            }
-        )
+        config.update({"bottleneck": self.bottleneck, "shakedrop_p": self.shakedrop_p})
         return config
 
 
@@ -287,18 +210,10 @@ class PyramidNet(keras.Model):
     ):
         # === Validation ===
         base.check_model_kwargs(PyramidNet, kwargs, type(self).__name__)
-        per_block = 3 if bottleneck else 2
-        if (
-            isinstance(depth, bool)
-            or not isinstance(depth, int)
-            or depth < 3 * per_block + 2
-            or (depth - 2) % (3 * per_block)
-        ):
-            rule = "9n+2 (e.g. 272)" if bottleneck else "6n+2 (e.g. 110)"
-            raise ValueError(
-                f"PyramidNet depth must be {rule} with bottleneck={bool(bottleneck)}. "
-                f"Received: depth={depth!r}"
-            )
+        n = base.blocks_per_stage(
+            depth, family="PyramidNet", layers_per_block=3 if bottleneck else 2,
+            rule=f" with bottleneck={bool(bottleneck)}", examples="272" if bottleneck else "110",
+        )
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
             raise ValueError(
                 f"PyramidNet `alpha` must be a positive number. Received: alpha={alpha!r}"
@@ -312,14 +227,13 @@ class PyramidNet(keras.Model):
             )
         base.check_pooling(pooling)
         num_classes = base.resolve_num_classes(num_classes, classes, 10)
-        n = (depth - 2) // (3 * per_block)
-        num_blocks = 3 * n
-        widths = pyramid_widths(num_blocks, alpha)
-        if shakedrop:
-            probs = shakedrop_probabilities(num_blocks, shakedrop_p_last)
-        else:
-            probs = [None] * num_blocks
-        rates = base.linear_drop_path_rates(num_blocks, drop_path_rate)
+        schedule = base.block_schedule(
+            [n, n, n],
+            [1, 2, 2],
+            block_filters=pyramid_widths(3 * n, alpha),
+            drop_path_rate=drop_path_rate,
+            shakedrop_p_last=shakedrop_p_last if shakedrop else None,
+        )
         config = base.BuildConfig(
             data_format=data_format,
             dtype=dtype,
@@ -332,18 +246,20 @@ class PyramidNet(keras.Model):
         inputs = base.make_inputs(input_shape, 32, config.data_format, 4, "PyramidNet")
         x = base.apply_cifar_stem(inputs, 16, bn=False, config=config)
         x = config.batch_norm("stem_bn")(x)
-        for i in range(num_blocks):
-            s, b = divmod(i, n)
-            x = PyramidBlock(
-                widths[i],
-                2 if (s > 0 and b == 0) else 1,
+        x = base.apply_stages(
+            x,
+            lambda spec: PyramidBlock(
+                spec.filters,
+                spec.strides,
                 bottleneck=bottleneck,
-                shakedrop_p=probs[i],
-                drop_path_rate=rates[i],
-                seed=None if seed is None else seed + i,
-                name=f"stage{s + 1}_block{b + 1}",
+                shakedrop_p=spec.shakedrop_p,
+                drop_path_rate=spec.drop_path_rate,
+                seed=spec.seed(seed),
+                name=spec.name,
                 **config.block_kwargs(),
-            )(x)
+            ),
+            schedule,
+        )
         x = config.batch_norm("post_bn")(x)
         x = config.relu("post_relu")(x)
         outputs = base.apply_head(

@@ -23,10 +23,8 @@ IMAGENET_FILTERS = (64, 128, 256, 512)
 _IMAGENET_RULE = "one of 18, 34, 50, 101, 152"
 
 
-def _cifar_rule(block_type):
-    if block_type == "bottleneck":
-        return "9n+2 (e.g. 164, 1001)"
-    return "6n+2 (e.g. 20, 32, 44, 56, 110, 1202)"
+# Weighted layers per block and the papers' CIFAR depths, by block type.
+_CIFAR_BLOCKS = {"basic": (2, "20, 32, 44, 56, 110, 1202"), "bottleneck": (3, "164, 1001")}
 
 
 def depth_layout(family, depth, *, stem=None, block_type=None, preactivation=False):
@@ -61,9 +59,9 @@ def depth_layout(family, depth, *, stem=None, block_type=None, preactivation=Fal
     if stem not in (None,) + STEMS:
         raise ValueError(f"`stem` must be one of {STEMS}. Received: stem={stem!r}")
     cifar_block_type = block_type or ("bottleneck" if preactivation else "basic")
-    per_stage = 3 * (3 if cifar_block_type == "bottleneck" else 2)
+    layers_per_block, examples = _CIFAR_BLOCKS[cifar_block_type]
     is_int = isinstance(depth, int) and not isinstance(depth, bool)
-    cifar_ok = is_int and depth >= 2 + per_stage and (depth - 2) % per_stage == 0
+    cifar_ok = base.fits_depth(depth, 3 * layers_per_block, 2)
     if stem is None:
         if is_int and depth in IMAGENET_DEPTHS:
             stem = "imagenet"
@@ -71,12 +69,12 @@ def depth_layout(family, depth, *, stem=None, block_type=None, preactivation=Fal
             stem = "cifar"
         else:
             if cifar_block_type == "bottleneck":
-                cifar_rule = "9n+2 for CIFAR (bottleneck blocks, e.g. 164, 1001"
+                cifar_rule = f"9n+2 for CIFAR (bottleneck blocks, e.g. {examples}"
                 if preactivation and block_type is None:
                     cifar_rule += "; 6n+2 with block_type='basic'"
                 cifar_rule += ")"
             else:
-                cifar_rule = "6n+2 for CIFAR (e.g. 20, 32, 44, 56, 110, 1202)"
+                cifar_rule = f"6n+2 for CIFAR (e.g. {examples})"
             raise ValueError(
                 f"{family} depth must be {cifar_rule} or {_IMAGENET_RULE} for "
                 f"ImageNet. Received: depth={depth!r}"
@@ -109,12 +107,9 @@ def depth_layout(family, depth, *, stem=None, block_type=None, preactivation=Fal
                 residual_bias=True,
             )
         return layout
-    if not cifar_ok:
-        raise ValueError(
-            f"CIFAR {family} depth must be {_cifar_rule(cifar_block_type)}. "
-            f"Received: depth={depth!r}"
-        )
-    n = (depth - 2) // per_stage
+    n = base.blocks_per_stage(
+        depth, family=f"CIFAR {family}", layers_per_block=layers_per_block, examples=examples
+    )
     return {
         "stackwise_num_blocks": [n, n, n],
         "stackwise_num_filters": list(CIFAR_FILTERS),
@@ -347,6 +342,13 @@ class ResNet(keras.Model):
             bn_epsilon=bn_epsilon,
         )
         min_size = (1 if cifar else 4) * 2 ** sum(s > 1 for s in stackwise_strides)
+        schedule = base.block_schedule(
+            stackwise_num_blocks,
+            stackwise_strides,
+            stackwise_num_filters=stackwise_num_filters,
+            downsample_last=downsample_last,
+            drop_path_rate=drop_path_rate,
+        )
 
         # === Functional Model ===
         inputs = base.make_inputs(
@@ -378,13 +380,14 @@ class ResNet(keras.Model):
             block_kwargs["residual_bias"] = residual_bias
         x = base.apply_stages(
             x,
-            self.block_cls,
-            stackwise_num_blocks=stackwise_num_blocks,
-            stackwise_num_filters=stackwise_num_filters,
-            stackwise_strides=stackwise_strides,
-            downsample_last=downsample_last,
-            drop_path_rate=drop_path_rate,
-            block_kwargs=block_kwargs,
+            lambda spec: self.block_cls(
+                spec.filters,
+                spec.strides,
+                drop_path_rate=spec.drop_path_rate,
+                name=spec.name,
+                **block_kwargs,
+            ),
+            schedule,
         )
         if self.preactivation:
             x = config.batch_norm("post_bn")(x)

@@ -108,6 +108,12 @@ class ResNeXt(keras.Model):
             bn_epsilon=bn_epsilon,
         )
         min_size = (1 if cifar else 4) * 2 ** sum(s > 1 for s in stackwise_strides)
+        schedule = base.block_schedule(
+            stackwise_num_blocks,
+            stackwise_strides,
+            stackwise_num_filters=stackwise_num_filters,
+            drop_path_rate=drop_path_rate,
+        )
 
         # === Functional Model ===
         inputs = base.make_inputs(
@@ -117,29 +123,28 @@ class ResNeXt(keras.Model):
             x = base.apply_cifar_stem(inputs, 64, config=config)
         else:
             x = base.apply_imagenet_stem(inputs, 64, config=config)
-        rates = base.linear_drop_path_rates(sum(stackwise_num_blocks), drop_path_rate)
-        index = 0
-        for s, (n, out_filters, stride) in enumerate(
-            zip(stackwise_num_blocks, stackwise_num_filters, stackwise_strides)
-        ):
-            for b in range(n):
-                x = ResNetBlock(
-                    cardinality * base_width * 2**s,
-                    stride if b == 0 else 1,
-                    kernel_sizes=(1, 3, 1),
-                    output_filters=out_filters,
-                    bottleneck=True,
-                    stride_index=stride_index,
-                    shortcut="B",
-                    groups=cardinality,
-                    dropout_rate=dropout_rate,
-                    drop_path_rate=rates[index],
-                    se_ratio=se_ratio,
-                    zero_init_last_bn=zero_init_last_bn,
-                    name=f"stage{s + 1}_block{b + 1}",
-                    **config.block_kwargs(),
-                )(x)
-                index += 1
+        x = base.apply_stages(
+            x,
+            # The schedule's filters are a stage's output width; the inner
+            # (grouped) width is C * d * 2^s.
+            lambda spec: ResNetBlock(
+                cardinality * base_width * 2**spec.stage,
+                spec.strides,
+                kernel_sizes=(1, 3, 1),
+                output_filters=spec.filters,
+                bottleneck=True,
+                stride_index=stride_index,
+                shortcut="B",
+                groups=cardinality,
+                dropout_rate=dropout_rate,
+                drop_path_rate=spec.drop_path_rate,
+                se_ratio=se_ratio,
+                zero_init_last_bn=zero_init_last_bn,
+                name=spec.name,
+                **config.block_kwargs(),
+            ),
+            schedule,
+        )
         outputs = base.apply_head(
             x,
             include_top=include_top,
@@ -189,12 +194,9 @@ class ResNeXt(keras.Model):
 def cifar_resnext(depth=29, cardinality=8, base_width=64, **kwargs):
     """The CIFAR ResNeXt of Xie 2017 sec. 5.2: depth `9n + 2`, output widths
     256/512/1024."""
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 11 or (depth - 2) % 9:
-        raise ValueError(
-            "CIFAR ResNeXt depth must be 9n+2 (e.g. 29). "
-            f"Received: depth={depth!r}"
-        )
-    n = (depth - 2) // 9
+    n = base.blocks_per_stage(
+        depth, family="CIFAR ResNeXt", layers_per_block=3, examples="29"
+    )
     return ResNeXt([n, n, n], cardinality, base_width=base_width, stem="cifar", **kwargs)
 
 

@@ -5,40 +5,19 @@ from keras import ops
 
 from keras_resnets.layers._utils import channel_axis
 from keras_resnets.layers._utils import check_positive_int
-from keras_resnets.layers._utils import check_rate
-from keras_resnets.layers._utils import standardize_data_format
 from keras_resnets.layers._utils import strided_output_shape
-from keras_resnets.layers.conv import CONV_INITIALIZER
-from keras_resnets.layers.conv import make_batch_norm
+from keras_resnets.layers.block import ResidualBlockBase
 from keras_resnets.layers.conv import make_conv
-from keras_resnets.layers.conv import make_padding
-from keras_resnets.layers.regularization import DropPath
 from keras_resnets.layers.regularization import ShakeShake
-from keras_resnets.layers.residual import conv_macs
+from keras_resnets.layers.regularization import check_shake_modes
 from keras_resnets.models import base
 from keras_resnets.registry import register_model
 
 BLOCK_TYPES = ("basic", "bottleneck")
-SHAKE_MODES = {
-    "forward": ("shake", "even"),
-    "backward": ("shake", "even", "keep"),
-    "level": ("image", "batch"),
-}
-
-
-def check_shake_modes(forward, backward, level):
-    """Checks the Shake-Shake modes with `ShakeShake`'s error wording."""
-    for arg, value in (("forward", forward), ("backward", backward), ("level", level)):
-        valid = SHAKE_MODES[arg]
-        if value not in valid:
-            raise ValueError(
-                f"Invalid value received for argument `{arg}`. Expected one of "
-                f"{', '.join(repr(v) for v in valid)}. Received: {arg}={value!r}"
-            )
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
-class ShakeShakeBlock(keras.layers.Layer):
+class ShakeShakeBlock(ResidualBlockBase):
     """Two-branch residual block mixed by `ShakeShake` (Gastaldi 2017).
 
     Paper: "Shake-Shake regularization", https://arxiv.org/abs/1705.07485.
@@ -86,20 +65,11 @@ class ShakeShakeBlock(keras.layers.Layer):
         forward="shake",
         backward="shake",
         level="image",
-        drop_path_rate=0.0,
-        kernel_initializer=CONV_INITIALIZER,
-        kernel_regularizer=None,
-        bn_momentum=0.9,
-        bn_epsilon=1e-5,
-        data_format=None,
-        seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.filters = check_positive_int("filters", filters)
-        if strides not in (1, 2):
-            raise ValueError(f"Block `strides` must be 1 or 2. Received: strides={strides!r}")
-        self.strides = strides
+        # filters, strides, drop_path_rate, the conv/BN settings, data_format
+        # and seed are `ResidualBlockBase`'s.
+        super().__init__(filters, strides, **kwargs)
         if bottleneck_width is not None:
             check_positive_int("bottleneck_width", bottleneck_width)
         self.bottleneck_width = bottleneck_width
@@ -118,41 +88,6 @@ class ShakeShakeBlock(keras.layers.Layer):
         self.forward_mode = forward
         self.backward_mode = backward
         self.level = level
-        self.drop_path_rate = check_rate("drop_path_rate", drop_path_rate)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bn_momentum = bn_momentum
-        self.bn_epsilon = bn_epsilon
-        self.data_format = standardize_data_format(data_format)
-        self.seed = seed
-        self.forward_macs = 0
-
-    def _conv(self, filters, kernel_size, strides=1, groups=1, name=None):
-        # A fresh initializer per conv: one unseeded instance returns the
-        # same values on every call, which would make the branches equal.
-        initializer = keras.initializers.get(
-            keras.initializers.serialize(self.kernel_initializer)
-        )
-        return make_conv(
-            filters,
-            kernel_size,
-            strides=strides,
-            groups=groups,
-            kernel_initializer=initializer,
-            kernel_regularizer=self.kernel_regularizer,
-            data_format=self.data_format,
-            dtype=self.dtype_policy,
-            name=name,
-        )
-
-    def _bn(self, name):
-        return make_batch_norm(
-            momentum=self.bn_momentum,
-            epsilon=self.bn_epsilon,
-            data_format=self.data_format,
-            dtype=self.dtype_policy,
-            name=name,
-        )
 
     def _branch_spec(self):
         if self.bottleneck_width is None:
@@ -161,37 +96,21 @@ class ShakeShakeBlock(keras.layers.Layer):
         return [(1, w, 1), (3, w, self.groups), (1, self.filters, 1)], 1
 
     def build(self, input_shape):
-        self.forward_macs = 0
         self.in_channels = input_shape[channel_axis(self.data_format)]
-        spec, stride_index = self._branch_spec()
+        convs, stride_index = self._branch_spec()
         self.branches = []
         for j in (1, 2):
-            layers, shape = [], input_shape
-            for i, (k, width, groups) in enumerate(spec):
-                strides = self.strides if i == stride_index else 1
-                pad = make_padding(
-                    k, strides, data_format=self.data_format, dtype=self.dtype_policy,
-                    name=f"branch{j}_pad{i + 1}",
-                )
-                if pad is not None:
-                    shape = pad.compute_output_shape(shape)
-                conv = self._conv(width, k, strides, groups, name=f"branch{j}_conv{i + 1}")
-                conv.build(shape)
-                macs, shape = conv_macs(conv, shape)
-                self.forward_macs += macs
-                bn = self._bn(f"branch{j}_bn{i + 1}")
-                bn.build(shape)
-                layers.append((pad, conv, bn))
+            layers = []
+            for i, pad, conv, _, shape in self.conv_stack(
+                input_shape, convs, stride_index=stride_index, prefix=f"branch{j}_"
+            ):
+                layers.append((pad, conv, self.batch_norm(f"branch{j}_bn{i + 1}", shape)))
             self.branches.append(layers)
         self.shake = ShakeShake(
             self.forward_mode, self.backward_mode, self.level, seed=self.seed,
             dtype=self.dtype_policy, name="shake",
         )
-        self.drop_path = None
-        if self.drop_path_rate > 0:
-            self.drop_path = DropPath(
-                self.drop_path_rate, seed=self.seed, dtype=self.dtype_policy, name="drop_path"
-            )
+        self.drop_path = self.make_drop_path()
         self.projection = self.in_channels != self.filters or self.strides != 1
         if self.projection:
             if self.filters % 2:
@@ -201,13 +120,20 @@ class ShakeShakeBlock(keras.layers.Layer):
                 )
             self.shortcut_convs = []
             for j in (1, 2):
-                conv = self._conv(self.filters // 2, 1, name=f"shortcut_conv{j}")
-                sub_shape = self._subsampled(input_shape)
-                conv.build(sub_shape)
-                self.forward_macs += conv_macs(conv, sub_shape)[0]
+                conv = make_conv(
+                    self.filters // 2,
+                    1,
+                    kernel_initializer=self.kernel_initializer,
+                    kernel_regularizer=self.kernel_regularizer,
+                    data_format=self.data_format,
+                    dtype=self.dtype_policy,
+                    name=f"shortcut_conv{j}",
+                )
+                conv.build(self._subsampled(input_shape))
                 self.shortcut_convs.append(conv)
-            self.shortcut_bn = self._bn("shortcut_bn")
-            self.shortcut_bn.build(self.compute_output_shape(input_shape))
+            self.shortcut_bn = self.batch_norm(
+                "shortcut_bn", self.compute_output_shape(input_shape)
+            )
 
     def _subsampled(self, shape):
         return strided_output_shape(shape, self.strides, self.data_format)
@@ -253,22 +179,11 @@ class ShakeShakeBlock(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "filters": self.filters,
-                "strides": self.strides,
                 "bottleneck_width": self.bottleneck_width,
                 "groups": self.groups,
                 "forward": self.forward_mode,
                 "backward": self.backward_mode,
                 "level": self.level,
-                "drop_path_rate": self.drop_path_rate,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
-                if self.kernel_regularizer
-                else None,
-                "bn_momentum": self.bn_momentum,
-                "bn_epsilon": self.bn_epsilon,
-                "data_format": self.data_format,
-                "seed": self.seed,
             }
         )
         return config
@@ -349,18 +264,10 @@ class ShakeShakeResNet(keras.Model):
                 f"`block_type` must be one of {BLOCK_TYPES}. Received: block_type={block_type!r}"
             )
         bottleneck = block_type == "bottleneck"
-        per_block = 3 if bottleneck else 2
-        if (
-            isinstance(depth, bool)
-            or not isinstance(depth, int)
-            or depth < 3 * per_block + 2
-            or (depth - 2) % (3 * per_block)
-        ):
-            rule = "9n+2 (e.g. 29)" if bottleneck else "6n+2 (e.g. 26)"
-            raise ValueError(
-                f"Shake-Shake ResNet depth must be {rule} for block_type="
-                f"{block_type!r}. Received: depth={depth!r}"
-            )
+        n = base.blocks_per_stage(
+            depth, family="Shake-Shake ResNet", layers_per_block=3 if bottleneck else 2,
+            rule=f" for block_type={block_type!r}", examples="29" if bottleneck else "26",
+        )
         check_positive_int("width", width)
         check_positive_int("cardinality", cardinality)
         check_positive_int("base_width", base_width)
@@ -369,7 +276,12 @@ class ShakeShakeResNet(keras.Model):
         num_classes = base.resolve_num_classes(num_classes, classes, 10)
         if stem_filters is None:
             stem_filters = 64 if bottleneck else 16
-        n = (depth - 2) // (3 * per_block)
+        schedule = base.block_schedule(
+            [n, n, n],
+            [1, 2, 2],
+            stackwise_num_filters=[width, 2 * width, 4 * width],
+            drop_path_rate=drop_path_rate,
+        )
         config = base.BuildConfig(
             data_format=data_format,
             dtype=dtype,
@@ -382,22 +294,23 @@ class ShakeShakeResNet(keras.Model):
         inputs = base.make_inputs(input_shape, 32, config.data_format, 4, "ShakeShakeResNet")
         x = base.apply_cifar_stem(inputs, stem_filters, bn=False, config=config)
         x = config.batch_norm("stem_bn")(x)
-        rates = base.linear_drop_path_rates(3 * n, drop_path_rate)
-        for s in range(3):
-            for b in range(n):
-                x = ShakeShakeBlock(
-                    width * 2**s,
-                    2 if (s > 0 and b == 0) else 1,
-                    bottleneck_width=cardinality * base_width * 2**s if bottleneck else None,
-                    groups=cardinality if bottleneck else 1,
-                    forward=forward,
-                    backward=backward,
-                    level=level,
-                    drop_path_rate=rates[s * n + b],
-                    seed=None if seed is None else seed + s * n + b,
-                    name=f"stage{s + 1}_block{b + 1}",
-                    **config.block_kwargs(),
-                )(x)
+        x = base.apply_stages(
+            x,
+            lambda spec: ShakeShakeBlock(
+                spec.filters,
+                spec.strides,
+                bottleneck_width=cardinality * base_width * 2**spec.stage if bottleneck else None,
+                groups=cardinality if bottleneck else 1,
+                forward=forward,
+                backward=backward,
+                level=level,
+                drop_path_rate=spec.drop_path_rate,
+                seed=spec.seed(seed),
+                name=spec.name,
+                **config.block_kwargs(),
+            ),
+            schedule,
+        )
         x = config.relu("post_relu")(x)
         outputs = base.apply_head(
             x,

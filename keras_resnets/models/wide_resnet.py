@@ -2,7 +2,6 @@
 
 import keras
 
-from keras_resnets.layers._utils import check_positive_int
 from keras_resnets.layers._utils import check_rate
 from keras_resnets.layers.residual import PreActBlock
 from keras_resnets.layers.residual import VALID_KERNEL_SIZES
@@ -78,16 +77,10 @@ class WideResNet(keras.Model):
                 f"Received: block_type={block_type!r}"
             )
         l = len(block_type)
-        if (
-            isinstance(depth, bool)
-            or not isinstance(depth, int)
-            or depth < 3 * l + 4
-            or (depth - 4) % (3 * l)
-        ):
-            raise ValueError(
-                f"WRN depth must be {3 * l}n+4 for block_type {block_type} "
-                f"(e.g. {_valid_depths(l)}). Received: depth={depth!r}"
-            )
+        n = base.blocks_per_stage(
+            depth, family="WRN", layers_per_block=l, extra_layers=4,
+            rule=f" for block_type {block_type}", examples=_valid_depths(l),
+        )
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(
                 f"WRN widening factor `k` must be an integer >= 1. Received: k={k!r}"
@@ -96,7 +89,6 @@ class WideResNet(keras.Model):
         stackwise_strides = list(stackwise_strides)
         base.check_pooling(pooling)
         num_classes = base.resolve_num_classes(num_classes, classes, 10)
-        n = (depth - 4) // (3 * l)
         config = base.BuildConfig(
             data_format=data_format,
             dtype=dtype,
@@ -105,25 +97,34 @@ class WideResNet(keras.Model):
             bn_epsilon=bn_epsilon,
         )
         min_size = 2 ** sum(s > 1 for s in stackwise_strides)
+        schedule = base.block_schedule(
+            [n, n, n],
+            stackwise_strides,
+            stackwise_num_filters=[16 * k, 32 * k, 64 * k],
+            drop_path_rate=drop_path_rate,
+        )
+        block_kwargs = dict(
+            kernel_sizes=block_type,
+            shortcut="B",
+            dropout_rate=dropout_rate,
+            se_ratio=se_ratio,
+            zero_init_last_bn=zero_init_last_bn,
+            **config.block_kwargs(),
+        )
 
         # === Functional Model ===
         inputs = base.make_inputs(input_shape, 32, config.data_format, min_size, "WideResNet")
         x = base.apply_cifar_stem(inputs, 16, bn=False, config=config)
         x = base.apply_stages(
             x,
-            PreActBlock,
-            stackwise_num_blocks=[n, n, n],
-            stackwise_num_filters=[16 * k, 32 * k, 64 * k],
-            stackwise_strides=stackwise_strides,
-            drop_path_rate=drop_path_rate,
-            block_kwargs=dict(
-                kernel_sizes=block_type,
-                shortcut="B",
-                dropout_rate=dropout_rate,
-                se_ratio=se_ratio,
-                zero_init_last_bn=zero_init_last_bn,
-                **config.block_kwargs(),
+            lambda spec: PreActBlock(
+                spec.filters,
+                spec.strides,
+                drop_path_rate=spec.drop_path_rate,
+                name=spec.name,
+                **block_kwargs,
             ),
+            schedule,
         )
         x = config.batch_norm("post_bn")(x)
         x = config.relu("post_relu")(x)

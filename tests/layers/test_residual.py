@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_resnets.flops import layer_macs
 from keras_resnets.layers import PreActBlock
 from keras_resnets.layers import ResNetBlock
 from keras_resnets.layers import Shortcut
@@ -190,3 +191,12 @@ def test_same_shaped_convs_start_with_different_kernels():
         block.build((None, 8, 8, 8))
         k1, k2 = (to_numpy(c.kernel) for c in block.convs)
         assert not np.allclose(k1, k2)
+
+
+def test_multiply_adds_come_from_the_sub_layer_shapes():
+    # conv1 3x3/2 8->16 on 4x4 outputs, conv2 3x3 16->16, SE 16->4->16,
+    # 1x1/2 projection 8->16: counted from the built layers, not by the block.
+    block = ResNetBlock(16, 2, se_ratio=4)
+    block.build((None, 8, 8, 8))
+    conv1, conv2, se, projection = 16 * 9 * 8 * 16, 16 * 9 * 16 * 16, 2 * 16 * 4, 16 * 8 * 16
+    assert layer_macs(block) == conv1 + conv2 + se + projection == 57_472

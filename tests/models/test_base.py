@@ -1,10 +1,14 @@
-"""Keyword-argument checks every model class shares (models/base.py)."""
+"""What every model class shares (models/base.py): keyword-argument checks,
+the per-block schedule, `apply_stages` and the depth rule."""
+
+import re
 
 import keras
 import pytest
 
 import keras_resnets
 from keras_resnets import models
+from keras_resnets.layers import ResNetBlock
 from keras_resnets.models import base
 
 # Required (or small) arguments of each exported model class.
@@ -69,3 +73,69 @@ def test_model_argument_names_read_the_signature():
     assert with_builder[:3] == ("depth", "preactivation", "bottleneck")
     assert with_builder.count("depth") == 1
 
+
+
+def test_block_schedule_places_strides_rates_and_names():
+    schedule = base.block_schedule(
+        [2, 2], [1, 2], stackwise_num_filters=[8, 16], drop_path_rate=0.2
+    )
+    assert [s.name for s in schedule] == [
+        "stage1_block1", "stage1_block2", "stage2_block1", "stage2_block2"
+    ]
+    assert [(s.stage, s.block, s.index) for s in schedule] == [(0, 0, 0), (0, 1, 1), (1, 0, 2), (1, 1, 3)]
+    assert [s.filters for s in schedule] == [8, 8, 16, 16]
+    assert [s.strides for s in schedule] == [1, 1, 2, 1]
+    assert [s.drop_path_rate for s in schedule] == pytest.approx([0.05, 0.1, 0.15, 0.2])
+    assert [s.shakedrop_p for s in schedule] == [None] * 4
+    assert schedule[2].seed(10) == 12 and schedule[2].seed(None) is None
+    # keras.applications' V2 layout: the stride on a stage's last block.
+    last = base.block_schedule([2, 2], [2, 2], stackwise_num_filters=[8, 16], downsample_last=True)
+    assert [s.strides for s in last] == [1, 2, 1, 2]
+    # PyramidNet: a width per block and ShakeDrop's p_l = 1 - l/L (1 - p_L).
+    pyramid = base.block_schedule([1, 1], [1, 2], block_filters=[18, 20], shakedrop_p_last=0.5)
+    assert [(s.filters, s.shakedrop_p) for s in pyramid] == [(18, 0.75), (20, 0.5)]
+
+
+def test_block_schedule_errors():
+    with pytest.raises(ValueError, match=r"`drop_path_rate` must be in the interval \[0, 1\)"):
+        base.block_schedule([1], [1], stackwise_num_filters=[8], drop_path_rate=1.0)
+    with pytest.raises(ValueError, match=r"`shakedrop_p_last` must be in the interval \[0, 1\]"):
+        base.block_schedule([1], [1], block_filters=[8], shakedrop_p_last=1.5)
+
+
+def test_apply_stages_builds_one_block_per_schedule_entry():
+    schedule = base.block_schedule([1, 2], [1, 2], stackwise_num_filters=[4, 8])
+    x = keras.Input((8, 8, 4))
+    y = base.apply_stages(
+        x,
+        lambda spec: ResNetBlock(spec.filters, spec.strides, name=spec.name),
+        schedule,
+    )
+    model = keras.Model(x, y)
+    assert [layer.name for layer in model.layers[1:]] == [s.name for s in schedule]
+    assert tuple(y.shape) == (None, 4, 4, 8)
+
+
+@pytest.mark.parametrize(
+    "depth, kwargs, n",
+    [
+        (20, {"layers_per_block": 2}, 3),
+        (29, {"layers_per_block": 3}, 3),
+        (28, {"layers_per_block": 2, "extra_layers": 4}, 4),
+    ],
+)
+def test_blocks_per_stage(depth, kwargs, n):
+    assert base.blocks_per_stage(depth, family="X", examples="-", **kwargs) == n
+
+
+@pytest.mark.parametrize("depth", [27, 4, 20.0, True, "20"])
+def test_blocks_per_stage_errors(depth):
+    with pytest.raises(
+        ValueError,
+        match=r"^WRN depth must be 6n\+4 for block_type \(3, 3\) \(e\.g\. 10, 16\)\. "
+        rf"Received: depth={re.escape(repr(depth))}$",
+    ):
+        base.blocks_per_stage(
+            depth, family="WRN", layers_per_block=2, extra_layers=4,
+            rule=" for block_type (3, 3)", examples="10, 16",
+        )

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import keras_resnets
+from keras_resnets.flops import layer_macs
 from keras_resnets.models.shake_shake import ShakeShakeBlock
 from keras_resnets.models.shake_shake import ShakeShakeResNet
 from tests.testing import run_layer_test
@@ -62,8 +63,9 @@ def test_block_inference_is_the_branch_mean_plus_shortcut():
     b2 = to_numpy(block._branch(block.branches[1], x, False))
     assert not block.projection
     np.testing.assert_allclose(y, x + 0.5 * (b1 + b2), rtol=1e-5, atol=1e-5)
-    # forward_macs: 2 branches x 2 convs of 6*6*9*4*4 multiply-adds.
-    assert block.forward_macs == 4 * 36 * 9 * 16
+    # Multiply-adds from the layer shapes: 2 branches x 2 convs of
+    # 6*6*9*4*4 (the identity shortcut has none).
+    assert layer_macs(block) == 4 * 36 * 9 * 16
 
 
 def test_two_path_shortcut_samples_even_and_odd_pixels():
@@ -160,3 +162,11 @@ def test_branches_are_initialized_independently():
     x = np.random.RandomState(0).rand(4, 6, 6, 4).astype("float32")
     a, b = to_numpy(block(x, training=True)), to_numpy(block(x, training=True))
     assert not np.allclose(a, b)  # the shake actually mixes two different branches
+
+
+def test_the_two_branches_start_with_different_kernels():
+    # One initializer instance per conv (make_conv): unseeded instances repeat.
+    block = ShakeShakeBlock(4, 1, kernel_initializer="he_normal")
+    block.build((None, 6, 6, 4))
+    (_, conv1, _), (_, conv2, _) = block.branches[0][0], block.branches[1][0]
+    assert not np.allclose(to_numpy(conv1.kernel), to_numpy(conv2.kernel))
