@@ -14,10 +14,11 @@ Runs written before `preprocessing.json` existed are read from their
 their class names are unknown and become `"0"`, ..., `"N-1"` (with a
 warning).
 
-Images are preprocessed by the evaluation transform of
-`keras_resnets.data.make_dataset` itself (`training=False`), so `predict`
-feeds the model exactly what `model.evaluate` on the run's test pipeline
-does: `"cifar"` normalises with the run's per-channel statistics, `"svhn"`
+Images are preprocessed by the evaluation transform of the input pipelines
+themselves (`training=False`; numpy's `numpy_pipeline.transform`, equal to
+the tf.data pipeline's to the bit, and tf.data's resizing for `"imagenet"`,
+which needs TensorFlow), so `predict` feeds the model exactly what
+`model.evaluate` on the run's test pipeline does: `"cifar"` normalises with the run's per-channel statistics, `"svhn"`
 scales to `[0, 1]`, `"imagenet"` resizes the shorter side to
 `round(image_size * 256 / 224)`, takes the central `image_size` crop and
 normalises, `"none"` passes `[0, 255]` pixels (normalised when the run has
@@ -226,7 +227,7 @@ class Predictor:
 
     def __init__(self, model, *, preset="cifar", mean=None, std=None, image_size=224,
                  class_names=None, model_path=None, source=None):
-        from keras_resnets.data import pipeline
+        from keras_resnets.data import presets
 
         self.model = model
         self.model_path = model_path
@@ -240,7 +241,7 @@ class Predictor:
         self.input_shape = tuple(model.input_shape[1:])
         if preset is None:
             preset = _infer_preset(source, self.input_shape)
-        pipeline._check_choice("preset", preset, pipeline.PRESETS)
+        presets.check_choice("preset", preset, presets.PRESETS)
         named = isinstance(mean, str) or isinstance(std, str)
         if preset == "cifar" and not named and (mean is None or std is None):
             raise ValueError(
@@ -248,7 +249,7 @@ class Predictor:
                 "statistics, which the run must record. Received: "
                 f"mean={mean!r}, std={std!r}"
             )
-        mean, std = pipeline._resolve_statistics(preset, None, mean, std)
+        mean, std = presets.resolve_statistics(preset, None, mean, std)
         self.preset = preset
         self.mean = None if mean is None else [float(v) for v in np.ravel(mean)]
         self.std = None if std is None else [float(v) for v in np.ravel(std)]
@@ -293,14 +294,14 @@ class Predictor:
         Returns:
             float32 array `(N, H, W, 3)`.
         """
-        import tensorflow as tf
-
-        from keras_resnets.data import pipeline
-
         images = _as_image_list(images)
         if names is None:
             names = [f"image {i}" for i in range(len(images))]
         if self.preset == "imagenet":
+            import tensorflow as tf
+
+            from keras_resnets.data import pipeline
+
             transform = pipeline._element_transform(
                 preset="imagenet", training=False, mean=self.mean, std=self.std,
                 image_size=self.image_size, scale_range=None, lighting_std=0.0,
@@ -317,13 +318,12 @@ class Predictor:
                     f"{expected[1]} images (preset {self.preset!r} does not resize). "
                     f"Received: shape={image.shape}"
                 )
-        batch = np.stack(images)
-        transform = pipeline._batch_transform(
-            preset=self.preset, training=False, padding=0, padding_mode="constant",
-            mean=self.mean, std=self.std,
+        from keras_resnets.data import numpy_pipeline
+
+        # The evaluation transform, bit-equal to the tf.data pipeline's.
+        return numpy_pipeline.transform(
+            np.stack(images), preset=self.preset, training=False, mean=self.mean, std=self.std
         )
-        labels = np.zeros(len(batch), np.int32)
-        return transform((tf.constant(batch), labels), None)[0].numpy()
 
     def predict(self, images, *, batch_size=32):
         """Class probabilities of images.

@@ -19,7 +19,7 @@ from PIL import Image
 import keras_resnets
 from keras_resnets import data
 from keras_resnets import inference
-from keras_resnets.data import datasets
+from keras_resnets.data import decode
 from keras_resnets.training.config import config_from_dict
 
 SHARED_CIFAR10 = (
@@ -144,10 +144,11 @@ def test_shared_cifar10_jpegs_decode_like_the_pipeline(tmp_path):
     for i, payload in enumerate(payloads):
         path = tmp_path / f"{i}.jpg"
         path.write_bytes(payload)
-        # PIL (predict_files) == the data pipeline's decoder (load_arrays).
-        np.testing.assert_array_equal(
-            inference.read_image(path), datasets._decode_one(payload).numpy()
-        )
+        # PIL (predict_files, and load_arrays without TensorFlow) == the
+        # data pipeline's TensorFlow decoder (load_arrays).
+        expected = decode._tf_decode(payload).numpy()
+        np.testing.assert_array_equal(inference.read_image(path), expected)
+        np.testing.assert_array_equal(decode.pil_decode(payload), expected)
 
 
 # === The classifier's activation ===

@@ -1,5 +1,6 @@
-"""Data sets and tf.data input pipelines (the only package that imports
-tensorflow, besides the distribution code in `training/`).
+"""Data sets and input pipelines: tf.data where TensorFlow is installed, a
+numpy `keras.utils.PyDataset` otherwise. Importing this package never
+imports TensorFlow; `make_dataset` (tf.data) imports it on first use.
 
 Public API:
 
@@ -25,14 +26,27 @@ Public API:
   prefetched `tf.data.Dataset` of float32 NHWC images and int32 labels,
   augmented as the papers did (`preset` = `"cifar"`, `"svhn"`,
   `"imagenet"` or `"none"`).
+* `make_array_dataset(...)`: the same arguments and preprocessing without
+  TensorFlow, a `keras.utils.PyDataset` of numpy batches (equal evaluation
+  batches; augmentation with numpy's random draws). Presets `"cifar"`,
+  `"svhn"`, `"none"` on in-memory arrays.
 * `build_datasets(source, *, batch_size=128, eval_batch_size=None,
-  preset=None, validation_size=0, validation_method="last", mean=None,
-  std=None, seed=0, drop_remainder=False, repeat=False, data_dir=None,
+  num_replicas=1, preset=None, validation_size=0, validation_method="last",
+  mean=None, std=None, seed=0, shuffle_seed=None, drop_remainder=False,
+  repeat=False, shard_evaluation=False, steps_per_epoch=None,
+  train_limit=None, test_limit=None, loader="auto", data_dir=None,
   cache_dir=None, download=True, skip_corrupt=False, **pipeline_kwargs)
-  -> (train_ds, val_ds, test_ds, info)`.
+  -> Datasets`: the one road from a source to `model.fit` (train, evaluate
+  and tune use it). `Datasets` is a frozen record: `train`, `validation`,
+  `test`, `info`, `preset`, `mean`, `std`, `input_shape`, `image_size`,
+  `num_train`, `batch_size`, `steps_per_epoch`, `loader`, `num_classes`,
+  `class_names`, `preprocessing()`. `loader`: `"tf"`, `"numpy"` or
+  `"auto"` (tf when TensorFlow can be imported).
 * `DatasetInfo` (`name`, `num_classes`, `class_names`, `image_shape`,
   `num_examples`, `lossy`), `DataUnavailableError` (a `RuntimeError`, raised
   when a tensorflow-datasets set cannot be loaded, e.g. offline),
+  `MissingPackageError` (a `DataUnavailableError` naming a package that a
+  source or option needs, e.g. tensorflow for tfds names),
   `CorruptImagesError` (a `ValueError` naming undecodable files), `infer_preset`,
   `compute_mean_std`, and the constants `CIFAR10_MEAN`, `CIFAR10_STD`,
   `CIFAR100_MEAN`, `CIFAR100_STD`, `IMAGENET_MEAN`, `IMAGENET_STD`.
@@ -42,27 +56,47 @@ Example:
 ```python
 from keras_resnets import data
 
-train_ds, val_ds, test_ds, info = data.build_datasets(
+ds = data.build_datasets(
     "../shared/data/cifar10-jpg.tar.gz", batch_size=128, validation_size=5000
 )
-model.fit(train_ds, validation_data=val_ds, epochs=...)
+model.fit(ds.train, validation_data=ds.validation, epochs=...)
 ```
 """
 
-from keras_resnets.data.augment import CIFAR10_MEAN
-from keras_resnets.data.augment import CIFAR10_STD
-from keras_resnets.data.augment import CIFAR100_MEAN
-from keras_resnets.data.augment import CIFAR100_STD
-from keras_resnets.data.augment import IMAGENET_MEAN
-from keras_resnets.data.augment import IMAGENET_STD
-from keras_resnets.data.augment import compute_mean_std
+import importlib
+
+from keras_resnets.data.build import LOADERS
+from keras_resnets.data.build import Datasets
+from keras_resnets.data.build import build_datasets
 from keras_resnets.data.datasets import CorruptImagesError
 from keras_resnets.data.datasets import DataUnavailableError
 from keras_resnets.data.datasets import DatasetInfo
+from keras_resnets.data.datasets import MissingPackageError
 from keras_resnets.data.datasets import load_arrays
-from keras_resnets.data.pipeline import build_datasets
-from keras_resnets.data.pipeline import infer_preset
-from keras_resnets.data.pipeline import make_dataset
+from keras_resnets.data.presets import CIFAR10_MEAN
+from keras_resnets.data.presets import CIFAR10_STD
+from keras_resnets.data.presets import CIFAR100_MEAN
+from keras_resnets.data.presets import CIFAR100_STD
+from keras_resnets.data.presets import IMAGENET_MEAN
+from keras_resnets.data.presets import IMAGENET_STD
+from keras_resnets.data.presets import compute_mean_std
+from keras_resnets.data.presets import infer_preset
+
+# Loaded on first use: tf.data imports TensorFlow, the PyDataset keras.
+_LAZY = {
+    "make_dataset": ("keras_resnets.data.pipeline", "make_dataset"),
+    "make_array_dataset": ("keras_resnets.data.numpy_pipeline", "make_dataset"),
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'keras_resnets.data' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    value = getattr(importlib.import_module(module_name), attribute)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CIFAR10_MEAN",
@@ -71,12 +105,16 @@ __all__ = [
     "CIFAR100_STD",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "LOADERS",
     "CorruptImagesError",
     "DataUnavailableError",
     "DatasetInfo",
+    "Datasets",
+    "MissingPackageError",
     "build_datasets",
     "compute_mean_std",
     "infer_preset",
     "load_arrays",
+    "make_array_dataset",
     "make_dataset",
 ]

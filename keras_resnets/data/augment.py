@@ -8,84 +8,11 @@ ImageNet recipe. Randomness always comes from a stateless seed (a `[2]`
 int tensor), so a pipeline built with a fixed seed is reproducible.
 """
 
-import numpy as np
 import tensorflow as tf
 
-# Per-channel statistics on the [0, 1] pixel scale.
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
-CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
-CIFAR100_STD = (0.2673, 0.2564, 0.2762)
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-# AlexNet's PCA of ImageNet RGB pixels (Krizhevsky et al., NeurIPS 2012),
-# as used by fb.resnet.torch for ResNet training. Columns are eigenvectors.
-IMAGENET_PCA_EIGVAL = (0.2175, 0.0188, 0.0045)
-IMAGENET_PCA_EIGVEC = (
-    (-0.5675, 0.7192, 0.4009),
-    (-0.5808, -0.0045, -0.8140),
-    (-0.5836, -0.6948, 0.4203),
-)
-
-NAMED_STATISTICS = {
-    "cifar10": (CIFAR10_MEAN, CIFAR10_STD),
-    "cifar100": (CIFAR100_MEAN, CIFAR100_STD),
-    "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
-}
-
-
-def compute_mean_std(images, chunk_size=4096):
-    """Per-channel mean and standard deviation of uint8 images.
-
-    uint8 pixels are counted per value (exact integer sums); other dtypes
-    are summed in float64.
-
-    Args:
-        images: array of shape `(N, H, W, C)` with values in `[0, 255]`.
-        chunk_size: int, images per chunk (keeps memory use small).
-
-    Returns:
-        `(mean, std)`, two tuples of `C` floats on the `[0, 1]` scale.
-    """
-    images = np.asarray(images)
-    if images.ndim == 1 and images.dtype.kind in "USO":
-        raise ValueError(
-            "Per-channel statistics need the decoded images as one array of "
-            f"shape (N, H, W, C), but received {len(images):,} image file paths: "
-            "load_arrays returns paths when the images differ in size or are "
-            "too large to keep in memory (it prints the sizes when they "
-            "differ). Set `mean` and `std` (e.g. mean: cifar10, std: cifar10, "
-            "or imagenet), or use preset imagenet, which resizes every image. "
-            f"Received: images.shape={images.shape}"
-        )
-    if images.ndim != 4 or len(images) == 0:
-        raise ValueError(
-            "Expected a non-empty array of images of shape (N, H, W, C). "
-            f"Received: images.shape={images.shape}"
-        )
-    channels = images.shape[-1]
-    if images.dtype == np.uint8:
-        # A histogram per channel: exact, and ~3x faster than float sums.
-        offsets = (np.arange(channels, dtype=np.int64) * 256).astype(np.int32)
-        counts = np.zeros(channels * 256, np.int64)
-        for start in range(0, len(images), chunk_size):
-            chunk = images[start : start + chunk_size].reshape(-1, channels)
-            counts += np.bincount((chunk + offsets).ravel(), minlength=channels * 256)
-        counts = counts.reshape(channels, 256).astype(np.float64)
-        values = np.arange(256, dtype=np.float64) / 255.0
-        total, total_sq = counts @ values, counts @ np.square(values)
-    else:
-        total = np.zeros(channels, np.float64)
-        total_sq = np.zeros(channels, np.float64)
-        for start in range(0, len(images), chunk_size):
-            chunk = images[start : start + chunk_size].astype(np.float64) / 255.0
-            total += chunk.sum(axis=(0, 1, 2))
-            total_sq += np.square(chunk).sum(axis=(0, 1, 2))
-    count = images.shape[0] * images.shape[1] * images.shape[2]
-    mean = total / count
-    std = np.sqrt(np.maximum(total_sq / count - np.square(mean), 0.0))
-    return tuple(float(m) for m in mean), tuple(float(s) for s in std)
+from keras_resnets.data.presets import IMAGENET_PCA_EIGVAL
+from keras_resnets.data.presets import IMAGENET_PCA_EIGVEC
+from keras_resnets.data.presets import normalization_constants
 
 
 def normalize(images, mean=None, std=None):
@@ -99,12 +26,8 @@ def normalize(images, mean=None, std=None):
     Returns:
         A float32 tensor.
     """
-    # One multiply-add: x * (1 / (255 * std)) - mean / std.
-    mean = np.zeros(1) if mean is None else np.asarray(mean, np.float64)
-    std = np.ones(1) if std is None else np.asarray(std, np.float64)
-    scale = tf.constant(1.0 / (255.0 * std), tf.float32)
-    offset = tf.constant(-mean / std, tf.float32)
-    return tf.cast(images, tf.float32) * scale + offset
+    scale, offset = normalization_constants(mean, std)
+    return tf.cast(images, tf.float32) * tf.constant(scale) + tf.constant(offset)
 
 
 def split_seed(seed, num):

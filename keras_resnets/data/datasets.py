@@ -38,9 +38,10 @@ import tempfile
 import zipfile
 
 import numpy as np
-import tensorflow as tf
 
-from keras_resnets.data import augment
+from keras_resnets.data import presets
+from keras_resnets.data.decode import decode_images
+from keras_resnets.data.decode import read_one
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 JPEG_EXTENSIONS = (".jpg", ".jpeg")
@@ -70,7 +71,7 @@ CACHE_VERSION = 3
 ORDER_SEED = 0
 VALIDATION_METHODS = ("last", "random")
 # Reference data sets recognised in local copies by their size and their
-# published per-channel training statistics (`augment.NAMED_STATISTICS`).
+# published per-channel training statistics (`presets.NAMED_STATISTICS`).
 REFERENCE_DATASETS = {
     "cifar10": {"num_classes": 10, "train": 50000, "test": 10000, "image_shape": (32, 32, 3)},
     "cifar100": {"num_classes": 100, "train": 50000, "test": 10000, "image_shape": (32, 32, 3)},
@@ -88,6 +89,19 @@ MAX_LISTED_FILES = 5
 
 class DataUnavailableError(RuntimeError):
     """A data set cannot be read (e.g. offline, or not downloaded yet)."""
+
+
+class MissingPackageError(DataUnavailableError):
+    """A source or option needs a package that is not installed (e.g.
+    tensorflow-datasets names without TensorFlow); the message names it.
+
+    Attributes:
+        package: str, the pip name of the missing package.
+    """
+
+    def __init__(self, message, package=""):
+        super().__init__(message)
+        self.package = package
 
 
 class CorruptImagesError(ValueError):
@@ -447,8 +461,8 @@ def _match_reference(splits, num_classes):
             and images.shape == (facts["train"], *facts["image_shape"])
             and len(splits["test"][1]) == facts["test"]
         ):
-            mean, std = augment.compute_mean_std(images)
-            ref_mean, ref_std = augment.NAMED_STATISTICS[name]
+            mean, std = presets.compute_mean_std(images)
+            ref_mean, ref_std = presets.NAMED_STATISTICS[name]
             gap = 255 * np.max(np.abs(np.r_[mean, std] - np.r_[ref_mean, ref_std]))
             if gap <= STATISTICS_TOLERANCE:
                 return name
@@ -663,8 +677,8 @@ def _load_archive(path, cache_dir, skip_corrupt):
         head, probe = [], None
         for member in members:
             head.append(member)
-            with contextlib.suppress(tf.errors.OpError):
-                probe = _decode_one(member[1])
+            probe = read_one(member[1], from_files=False)
+            if probe is not None:
                 break
         if not head:
             raise ValueError(
@@ -809,24 +823,6 @@ def _as_path_splits(indexed, exclude=()):
     return out
 
 
-def _decode_one(data):
-    # INTEGER_ACCURATE matches PIL/libjpeg's default and is faster than
-    # decode_image's default (INTEGER_FAST).
-    return tf.cond(
-        tf.io.is_jpeg(data),
-        lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
-        lambda: tf.io.decode_image(data, channels=3, expand_animations=False),
-    )
-
-
-def _read_one(payload, from_files):
-    """`payload` decoded, or None when it cannot be read or decoded."""
-    try:
-        return _decode_one(tf.io.read_file(payload) if from_files else payload)
-    except tf.errors.OpError:
-        return None
-
-
 def _decode_splits(indexed, *, from_files):
     """Decodes every split into uint8 arrays.
 
@@ -840,7 +836,7 @@ def _decode_splits(indexed, *, from_files):
     failed, probe = [], None
     for payloads, _, names in indexed.values():
         for payload, name in zip(payloads, names):
-            probe = _read_one(payload, from_files)
+            probe = read_one(payload, from_files)
             if probe is not None:
                 break
             failed.append(name)
@@ -866,47 +862,6 @@ def _decode_splits(indexed, *, from_files):
     if mixed or len(sizes) > 1:
         return None, failed, sizes
     return splits, failed, {}
-
-
-def decode_images(payloads, *, from_files=False, batch_size=2048):
-    """Decodes same-size JPEG/PNG/BMP/GIF images into one uint8 array.
-
-    Decoding runs in a parallel `tf.data` map; files that cannot be read or
-    decoded are left out and reported, never mistaken for a size mismatch.
-
-    Args:
-        payloads: list of encoded image bytes, or of file paths.
-        from_files: bool, whether `payloads` are file paths.
-        batch_size: int, images decoded per step.
-
-    Returns:
-        `(images, failed, shapes)`: `images` is a uint8 array
-        `(N - len(failed), H, W, 3)` of the images that decode, in order, or
-        None when their sizes differ; `failed` is the sorted list of indices
-        of `payloads` that could not be decoded; `shapes` is None, or, when
-        sizes differ, a list of `(index, (H, W))` of every decoded image.
-    """
-    count = len(payloads)
-    ds = tf.data.Dataset.from_tensor_slices(
-        (tf.range(count, dtype=tf.int64), tf.constant(list(payloads), dtype=tf.string))
-    )
-    if from_files:
-        ds = ds.map(lambda i, p: (i, tf.io.read_file(p)), num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.map(lambda i, d: (i, _decode_one(d)), num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.ignore_errors()  # drops unreadable files; their indices go missing.
-    try:
-        batches = list(ds.batch(batch_size).prefetch(tf.data.AUTOTUNE).as_numpy_iterator())
-    except tf.errors.InvalidArgumentError:
-        # Decode errors were dropped above, so batching failed on sizes.
-        sized = ds.map(lambda i, image: (i, tf.shape(image)[:2]))
-        shapes = [(int(i), (int(h), int(w))) for i, (h, w) in sized.as_numpy_iterator()]
-        decoded = np.asarray([i for i, _ in shapes], np.int64)
-        return None, np.setdiff1d(np.arange(count), decoded).tolist(), shapes
-    if not batches:
-        return np.zeros((0, 0, 0, 3), np.uint8), list(range(count)), None
-    decoded = np.concatenate([indices for indices, _ in batches])
-    images = np.concatenate([images for _, images in batches], axis=0)
-    return images, np.setdiff1d(np.arange(count), decoded).tolist(), None
 
 
 # === tensorflow-datasets ===
@@ -982,9 +937,24 @@ def _remove_empty_tree(path):
             os.rmdir(dirpath)  # fails (and is kept) when not empty.
 
 
-def _tfds_builder(name, data_dir):
-    import tensorflow_datasets as tfds  # slow import; only when needed.
+def _import_tfds(name):
+    """`tensorflow_datasets`, or a `MissingPackageError` naming what to
+    install (it needs tensorflow too)."""
+    try:
+        import tensorflow_datasets as tfds  # slow import; only when needed.
+    except ImportError as error:
+        package = "tensorflow-datasets" if "tensorflow_datasets" in str(error) else "tensorflow"
+        raise MissingPackageError(
+            f"The data set {name!r} is a tensorflow-datasets name, and reading it needs "
+            f"the tensorflow-datasets and tensorflow packages; {package} cannot be "
+            f"imported ({type(error).__name__}: {error}). {_LOCAL_COPY_HINT}",
+            package=package,
+        ) from None
+    return tfds
 
+
+def _tfds_builder(name, data_dir):
+    tfds = _import_tfds(name)
     try:
         return tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:
@@ -1035,6 +1005,8 @@ def _load_tfds(name, data_dir, cache_dir, download):
         if cached is not None:
             return cached[:2]
     builder = _tfds_builder(name, data_dir)
+    import tensorflow as tf  # installed: tensorflow-datasets imported it.
+
     _prepare_tfds(builder, name, data_dir, download)
     ours, theirs = zip(*split_map.items())
     try:

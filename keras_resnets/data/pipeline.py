@@ -1,54 +1,13 @@
-"""tf.data input pipelines for `model.fit`, following the papers' recipes."""
+"""tf.data input pipelines for `model.fit`, following the papers' recipes
+(the presets and statistics are `presets.py`'s, shared with
+`numpy_pipeline.py`)."""
 
-import numpy as np
 import tensorflow as tf
 
 from keras_resnets.data import augment
-from keras_resnets.data import datasets
+from keras_resnets.data import presets
 
-PRESETS = ("cifar", "svhn", "imagenet", "none")
-PADDING_MODES = ("constant", "reflect")
 AUTOTUNE = tf.data.AUTOTUNE
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(
-            f"Invalid value received for argument `{name}`. Expected one of "
-            f"{choices}. Received: {name}={value!r}"
-        )
-
-
-def _resolve_statistics(preset, images, mean, std):
-    if isinstance(mean, str) or isinstance(std, str):
-        name = mean if isinstance(mean, str) else std
-        _check_choice("mean", name, tuple(augment.NAMED_STATISTICS))
-        named_mean, named_std = augment.NAMED_STATISTICS[name]
-        mean = named_mean if mean is None or isinstance(mean, str) else mean
-        std = named_std if std is None or isinstance(std, str) else std
-    if preset == "imagenet":
-        mean = augment.IMAGENET_MEAN if mean is None else mean
-        std = augment.IMAGENET_STD if std is None else std
-    if preset == "cifar" and (mean is None or std is None):
-        if not (isinstance(images, np.ndarray) and images.dtype == np.uint8):
-            raise ValueError(
-                'preset="cifar" normalises with per-channel statistics; pass '
-                '`mean` and `std` (or mean="cifar10") when `images` is not a '
-                "uint8 array (file paths come back when images differ in size "
-                f"or are large). Received: mean={mean!r}, std={std!r}"
-            )
-        computed_mean, computed_std = augment.compute_mean_std(images)
-        mean = computed_mean if mean is None else mean
-        std = computed_std if std is None else std
-    for arg, value in (("mean", mean), ("std", std)):
-        if value is not None and np.shape(value) not in ((), (3,), (1,)):
-            raise ValueError(
-                f"`{arg}` must be a float or 3 per-channel floats on the "
-                f"[0, 1] scale. Received: {arg}={value!r}"
-            )
-    if std is not None and np.any(np.asarray(std) <= 0):
-        raise ValueError(f"`std` must be positive. Received: std={std!r}")
-    return mean, std
 
 
 def make_dataset(
@@ -133,28 +92,10 @@ def make_dataset(
     >>> [tuple(x.shape) for x in next(iter(ds))]
     [(4, 32, 32, 3), (4,)]
     """
-    _check_choice("preset", preset, PRESETS)
-    _check_choice("padding_mode", padding_mode, PADDING_MODES)
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(
-            "Invalid value received for argument `batch_size`. Expected a "
-            f"positive int. Received: batch_size={batch_size!r}"
-        )
-    if not isinstance(padding, (int, np.integer)) or padding < 0:
-        raise ValueError(
-            "Invalid value received for argument `padding`. Expected an int "
-            f">= 0. Received: padding={padding!r}"
-        )
-    if len(scale_range) != 2 or not 0 < scale_range[0] <= scale_range[1]:
-        raise ValueError(
-            "Invalid value received for argument `scale_range`. Expected "
-            f"(low, high) with 0 < low <= high. Received: scale_range={scale_range!r}"
-        )
-    if scale_range[0] < image_size:
-        raise ValueError(
-            "The smallest rescaled side must be at least `image_size`. "
-            f"Received: scale_range={scale_range!r}, image_size={image_size!r}"
-        )
+    presets.check_pipeline_arguments(
+        preset=preset, padding_mode=padding_mode, batch_size=batch_size, padding=padding,
+        scale_range=scale_range, image_size=image_size,
+    )
     is_dataset = isinstance(images, tf.data.Dataset)
     if is_dataset:
         if labels is not None:
@@ -163,19 +104,8 @@ def make_dataset(
                 f"`labels` must be None. Received: labels={type(labels).__name__}"
             )
     else:
-        images = np.asarray(images)
-        labels = np.asarray(labels).reshape(-1).astype(np.int32)
-        if len(images) != len(labels) or len(images) == 0:
-            raise ValueError(
-                "`images` and `labels` must be non-empty and of equal length. "
-                f"Received: len(images)={len(images)}, len(labels)={len(labels)}"
-            )
-        if images.dtype.kind not in "USO" and images.ndim != 4:
-            raise ValueError(
-                "Expected `images` of shape (N, H, W, C) or a 1-D array of "
-                f"file paths. Received: images.shape={images.shape}"
-            )
-    mean, std = _resolve_statistics(preset, images, mean, std)
+        images, labels = presets.check_arrays(images, labels)
+    mean, std = presets.resolve_statistics(preset, images, mean, std)
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     augment_kwargs = dict(
         preset=preset,
@@ -296,103 +226,3 @@ def _element_transform(
         return image, tf.cast(label, tf.int32)
 
     return transform
-
-
-def infer_preset(info):
-    """The paper recipe for a data set: `"svhn"` for SVHN, `"imagenet"` for
-    ImageNet or large/mixed-size images, else `"cifar"`."""
-    name = info.name.lower()
-    if name.startswith("svhn"):
-        return "svhn"
-    height, width = info.image_shape[:2]
-    if "imagenet" in name or height is None or max(height, width) > 64:
-        return "imagenet"
-    return "cifar"
-
-
-def build_datasets(
-    source,
-    *,
-    batch_size=128,
-    eval_batch_size=None,
-    preset=None,
-    validation_size=0,
-    validation_method="last",
-    mean=None,
-    std=None,
-    seed=0,
-    drop_remainder=False,
-    repeat=False,
-    data_dir=None,
-    cache_dir=None,
-    download=True,
-    skip_corrupt=False,
-    **pipeline_kwargs,
-):
-    """Loads `source` and builds the train, validation and test pipelines.
-
-    Args:
-        source: as for `load_arrays` (tfds name or local path).
-        batch_size: int, training batch size. Defaults to 128.
-        eval_batch_size: int, batch size of the evaluation sets; defaults to
-            `batch_size`.
-        preset: as for `make_dataset`; None infers it from the data set
-            (see `infer_preset`).
-        validation_size: int or fraction held out of the training set
-            (e.g. 5000 for He et al.'s 45k/5k CIFAR split).
-        validation_method: `"last"` or `"random"` (seeded by `seed`).
-        mean: per-channel mean or a name (`"cifar10"`, ...). For the CIFAR
-            preset, None computes it from the training images; the same
-            values normalise all three sets.
-        std: as `mean`.
-        seed: int, seeds the holdout, the shuffle and the augmentation.
-        drop_remainder: bool, drop partial batches (all three sets).
-        repeat: bool, repeat the training set forever.
-        data_dir: str, tensorflow-datasets data directory.
-        cache_dir: str or False, decoded-array cache (see `load_arrays`).
-        download: bool, whether tensorflow-datasets may download.
-        skip_corrupt: bool, skip image files that cannot be decoded instead
-            of raising `CorruptImagesError` (see `load_arrays`).
-        **pipeline_kwargs: passed to `make_dataset` (`padding`,
-            `padding_mode`, `image_size`, `scale_range`, `lighting_std`,
-            `shuffle_buffer`).
-
-    Returns:
-        `(train_ds, val_ds, test_ds, info)`; `val_ds` / `test_ds` are None
-        when the data set has no such split.
-    """
-    splits, info = datasets.load_arrays(
-        source,
-        data_dir=data_dir,
-        cache_dir=cache_dir,
-        validation_size=validation_size,
-        validation_method=validation_method,
-        seed=seed,
-        download=download,
-        skip_corrupt=skip_corrupt,
-    )
-    preset = preset or infer_preset(info)
-    train_images, train_labels = splits["train"]
-    mean, std = _resolve_statistics(preset, train_images, mean, std)
-    common = dict(
-        preset=preset, mean=mean, std=std, drop_remainder=drop_remainder, **pipeline_kwargs
-    )
-    train_ds = make_dataset(
-        train_images,
-        train_labels,
-        batch_size=batch_size,
-        training=True,
-        seed=seed,
-        repeat=repeat,
-        **common,
-    )
-    eval_ds = {}
-    for split in ("validation", "test"):
-        if split in splits:
-            eval_ds[split] = make_dataset(
-                *splits[split],
-                batch_size=eval_batch_size or batch_size,
-                training=False,
-                **common,
-            )
-    return train_ds, eval_ds.get("validation"), eval_ds.get("test"), info

@@ -416,7 +416,18 @@ class ScalarTensorBoard(keras.callbacks.Callback):
 
 def tensorboard_callback(log_dir):
     """keras's `TensorBoard` when the `tensorboard` package is installed,
-    else `ScalarTensorBoard`."""
+    else `ScalarTensorBoard`; None, with a one-line notice, without
+    TensorFlow (both write event files with `tf.summary`)."""
+    from keras_resnets.data.decode import tensorflow_available
+
+    if not tensorflow_available():
+        print(
+            "TensorBoard logs are not written: they need the tensorflow package, which "
+            "is not installed (log.csv and curves.png hold the same curves; "
+            "training.tensorboard: false silences this).",
+            flush=True,
+        )
+        return None
     try:
         import tensorboard  # noqa: F401
     except ImportError:

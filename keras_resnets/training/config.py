@@ -103,6 +103,10 @@ class DataConfig:
         skip_corrupt: skip image files that cannot be decoded, printing how
             many, instead of stopping with an error that names them
             (default false).
+        loader: `auto` (tf.data when TensorFlow is installed, else numpy),
+            `tf` (tf.data) or `numpy` (a keras `PyDataset` of numpy batches:
+            no TensorFlow needed; presets cifar, svhn, none; the same
+            evaluation images, augmentation with numpy's random draws).
     """
 
     source: str
@@ -122,6 +126,7 @@ class DataConfig:
     train_limit: int | None = None
     test_limit: int | None = None
     skip_corrupt: bool = False
+    loader: Literal["auto", "tf", "numpy"] = "auto"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """What a run records and prints: metrics.json (running, then finished),
-preprocessing.json, curves.png and the lines `keras-resnets train` prints."""
+curves.png and the lines `keras-resnets train` prints (preprocessing.json is
+`data.Datasets.preprocessing()`)."""
 
 import csv
 import importlib
@@ -70,7 +71,7 @@ def run_record(config, ds, context, model):
     backend = keras.backend.backend()
     record = {
         "model": config.model.name,
-        "dataset": ds["info"].name,
+        "dataset": ds.info.name,
         "data_source": config.data.source,
         "backend": backend,
         "backend_version": _backend_version(backend),
@@ -80,9 +81,9 @@ def run_record(config, ds, context, model):
         "hardware": _hardware(),
         "strategy": context.name,
         "replicas": context.num_replicas,
-        "global_batch_size": ds["global_batch_size"],
-        "steps_per_epoch": ds["steps_per_epoch"],
-        "train_examples": ds["num_train"],
+        "global_batch_size": ds.batch_size,
+        "steps_per_epoch": ds.steps_per_epoch,
+        "train_examples": ds.num_train,
         "trainable_params": count_trainable_params(model),
     }
     try:
@@ -90,30 +91,6 @@ def run_record(config, ds, context, model):
     except Exception:  # FLOPs need a fixed input size; optional here.
         record["flops"] = None
     return record
-
-
-def preprocessing(resolved, ds):
-    """`preprocessing.json`: what a later prediction needs to feed the model.
-
-    Args:
-        resolved: the resolved `Config` (the data statistics used).
-        ds: `load_data`'s dict.
-
-    Returns:
-        dict with exactly `preset`, `mean`, `std`, `image_size` (the
-        `imagenet` preset's crop; None otherwise), `input_shape`,
-        `class_names`, `num_classes`.
-    """
-    info, config = ds["info"], resolved
-    return {
-        "preset": ds["preset"],
-        "mean": config.data.mean,
-        "std": config.data.std,
-        "image_size": config.data.image_size if ds["preset"] == "imagenet" else None,
-        "input_shape": [None if d is None else int(d) for d in ds["image_shape"]],
-        "class_names": [str(c) for c in info.class_names],
-        "num_classes": int(info.num_classes),
-    }
 
 
 def _times(rows, record):
@@ -161,8 +138,8 @@ def final_metrics(record, model, ds, run_dir, monitor, monitor_name):
     times, the best model and the paper's numbers."""
     rows = _read_csv(run_dir / "log.csv")
     metrics = {"status": "finished", **record}
-    if ds["test"] is not None:
-        result = model.evaluate(ds["test"], verbose=0, return_dict=True)
+    if ds.test is not None:
+        result = model.evaluate(ds.test, verbose=0, return_dict=True)
         accuracy = float(result["accuracy"])
         metrics.update(
             test_accuracy=accuracy,

@@ -12,7 +12,9 @@ Keys that do not make another run, and so are left out of the fingerprint
 `training.verbose`, `training.output_dir`, `training.tensorboard`,
 `training.jit_compile` (how the same maths is compiled), `data.data_dir`,
 `data.cache_dir`, `data.eval_batch_size` (where data is kept and how
-evaluation is batched) and the `tuner` section (unused by `train`).
+evaluation is batched), `data.loader` (tf.data or numpy: the same
+preprocessing, so a run started with TensorFlow resumes on a machine
+without it) and the `tuner` section (unused by `train`).
 
 Folders made before `run.json` existed are resumed only when their
 `config.yaml` matches the new resolved config (keys it lacks are skipped)
@@ -37,6 +39,7 @@ _OTHER_RUN_ENTRIES = ("workers",)
 IGNORED_KEYS = frozenset({
     "training.epochs", "training.verbose", "training.output_dir", "training.tensorboard",
     "training.jit_compile", "data.data_dir", "data.cache_dir", "data.eval_batch_size",
+    "data.loader",
 })
 _IGNORED_SECTIONS = ("tuner",)
 _MAX_DIFFERENCES = 3

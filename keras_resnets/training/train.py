@@ -25,16 +25,15 @@ another run in the folder is refused (`overwrite=True` starts over).
 """
 
 import json
-import math
 import pathlib
 import sys
 
 import keras
-import numpy as np
 
 from keras_resnets import data as data_lib
 from keras_resnets import registry
 from keras_resnets import runtime
+from keras_resnets.data.build import as_list
 from keras_resnets.training import callbacks as callbacks_lib
 from keras_resnets.training import distribute
 from keras_resnets.training import optimizers
@@ -69,75 +68,32 @@ class TrainingInterrupted(KeyboardInterrupt):
 # === Data ===
 
 
-def _limit(pair, limit):
-    images, labels = pair
-    if limit is None or labels is None:
-        return images, labels
-    return images[:limit], labels[:limit]
-
-
 def load_data(config, *, num_replicas=1, drop_remainder=False, seed_offset=0):
-    """Loads the data a `Config` names and builds its tf.data pipelines.
+    """`data.build_datasets` with a `Config`'s `data:` and `training:` values.
+
+    Args:
+        config: a validated `Config`.
+        num_replicas: int, devices the batches are split over.
+        drop_remainder: bool, evaluation batches must split evenly over the
+            devices (JAX DataParallel).
+        seed_offset: int, added to `training.seed` for the shuffle and
+            augmentation (a resumed run's epoch, so it draws new batches).
 
     Returns:
-        dict with `train`, `validation`, `test` (datasets or None), `info`,
-        `preset`, `mean`, `std`, `num_train`, `steps_per_epoch`,
-        `global_batch_size`, `image_shape`.
+        A `data.Datasets`: the training set repeats forever in full batches.
     """
     d, t = config.data, config.training
-    splits, info = data_lib.load_arrays(
-        d.source,
-        data_dir=d.data_dir,
-        cache_dir=d.cache_dir,
-        validation_size=d.validation_size,
-        validation_method=d.validation_method,
-        seed=t.seed,
-        skip_corrupt=d.skip_corrupt,
+    return data_lib.build_datasets(
+        d.source, batch_size=t.batch_size, eval_batch_size=d.eval_batch_size,
+        num_replicas=num_replicas, preset=d.preset, validation_size=d.validation_size,
+        validation_method=d.validation_method, mean=d.mean, std=d.std, seed=t.seed,
+        shuffle_seed=t.seed + seed_offset, drop_remainder=True, repeat=True,
+        shard_evaluation=drop_remainder, steps_per_epoch=t.steps_per_epoch,
+        train_limit=d.train_limit, test_limit=d.test_limit, loader=d.loader,
+        data_dir=d.data_dir, cache_dir=d.cache_dir, skip_corrupt=d.skip_corrupt,
+        padding=d.padding, padding_mode=d.padding_mode, image_size=d.image_size,
+        scale_range=tuple(d.scale_range), lighting_std=d.lighting_std,
     )
-    preset = d.preset or data_lib.infer_preset(info)
-    train_images, train_labels = _limit(splits["train"], d.train_limit)
-    if train_labels is None:
-        raise ConfigError(
-            f"data.source={d.source!r} is a streamed data set of unknown size; "
-            "training needs an in-memory or file-list source."
-        )
-    mean, std = d.mean, d.std
-    if preset == "cifar" and (mean is None or std is None):
-        computed_mean, computed_std = data_lib.compute_mean_std(train_images)
-        mean = [float(v) for v in np.ravel(computed_mean)] if mean is None else mean
-        std = [float(v) for v in np.ravel(computed_std)] if std is None else std
-    global_batch = t.batch_size * num_replicas
-    num_train = len(train_labels)
-    steps = t.steps_per_epoch or math.ceil(num_train / global_batch)
-    common = dict(
-        preset=preset, padding=d.padding, padding_mode=d.padding_mode, mean=mean, std=std,
-        image_size=d.image_size, scale_range=tuple(d.scale_range), lighting_std=d.lighting_std,
-    )
-    train_ds = data_lib.make_dataset(
-        train_images, train_labels, batch_size=global_batch, training=True,
-        seed=t.seed + seed_offset, repeat=True, drop_remainder=True, **common,
-    )
-    eval_batch = (d.eval_batch_size or t.batch_size) * num_replicas
-    out = {"train": train_ds, "validation": None, "test": None}
-    for split, limit in (("validation", d.test_limit), ("test", d.test_limit)):
-        if split in splits:
-            images, labels = _limit(splits[split], limit)
-            # JAX DataParallel needs batches divisible by the device count:
-            # only a last batch that is not loses its examples.
-            drop = drop_remainder and (len(labels) % eval_batch) % num_replicas != 0
-            out[split] = data_lib.make_dataset(
-                images, labels, batch_size=eval_batch, training=False,
-                drop_remainder=drop, **common,
-            )
-    if preset == "imagenet":
-        image_shape = (d.image_size, d.image_size, 3)
-    else:
-        image_shape = tuple(info.image_shape)
-    out.update(
-        info=info, preset=preset, mean=mean, std=std, num_train=num_train,
-        steps_per_epoch=steps, global_batch_size=global_batch, image_shape=image_shape,
-    )
-    return out
 
 
 # === Model ===
@@ -254,16 +210,16 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
         config, num_replicas=context.num_replicas,
         drop_remainder=context.needs_drop_remainder, seed_offset=initial_epoch,
     )
-    resolved = config.replace("data", mean=_as_list(ds["mean"]), std=_as_list(ds["std"]))
+    resolved = config.replace("data", mean=as_list(ds.mean), std=as_list(ds.std))
     resolved = resolved.replace("training", output_dir=str(run_dir))
     fingerprint = run_folder.fingerprint(
-        resolved, ds["info"], backend=keras.backend.backend(), version=report.package_version()
+        resolved, ds.info, backend=keras.backend.backend(), version=report.package_version()
     )
     state = run_folder.inspect(run_dir, fingerprint, t.epochs, overwrite=overwrite)
     if state.kind == "finished":
         print(report.finished_line(run_dir, state.metrics), flush=True)
         return state.metrics
-    steps = ds["steps_per_epoch"]
+    steps = ds.steps_per_epoch
     learning_rate = config.optimizer.learning_rate
     if config.distribution.lr_scaling == "linear":
         learning_rate *= context.num_replicas
@@ -271,15 +227,13 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
         config.schedule, learning_rate, steps_per_epoch=steps, epochs=t.epochs
     )
     with context.scope():
-        model = build_model(
-            config, num_classes=ds["info"].num_classes, input_shape=ds["image_shape"]
-        )
+        model = build_model(config, num_classes=ds.num_classes, input_shape=ds.input_shape)
         context.configure_model(model)
         compile_model(model, config, schedule)
-    validation = ds["validation"]
+    validation = ds.validation
     monitor_name = "validation"
     if validation is None and t.validate_on_test:
-        validation, monitor_name = ds["test"], "test"
+        validation, monitor_name = ds.test, "test"
     monitor = "val_accuracy" if validation is not None else "accuracy"
     val_label = "test" if monitor_name == "test" else "val"
     record = report.run_record(config, ds, context, model)
@@ -292,7 +246,7 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
     if state.needs_fingerprint:
         run_folder.write(run_dir, fingerprint, write)
     write(run_dir / "config.yaml", _header(config) + resolved.to_yaml())
-    preprocessing = report.preprocessing(resolved, ds)
+    preprocessing = ds.preprocessing()
     write(run_dir / "preprocessing.json", json.dumps(preprocessing, indent=2) + "\n")
     csv_path = run_dir / "log.csv"
     callbacks_lib.trim_csv_log(csv_path, initial_epoch)
@@ -319,8 +273,9 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
     ]
     if context.is_chief:
         cbs.append(report.Progress(run_dir, record, t.epochs, val_label))
-    if t.tensorboard:
-        cbs.append(callbacks_lib.tensorboard_callback(run_dir / "tensorboard"))
+    board = callbacks_lib.tensorboard_callback(run_dir / "tensorboard") if t.tensorboard else None
+    if board is not None:
+        cbs.append(board)
     cbs += extra_callbacks
     try:
         with ctrl_c, context.fit_scope(model):
@@ -352,15 +307,22 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
 def _fit(model, ds, context, t, steps, validation, cbs, verbose):
     """`model.fit`; `verbose` is keras's (0 when `EpochLogger` prints the line)."""
     model.fit(
-        ds["train"].apply(context.prepare_dataset) if context.strategy else ds["train"],
+        _prepared(ds, context),
         epochs=t.epochs,
         steps_per_epoch=steps,
         validation_data=validation,
         validation_freq=t.validation_freq,
         callbacks=cbs,
-        shuffle=False,  # the tf.data pipeline shuffles (seeded)
+        shuffle=False,  # the pipeline shuffles (seeded)
         verbose=verbose,
     )
+
+
+def _prepared(ds, context):
+    """The training input, sharded for a multi-worker tf.data run."""
+    if context.strategy is not None and ds.loader == "tf":
+        return ds.train.apply(context.prepare_dataset)
+    return ds.train
 
 
 def _resolve_verbose(verbose):
@@ -370,12 +332,6 @@ def _resolve_verbose(verbose):
     if verbose != "auto":
         return verbose
     return 1 if sys.stdout.isatty() else 2
-
-
-def _as_list(value):
-    if value is None or isinstance(value, str):
-        return value
-    return [float(v) for v in np.ravel(value)]
 
 
 def _header(config):
@@ -418,28 +374,28 @@ def evaluate(target, *, source=None, batch_size=None, which="last", verbose=0):
         if source is not None:
             raw["data"]["source"] = str(source)
         config = config_from_dict(raw)
+        if batch_size:
+            config = config.replace("data", eval_batch_size=batch_size)
+        ds, source, test_limit = load_data(config), config.data.source, config.data.test_limit
     elif source is not None:
-        config = config_from_dict({"model": {"name": "resnet-20"}, "data": {"source": str(source)}})
+        ds, test_limit = data_lib.build_datasets(str(source), eval_batch_size=batch_size), None
     else:
         raise ConfigError(
             f"{str(target)!r} has no config.yaml beside it; pass --data (a "
             "tensorflow-datasets name or a local path)."
         )
-    if batch_size:
-        config = config.replace("data", eval_batch_size=batch_size)
-    ds = load_data(config)
-    if ds["test"] is None:
-        raise ConfigError(f"data.source={config.data.source!r} has no test split to evaluate.")
+    if ds.test is None:
+        raise ConfigError(f"data.source={str(source)!r} has no test split to evaluate.")
     import keras_resnets.training  # noqa: F401  (registers our objects)
 
     model = keras.models.load_model(str(model_path))
-    result = model.evaluate(ds["test"], verbose=verbose, return_dict=True)
+    result = model.evaluate(ds.test, verbose=verbose, return_dict=True)
     accuracy = float(result["accuracy"]) if "accuracy" in result else float(
         next(v for k, v in result.items() if "accuracy" in k)
     )
-    examples = ds["info"].num_examples.get("test", -1)
-    if config.data.test_limit:
-        examples = min(examples, config.data.test_limit)
+    examples = ds.info.num_examples.get("test", -1)
+    if test_limit:
+        examples = min(examples, test_limit)
     return {
         "model": str(model_path),
         "test_accuracy": accuracy,

@@ -270,8 +270,8 @@ class ResidualHyperModel(keras_tuner.HyperModel):
 
         `x` (first argument) may be arrays (then `batch_size` is passed to
         `model.fit`), a batched dataset (used as is), or a callable
-        `x(batch_size) -> dict(train=..., validation=..., steps_per_epoch=...)`
-        building the pipelines for the trial's batch size. Hyperband's
+        `x(batch_size) -> data.Datasets` building the pipelines for the
+        trial's batch size. Hyperband's
         `epochs`/`initial_epoch` win over `hp`'s `epochs`.
         """
         values = {name: hp.get(name) if name in hp.values else h.default for name, h in self.space.items()}
@@ -281,10 +281,9 @@ class ResidualHyperModel(keras_tuner.HyperModel):
         args = args[1:]
         if callable(x) and not hasattr(x, "element_spec") and not hasattr(x, "shape"):
             data = x(batch_size)
-            x = data["train"]
-            kwargs.setdefault("validation_data", data.get("validation"))
-            if data.get("steps_per_epoch"):
-                kwargs.setdefault("steps_per_epoch", data["steps_per_epoch"])
+            x = data.train
+            kwargs.setdefault("validation_data", data.validation)
+            kwargs.setdefault("steps_per_epoch", data.steps_per_epoch)
             kwargs.setdefault("shuffle", False)
         elif hasattr(x, "shape"):
             kwargs.setdefault("batch_size", batch_size * self.num_replicas)

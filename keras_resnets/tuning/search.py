@@ -248,18 +248,15 @@ class _Datasets:
 
     def __call__(self, batch_size):
         if batch_size not in self._cache:
-            import importlib
-
-            # `keras_resnets.training.train` (the attribute) is the function.
-            train_lib = importlib.import_module("keras_resnets.training.train")
+            from keras_resnets.training.train import load_data
 
             config = self.config.replace("training", batch_size=int(batch_size))
-            ds = train_lib.load_data(
+            ds = load_data(
                 config, num_replicas=self.context.num_replicas,
                 drop_remainder=self.context.needs_drop_remainder,
             )
-            if self.context.strategy is not None:
-                ds["train"] = ds["train"].apply(self.context.prepare_dataset)
+            if self.context.strategy is not None and ds.loader == "tf":
+                ds = dataclasses.replace(ds, train=ds.train.apply(self.context.prepare_dataset))
             self._cache[batch_size] = ds
         return self._cache[batch_size]
 
@@ -419,24 +416,26 @@ def search(config, *, verbose=None):
 def _search(config, tuner, context, verbose):
     import keras
 
+    from keras_resnets.data.build import as_list
+
     t = config.training
     make_hypermodel(config, tuner)  # validate the space before loading data
     datasets = _Datasets(config, context)
     first = datasets(t.batch_size)
-    if first["validation"] is None and tuner.objective.startswith("val_"):
+    if first.validation is None and tuner.objective.startswith("val_"):
         raise _config_error(
             f"tuner.objective={tuner.objective!r} needs a validation split: set "
             "data.validation_size (e.g. 5000 for CIFAR); tuning on the test set would "
             "bias the reported test error."
         )
     hypermodel = make_hypermodel(
-        config, tuner, num_train_examples=first["num_train"],
-        num_classes=first["info"].num_classes, input_shape=first["image_shape"],
+        config, tuner, num_train_examples=first.num_train,
+        num_classes=first.num_classes, input_shape=first.input_shape,
         num_replicas=context.num_replicas, configure_model=context.configure_model,
     )
     out = output_dir(config, tuner)
     out.mkdir(parents=True, exist_ok=True)
-    resolved = config.replace("data", mean=_as_list(first["mean"]), std=_as_list(first["std"]))
+    resolved = config.replace("data", mean=as_list(first.mean), std=as_list(first.std))
     (out / "search_config.yaml").write_text(
         f"# Resolved config written by keras-resnets tune{_source(config)}.\n" + resolved.to_yaml()
     )
@@ -463,14 +462,6 @@ def _search(config, tuner, context, verbose):
         print("No trial completed: no best_config.yaml written.")
     return {"output_dir": str(out), "rows": rows, "best": best,
             "best_config": str(best_path) if best_path else None}
-
-
-def _as_list(value):
-    import numpy as np
-
-    if value is None or isinstance(value, str):
-        return value
-    return [float(v) for v in np.ravel(value)]
 
 
 def _source(config):

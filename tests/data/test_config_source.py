@@ -97,7 +97,7 @@ def test_corrupt_images_through_the_config(tmp_path, capsys):
     config = load_config(path, ["data.skip_corrupt=true", "training.batch_size=2"])
     ds = load_data(config)
     assert "skipped 2 corrupt images of 11" in capsys.readouterr().out
-    assert ds["num_train"] == 6 and ds["info"].num_examples["test"] == 3
+    assert ds.num_train == 6 and ds.info.num_examples["test"] == 3
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])

@@ -400,9 +400,10 @@ def test_corrupt_images_with_preset_none(tmp_path, capsys):
     root = _make_corrupt_folder(tmp_path / "mydata")
     with pytest.raises(data.CorruptImagesError, match="train/cat/notes.jpg"):
         data.build_datasets(root, preset="none", cache_dir=False, batch_size=4)
-    train, _, test, info = data.build_datasets(
+    ds = data.build_datasets(
         root, preset="none", cache_dir=False, batch_size=4, skip_corrupt=True
     )
+    train, test, info = ds.train, ds.test, ds.info
     assert "skipped 2 corrupt images of 11" in capsys.readouterr().out
     x, _ = next(iter(train))
     assert x.dtype == tf.float32 and tuple(x.shape) == (4, 8, 8, 3)
@@ -474,18 +475,18 @@ def test_reference_statistics_decide_the_name(tmp_path, monkeypatch):
     monkeypatch.setitem(datasets.REFERENCE_DATASETS, "cifar10", facts)
     off = 0.9 * datasets.STATISTICS_TOLERANCE / 255
     monkeypatch.setitem(
-        datasets.augment.NAMED_STATISTICS, "cifar10", ([m + off for m in mean], std)
+        datasets.presets.NAMED_STATISTICS, "cifar10", ([m + off for m in mean], std)
     )
     _, info = data.load_arrays(path, cache_dir=False)
     assert info.name == "cifar10" and info.lossy is False
     off = 1.1 * datasets.STATISTICS_TOLERANCE / 255
     monkeypatch.setitem(
-        datasets.augment.NAMED_STATISTICS, "cifar10", (mean, [s - off for s in std])
+        datasets.presets.NAMED_STATISTICS, "cifar10", (mean, [s - off for s in std])
     )
     _, info = data.load_arrays(path, cache_dir=False)
     assert info.name == "arrays" and info.lossy is None
     # Right statistics but another size is not the reference either.
-    monkeypatch.setitem(datasets.augment.NAMED_STATISTICS, "cifar10", (mean, std))
+    monkeypatch.setitem(datasets.presets.NAMED_STATISTICS, "cifar10", (mean, std))
     monkeypatch.setitem(datasets.REFERENCE_DATASETS, "cifar10", {**facts, "test": 11})
     _, info = data.load_arrays(path, cache_dir=False)
     assert info.name == "arrays"

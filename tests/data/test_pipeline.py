@@ -135,9 +135,11 @@ def test_build_datasets_from_archive(tmp_path):
     archive = tmp_path / "tiny.tar.gz"
     with tarfile.open(archive, "w:gz") as t:
         t.add(root, arcname="tiny")
-    train, val, test, info = data.build_datasets(
+    ds = data.build_datasets(
         archive, batch_size=4, validation_size=4, cache_dir=tmp_path / "cache"
     )
+    train, val, test, info = ds.train, ds.validation, ds.test, ds.info
+    assert ds.loader == "tf" and ds.preset == "cifar" and ds.num_train == 16
     assert data.infer_preset(info) == "cifar"
     assert info.num_examples == {"train": 16, "validation": 4, "test": 8}
     assert sum(len(y) for _, y in train.as_numpy_iterator()) == 16

@@ -1,0 +1,268 @@
+"""`build_datasets`: a data source in, the train/validation/test inputs of
+`model.fit` out, as one frozen `Datasets` record.
+
+The one road from a data set to training: `keras-resnets train`, `evaluate`
+and `tune` all come here (through `training.train.load_data`, which maps a
+config's `data:` and `training:` sections onto these arguments).
+
+Two loaders make the batches, with the same preprocessing (`presets.py`):
+
+* `"tf"`: tf.data (`pipeline.py`), the default where TensorFlow is installed;
+* `"numpy"`: a `keras.utils.PyDataset` of numpy batches
+  (`numpy_pipeline.py`), for the JAX and PyTorch backends without
+  TensorFlow.
+
+`loader="auto"` picks `"tf"` when TensorFlow can be imported, else
+`"numpy"`.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+
+from keras_resnets.data import datasets
+from keras_resnets.data import decode
+from keras_resnets.data import presets
+
+LOADERS = ("auto", "tf", "numpy")
+
+
+@dataclasses.dataclass(frozen=True)
+class Datasets:
+    """What `build_datasets` made.
+
+    Attributes:
+        train: the training input (a `tf.data.Dataset` or a
+            `keras.utils.PyDataset`), shuffled and augmented.
+        validation: the validation input, or None.
+        test: the test input, or None.
+        info: the `DatasetInfo` of the source.
+        preset: the preprocessing preset used.
+        mean, std: the statistics as a run records them: a name
+            (`"cifar10"`, ...), the values given, the CIFAR preset's values
+            computed from the training images (lists of floats), or None
+            (the preset's default).
+        input_shape: `(H, W, C)` of the model's input.
+        image_size: the ImageNet preset's crop size (None otherwise).
+        num_train: int, training examples.
+        batch_size: int, the global training batch (all replicas).
+        steps_per_epoch: int, training steps per epoch.
+        loader: `"tf"` or `"numpy"`, the loader that made the batches.
+    """
+
+    train: object
+    validation: object
+    test: object
+    info: datasets.DatasetInfo
+    preset: str
+    mean: object
+    std: object
+    input_shape: tuple
+    image_size: int | None
+    num_train: int
+    batch_size: int
+    steps_per_epoch: int
+    loader: str
+
+    @property
+    def num_classes(self):
+        return self.info.num_classes
+
+    @property
+    def class_names(self):
+        return self.info.class_names
+
+    def preprocessing(self):
+        """The run's `preprocessing.json`: what a later prediction needs.
+
+        Returns:
+            dict with exactly `preset`, `mean`, `std`, `image_size`,
+            `input_shape`, `class_names`, `num_classes`.
+        """
+        return {
+            "preset": self.preset,
+            "mean": as_list(self.mean),
+            "std": as_list(self.std),
+            "image_size": self.image_size,
+            "input_shape": [None if d is None else int(d) for d in self.input_shape],
+            "class_names": [str(c) for c in self.class_names],
+            "num_classes": int(self.num_classes),
+        }
+
+
+def as_list(value):
+    """Statistics as a config records them: names and None as they are,
+    numbers as a list of floats."""
+    if value is None or isinstance(value, str):
+        return value
+    return [float(v) for v in np.ravel(value)]
+
+
+def resolve_loader(loader):
+    """`"tf"` or `"numpy"` for a `loader` argument (`"auto"`: tf when
+    TensorFlow can be imported).
+
+    Raises:
+        ValueError: an unknown loader.
+        MissingPackageError: `"tf"` without TensorFlow.
+    """
+    presets.check_choice("loader", loader, LOADERS)
+    if loader == "numpy":
+        return "numpy"
+    if decode.tensorflow_available():
+        return "tf"
+    if loader == "tf":
+        raise datasets.MissingPackageError(
+            "The tf.data loader (data.loader: tf) needs the tensorflow package, which "
+            "is not installed; use data.loader: numpy (or auto). Received: loader='tf'",
+            package="tensorflow",
+        )
+    return "numpy"
+
+
+def _limit(pair, limit):
+    images, labels = pair
+    if limit is None or labels is None:
+        return images, labels
+    return images[:limit], labels[:limit]
+
+
+def build_datasets(
+    source,
+    *,
+    batch_size=128,
+    eval_batch_size=None,
+    num_replicas=1,
+    preset=None,
+    validation_size=0,
+    validation_method="last",
+    mean=None,
+    std=None,
+    seed=0,
+    shuffle_seed=None,
+    drop_remainder=False,
+    repeat=False,
+    shard_evaluation=False,
+    steps_per_epoch=None,
+    train_limit=None,
+    test_limit=None,
+    loader="auto",
+    data_dir=None,
+    cache_dir=None,
+    download=True,
+    skip_corrupt=False,
+    **pipeline_kwargs,
+):
+    """Loads `source` and builds the train, validation and test inputs.
+
+    Args:
+        source: as for `load_arrays` (tfds name or local path).
+        batch_size: int, training batch size per replica. Defaults to 128.
+        eval_batch_size: int, evaluation batch per replica; defaults to
+            `batch_size`.
+        num_replicas: int, devices the batches are split over; the batches
+            built are `num_replicas` times the per-replica sizes.
+        preset: as for `make_dataset`; None infers it from the data set
+            (see `infer_preset`).
+        validation_size: int or fraction held out of the training set
+            (e.g. 5000 for He et al.'s 45k/5k CIFAR split).
+        validation_method: `"last"` or `"random"` (seeded by `seed`).
+        mean: per-channel mean or a name (`"cifar10"`, ...). For the CIFAR
+            preset, None computes it from the training images; the same
+            values normalise all three sets.
+        std: as `mean`.
+        seed: int, seeds the holdout, and the shuffle and augmentation
+            unless `shuffle_seed` is given.
+        shuffle_seed: int, seed of the shuffle and augmentation (a resumed
+            run offsets it); defaults to `seed`.
+        drop_remainder: bool, drop the training set's last partial batch
+            (a static batch shape).
+        repeat: bool, repeat the training set forever (use with
+            `steps_per_epoch`).
+        shard_evaluation: bool, evaluation batches must split evenly over
+            `num_replicas` devices (JAX DataParallel): a last batch that
+            does not is dropped. Otherwise evaluation keeps every example.
+        steps_per_epoch: int, training steps per epoch; defaults to one
+            pass over the training set.
+        train_limit, test_limit: int, use only the first N training /
+            evaluation examples (quick runs).
+        loader: `"auto"`, `"tf"` or `"numpy"` (see the module docstring).
+        data_dir: str, tensorflow-datasets data directory.
+        cache_dir: str or False, decoded-array cache (see `load_arrays`).
+        download: bool, whether tensorflow-datasets may download.
+        skip_corrupt: bool, skip image files that cannot be decoded instead
+            of raising `CorruptImagesError` (see `load_arrays`).
+        **pipeline_kwargs: passed to `make_dataset` (`padding`,
+            `padding_mode`, `image_size`, `scale_range`, `lighting_std`,
+            `shuffle_buffer`).
+
+    Returns:
+        A `Datasets`; `validation` / `test` are None when the data set has
+        no such split.
+
+    Example:
+
+    >>> ds = build_datasets("cifar10.npz", batch_size=128, validation_size=5000)
+    >>> model.fit(ds.train, validation_data=ds.validation, epochs=...)
+    """
+    loader = resolve_loader(loader)
+    splits, info = datasets.load_arrays(
+        source,
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+        validation_size=validation_size,
+        validation_method=validation_method,
+        seed=seed,
+        download=download,
+        skip_corrupt=skip_corrupt,
+    )
+    preset = preset or presets.infer_preset(info)
+    train_images, train_labels = _limit(splits["train"], train_limit)
+    if train_labels is None:
+        raise ValueError(
+            f"source={str(source)!r} is a streamed data set of unknown size; training "
+            "needs an in-memory or file-list source."
+        )
+    mean, std = presets.recorded_statistics(preset, train_images, mean, std)
+    if loader == "tf":
+        from keras_resnets.data.pipeline import make_dataset
+    else:
+        from keras_resnets.data.numpy_pipeline import make_dataset
+    common = dict(preset=preset, mean=mean, std=std, **pipeline_kwargs)
+    global_batch = batch_size * num_replicas
+    train = make_dataset(
+        train_images, train_labels, batch_size=global_batch, training=True,
+        seed=seed if shuffle_seed is None else shuffle_seed, repeat=repeat,
+        drop_remainder=drop_remainder, **common,
+    )
+    eval_batch = (eval_batch_size or batch_size) * num_replicas
+    evaluation = {}
+    for split in ("validation", "test"):
+        if split in splits:
+            images, labels = _limit(splits[split], test_limit)
+            # JAX DataParallel needs batches divisible by the device count:
+            # only a last batch that is not loses its examples.
+            drop = shard_evaluation and (len(labels) % eval_batch) % num_replicas != 0
+            evaluation[split] = make_dataset(
+                images, labels, batch_size=eval_batch, training=False, drop_remainder=drop,
+                **common,
+            )
+    image_size = pipeline_kwargs.get("image_size", 224) if preset == "imagenet" else None
+    input_shape = (image_size, image_size, 3) if image_size else tuple(info.image_shape)
+    num_train = len(train_labels)
+    return Datasets(
+        train=train,
+        validation=evaluation.get("validation"),
+        test=evaluation.get("test"),
+        info=info,
+        preset=preset,
+        mean=mean,
+        std=std,
+        input_shape=input_shape,
+        image_size=image_size,
+        num_train=num_train,
+        batch_size=global_batch,
+        steps_per_epoch=steps_per_epoch or math.ceil(num_train / global_batch),
+        loader=loader,
+    )
