@@ -140,7 +140,9 @@ def test_synchronized_is_accepted_and_kept_on_every_backend(tmp_path):
     assert layer.synchronized is (BACKEND == "tensorflow")
     assert BatchNormalization.from_config(layer.get_config()).get_config()["synchronized"]
     plain, _ = pair(momentum=0.9, epsilon=1e-5)
-    synced, _ = pair(momentum=0.9, epsilon=1e-5, synchronized=True)
+    synced = BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=True)
+    synced.build((None, 5, 6, 8))
+    synced.set_weights(plain.get_weights())
     x = batch()
     # One device: synchronized statistics are the batch's own.
     np.testing.assert_allclose(
