@@ -13,6 +13,13 @@ biased batch variance, as Keras uses, not the n/(n-1) one the fused kernel
 returns), same config. It falls back to the Keras code path for everything
 the fused kernel does not cover: inference (already cheap), other backends,
 channels-first or non-4D inputs, masks, renorm and synchronized BN.
+
+`synchronized=True` (cross-replica statistics under a `tf.distribute`
+strategy, see `training/distribute.py`) is accepted on every backend and
+kept in the config, so a model trained with synchronized BN on TensorFlow
+loads and runs on JAX and PyTorch, whose Keras layer rejects the argument.
+Outside TensorFlow it has no effect: there is no replica to synchronize
+with (JAX `DataParallel` already normalises over the global batch).
 """
 
 import keras
@@ -24,8 +31,26 @@ class BatchNormalization(keras.layers.BatchNormalization):
     """`keras.layers.BatchNormalization` with a fused TensorFlow training path.
 
     Takes exactly the arguments of `keras.layers.BatchNormalization`; see
-    the module docstring for when the fused kernel is used.
+    the module docstring for when the fused kernel is used and what
+    `synchronized` does outside TensorFlow.
     """
+
+    def __init__(self, *args, synchronized=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.synchronized = synchronized
+
+    @property
+    def synchronized(self):
+        """Whether batch statistics are all-reduced across replicas: the
+        requested value on TensorFlow, False on the other backends."""
+        return self._synchronized and keras.backend.backend() == "tensorflow"
+
+    @synchronized.setter
+    def synchronized(self, value):
+        self._synchronized = bool(value)
+
+    def get_config(self):
+        return {**super().get_config(), "synchronized": self._synchronized}
 
     def call(self, inputs, training=None, mask=None):
         if training and self.trainable and mask is None and self._fusable(inputs):

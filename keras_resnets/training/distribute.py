@@ -15,6 +15,17 @@ statistics of its own `batch_size` images unless `sync_batch_norm: true`
 (keras `BatchNormalization(synchronized=True)`, switched on for every BN
 layer of the built model). Under JAX `DataParallel` the batch is one
 sharded array, so BN statistics are already those of the global batch.
+
+Randomness: a `tf.distribute` strategy runs the same step function on every
+replica, and every replica reads the same `SeedGenerator` state, so
+DropPath, ShakeDrop, Shake-Shake and Dropout would draw the same numbers on
+every replica (a 2-replica global batch would get the noise of one
+per-replica batch, repeated). `per_replica_seeds` folds the replica's id in
+the sync group (global across workers) into every seed the model draws, so
+each replica gets its own stream; the stream is still a function of the
+seeds alone, so a seeded run is reproducible. Under JAX `DataParallel`
+nothing is needed: a layer draws one coefficient per example of the global
+(sharded) batch, the same numbers as on one device.
 """
 
 import contextlib
@@ -87,20 +98,25 @@ class DistributionContext:
     def fit_scope(self, model):
         """Context for `fit`/`evaluate`.
 
-        Keras 3 (through 3.15) fails in `fit` under MultiWorkerMirroredStrategy
-        (keras-team/keras#20585) twice: its symbolic build reduces a
-        distributed input batch across workers eagerly ("Attempt to convert a
-        value (PerReplica...)"), and it averages scalar metrics across workers
-        with `axis=0` ("Invalid reduction dimension 0"). Here `fit` runs
-        inside the strategy's scope with the model's stored strategy cleared
-        (the lazy-build path; the strategy still comes from the scope), and
-        scalar metrics are averaged with `axis=None`, for the duration only.
+        Keras 3 fails in `fit` under MultiWorkerMirroredStrategy
+        (keras-team/keras#20585, open as of Keras 3.15) twice: its symbolic
+        build reduces a distributed input batch across workers eagerly
+        ("Attempt to convert a value (PerReplica...)"), and it averages
+        scalar metrics across workers with `axis=0` ("Invalid reduction
+        dimension 0"). Keras has no public hook for either (the public
+        `model.distribute_reduction_method` only picks among "first",
+        "concat", "mean" and "sum", and its "mean" is the failing one), so
+        here, for the duration only, `fit` runs inside the strategy's scope
+        with the model's stored strategy cleared (the lazy-build path; the
+        strategy still comes from the scope), and scalar metrics are
+        averaged with `axis=None`. Both touch Keras internals, so
+        `check_multi_worker_patch` verifies them first (see
+        `PATCHED_KERAS_VERSIONS`).
         """
         if self.name != "multi_worker_mirrored":
             yield
             return
-        from keras.src.backend.tensorflow import trainer as tf_trainer
-
+        tf_trainer = check_multi_worker_patch(model)
         original = tf_trainer.reduce_per_replica
         model._distribute_strategy = None
         tf_trainer.reduce_per_replica = _multi_worker_reduce(original)
@@ -111,7 +127,15 @@ class DistributionContext:
             tf_trainer.reduce_per_replica = original
 
     def configure_model(self, model):
-        """Switches every BatchNormalization to synchronized statistics."""
+        """Per-replica random streams (`per_replica_seeds`) under a TF
+        strategy with more than one replica, and, with `sync_batch_norm`,
+        synchronized statistics in every BatchNormalization.
+
+        Returns:
+            The number of BatchNormalization layers switched to synchronized.
+        """
+        if self.strategy is not None and self.num_replicas > 1:
+            per_replica_seeds(model)
         if not self.sync_batch_norm or self.strategy is None:
             return 0
         count = 0
@@ -120,6 +144,130 @@ class DistributionContext:
                 layer.synchronized = True
                 count += 1
         return count
+
+
+# Keras versions on which the MultiWorkerMirroredStrategy work-around of
+# `DistributionContext.fit_scope` was run end to end (two workers on
+# localhost, tests/training/test_distribute.py). A Keras outside the range
+# still runs when the internals it touches have the expected shape, with a
+# warning; tests/training/test_distribute.py fails until the range is
+# re-verified and extended.
+PATCHED_KERAS_VERSIONS = ("3.15", "3.16")  # [first, end)
+
+
+def _version_tuple(version):
+    parts = []
+    for part in version.split(".")[:2]:
+        digits = "".join(c for c in part if c.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def multi_worker_patch_verified(version=None):
+    """Whether Keras `version` (default: the installed one) is in
+    `PATCHED_KERAS_VERSIONS`."""
+    version = _version_tuple(version or keras.__version__)
+    first, end = (_version_tuple(v) for v in PATCHED_KERAS_VERSIONS)
+    return first <= version < end
+
+
+def check_multi_worker_patch(model):
+    """Checks the Keras internals `fit_scope` replaces under
+    MultiWorkerMirroredStrategy (keras-team/keras#20585).
+
+    Returns:
+        Keras's TensorFlow trainer module (whose `reduce_per_replica` is
+        swapped).
+
+    Raises:
+        RuntimeError: this Keras no longer has `reduce_per_replica(values,
+            strategy, reduction)` in its TensorFlow trainer or a
+            `_distribute_strategy` attribute on models.
+    """
+    import inspect
+    import warnings
+
+    try:
+        from keras.src.backend.tensorflow import trainer as tf_trainer
+
+        params = list(inspect.signature(tf_trainer.reduce_per_replica).parameters)
+    except (ImportError, AttributeError, TypeError, ValueError):
+        params = None
+    if params != ["values", "strategy", "reduction"] or not hasattr(
+        model, "_distribute_strategy"
+    ):
+        raise RuntimeError(
+            "distribution.strategy='multi_worker_mirrored' works around "
+            "keras-team/keras#20585 through Keras internals that Keras "
+            f"{keras.__version__} no longer has (keras.src.backend.tensorflow."
+            "trainer.reduce_per_replica(values, strategy, reduction), "
+            "Model._distribute_strategy). It was verified on Keras "
+            f"{PATCHED_KERAS_VERSIONS[0]}.x; install that or check whether "
+            "Keras fixed the issue."
+        )
+    if not multi_worker_patch_verified():
+        warnings.warn(
+            "The MultiWorkerMirroredStrategy work-around (keras-team/keras#20585) "
+            f"was verified on Keras {PATCHED_KERAS_VERSIONS[0]}.x; running it on "
+            f"Keras {keras.__version__}.",
+            stacklevel=3,
+        )
+    return tf_trainer
+
+
+def _seed_generators(layer):
+    """The `keras.random.SeedGenerator`s a layer holds as attributes."""
+    for value in vars(layer).values():
+        values = value if isinstance(value, (list, tuple)) else (value,)
+        for item in values:
+            if isinstance(item, keras.random.SeedGenerator):
+                yield item
+
+
+def per_replica_seeds(model):
+    """Gives every replica of a `tf.distribute` strategy its own random draws.
+
+    Wraps `next` of every `keras.random.SeedGenerator` in `model` (ours:
+    DropPath, ShakeDrop, ShakeShake, FractalNet's samplers; Keras's: Dropout,
+    ...) so the seed it hands to a random op is
+    `tf.random.experimental.stateless_fold_in(seed, replica_id_in_sync_group)`
+    in a replica context of more than one replica, and the seed unchanged
+    elsewhere (one device, no strategy, cross-replica context). The
+    generator's state, its variables and its config are untouched, so a
+    saved model is unchanged. Idempotent.
+
+    Args:
+        model: a built keras model or layer.
+
+    Returns:
+        The number of seed generators of `model`.
+    """
+    import tensorflow as tf
+
+    generators = {}
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        for generator in _seed_generators(layer):
+            generators[id(generator)] = generator
+    for generator in generators.values():
+        if getattr(generator, "_per_replica", False):
+            continue
+        generator.next = _replica_next(generator.next, tf)
+        generator._per_replica = True
+    return len(generators)
+
+
+def _replica_next(draw, tf):
+    def next(ordered=True):
+        seed = draw(ordered=ordered)
+        replica = tf.distribute.get_replica_context()
+        if replica is None or replica.num_replicas_in_sync == 1:
+            return seed
+        folded = tf.random.experimental.stateless_fold_in(
+            tf.cast(seed, "int64"), replica.replica_id_in_sync_group
+        )
+        return tf.cast(folded, seed.dtype)
+
+    return next
 
 
 def _multi_worker_reduce(original):

@@ -130,3 +130,29 @@ def test_mixed_precision_and_serialization(tmp_path):
     loaded = keras.saving.load_model(path)  # safe_mode=True
     assert type(loaded.layers[-1]) is BatchNormalization
     np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-6, atol=1e-6)
+
+
+def test_synchronized_is_accepted_and_kept_on_every_backend(tmp_path):
+    """A model trained with synchronized BN on TensorFlow must load on JAX
+    and PyTorch, whose Keras layer rejects `synchronized=True`."""
+    layer = BatchNormalization(synchronized=True, momentum=0.9)
+    assert layer.get_config()["synchronized"] is True
+    assert layer.synchronized is (BACKEND == "tensorflow")
+    assert BatchNormalization.from_config(layer.get_config()).get_config()["synchronized"]
+    plain, _ = pair(momentum=0.9, epsilon=1e-5)
+    synced = BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=True)
+    synced.build((None, 5, 6, 8))
+    synced.set_weights(plain.get_weights())
+    x = batch()
+    # One device: synchronized statistics are the batch's own.
+    np.testing.assert_allclose(
+        to_numpy(synced(x, training=True)), to_numpy(plain(x, training=True)),
+        rtol=1e-5, atol=1e-5,
+    )
+    inputs = keras.Input((5, 6, 8))
+    model = keras.Model(inputs, synced(inputs))
+    path = str(tmp_path / "synced.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.layers[-1].get_config()["synchronized"] is True
+    np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-6, atol=1e-6)
