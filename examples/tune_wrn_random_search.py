@@ -16,7 +16,7 @@ import keras_tuner
 
 from keras_resnets import data
 from keras_resnets.tuning import WideResNetHyperModel
-from keras_resnets.tuning.search import recording_tuner
+from keras_resnets.tuning.tuners import recording_tuner
 
 
 def main():

@@ -3,17 +3,14 @@
 Times the same compiled train step `model.fit` uses (forward + backward +
 SGD update) and the compiled predict step on synthetic data that is already
 in memory, so the input pipeline is not measured. The backend is the one in
-`KERAS_BACKEND`. Keras and NumPy are imported inside the functions, so
-`add_arguments` (the command line's parser) stays cheap to import.
+`KERAS_BACKEND`. Keras and NumPy are imported inside the functions; the
+command line's arguments are defined in `cli.py`.
 """
 
-import argparse
 import json
 import resource
 import sys
 import time
-
-from keras_resnets.runtime import PRECISIONS  # runtime imports no Keras at the top
 
 
 def _peak_memory_mb():
@@ -173,30 +170,6 @@ def format_table(results):
     return "\n".join([line(keys), sep] + [line(r) for r in rows])
 
 
-def add_arguments(parser):
-    """Adds the benchmark arguments to an argparse `parser` (no keras import)."""
-    parser.add_argument("model", nargs="+", help="registered model name(s), e.g. resnet-20 wrn-16-4")
-    parser.add_argument("--batch", type=int, default=None,
-                        help="batch size (default: 128 at 32x32, 16 at 224x224)")
-    parser.add_argument("--image-size", type=int, default=None,
-                        help="input size (default: 32 for CIFAR models, 224 for ImageNet ones)")
-    parser.add_argument("--steps", type=int, default=20, help="timed steps (default: %(default)s)")
-    parser.add_argument("--warmup", type=int, default=5,
-                        help="untimed steps before them (default: %(default)s)")
-    parser.add_argument(
-        "--precision", choices=PRECISIONS, default="auto",
-        help="Keras dtype policy; auto: mixed_bfloat16 on hardware with fast bfloat16 "
-        "units, float32 elsewhere (default: %(default)s)",
-    )
-    jit = parser.add_mutually_exclusive_group()
-    jit.add_argument("--jit", dest="jit_compile", action="store_true", default=None,
-                     help="compile with XLA (default: on with a GPU, off on CPU and PyTorch)")
-    jit.add_argument("--no-jit", dest="jit_compile", action="store_false",
-                     help="do not compile with XLA")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    return parser
-
-
 def run_from_args(args):
     import keras_resnets
 
@@ -222,8 +195,12 @@ def run_from_args(args):
 
 
 def main(argv=None):
-    parser = add_arguments(argparse.ArgumentParser(prog="keras-resnets benchmark"))
-    return run_from_args(parser.parse_args(argv))
+    """`python -m keras_resnets.benchmark MODEL [...]`: the same as
+    `keras-resnets benchmark MODEL [...]` (its arguments are `cli.py`'s)."""
+    from keras_resnets import cli
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return cli.main(["benchmark", *argv])
 
 
 if __name__ == "__main__":

@@ -51,11 +51,7 @@ def _parser():
     train.add_argument("--data", help="data set: tfds name or local path (sets data.source)")
     train.add_argument("--output", help="run folder (sets training.output_dir)")
     train.add_argument("--epochs", type=int, help="sets training.epochs")
-    train.add_argument(
-        "--strategy",
-        choices=("none", "mirrored", "multi_worker_mirrored", "data_parallel"),
-        help="sets distribution.strategy",
-    )
+    train.add_argument("--strategy", choices=_STRATEGIES, help="sets distribution.strategy")
     train.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="dotted override, value parsed as YAML (repeatable), e.g. --set optimizer.learning_rate=0.05",
@@ -74,15 +70,26 @@ def _parser():
     evaluate.add_argument("--best", action="store_true", help="use best.keras instead of last.keras")
     evaluate.add_argument("--batch-size", type=int, help="evaluation batch size")
 
-    # The sub-parsers below come from modules that import keras only inside
-    # their functions, so building the parser stays cheap.
-    from keras_resnets.tuning.search import add_tune_arguments
+    tune = sub.add_parser(
+        "tune", help="hyperparameter search from a YAML config's `tuner` section (resumes)"
+    )
+    tune.add_argument(
+        "config", help="YAML config with a `tuner:` section, e.g. "
+        "configs/tuning/wrn-16-4_cifar10_random.yaml",
+    )
+    tune.add_argument("--data", help="data set: tfds name or local path (sets data.source)")
+    tune.add_argument("--output", help="output folder (sets tuner.directory)")
+    tune.add_argument("--tuner", help="random_search | hyperband | bayesian_optimization (sets tuner.name)")
+    tune.add_argument("--max-trials", type=int, help="sets tuner.max_trials")
+    tune.add_argument("--epochs", type=int, help="sets training.epochs")
+    tune.add_argument("--strategy", choices=_STRATEGIES, help="sets distribution.strategy")
+    tune.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
+    tune.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="dotted override, value parsed as YAML (repeatable), e.g. --set tuner.max_params=3e6",
+    )
 
-    add_tune_arguments(sub)
-
-    from keras_resnets.benchmark import add_arguments as add_benchmark_arguments
-
-    add_benchmark_arguments(
+    _add_benchmark_arguments(
         sub.add_parser(
             "benchmark", help="training/inference images per second of a model",
             description="Training and inference images per second of registered models "
@@ -90,6 +97,7 @@ def _parser():
         )
     )
 
+    # keras_resnets.inference imports keras only inside its functions.
     from keras_resnets.inference import add_predict_arguments
 
     add_predict_arguments(sub)
@@ -115,6 +123,33 @@ _GLOBAL_FLAGS = (
     ("--traceback", "show full Python tracebacks instead of one-line errors"),
     ("--verbose", "show the backends' log messages (TensorFlow, JAX, absl)"),
 )
+_STRATEGIES = ("none", "mirrored", "multi_worker_mirrored", "data_parallel")
+
+
+def _add_benchmark_arguments(parser):
+    """The `benchmark` arguments (`keras_resnets.benchmark.run_from_args`)."""
+    from keras_resnets.runtime import PRECISIONS  # runtime imports no Keras at the top
+
+    parser.add_argument("model", nargs="+", help="registered model name(s), e.g. resnet-20 wrn-16-4")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="batch size (default: 128 at 32x32, 16 at 224x224)")
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="input size (default: 32 for CIFAR models, 224 for ImageNet ones)")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps (default: %(default)s)")
+    parser.add_argument("--warmup", type=int, default=5,
+                        help="untimed steps before them (default: %(default)s)")
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="auto",
+        help="Keras dtype policy; auto: mixed_bfloat16 on hardware with fast bfloat16 "
+        "units, float32 elsewhere (default: %(default)s)",
+    )
+    jit = parser.add_mutually_exclusive_group()
+    jit.add_argument("--jit", dest="jit_compile", action="store_true", default=None,
+                     help="compile with XLA (default: on with a GPU, off on CPU and PyTorch)")
+    jit.add_argument("--no-jit", dest="jit_compile", action="store_false",
+                     help="do not compile with XLA")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
 
 
 def _version():
@@ -123,18 +158,22 @@ def _version():
     return __version__
 
 
+def _overrides(args, **keys):
+    """`--set` overrides plus `key=value` for each flag given (`data` ->
+    `data.source`, ...), applied by `load_config`."""
+    overrides = list(args.overrides)
+    for flag, key in keys.items():
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f"{key}={json.dumps(value)}")
+    return overrides
+
+
 def _train(args):
     from keras_resnets import training
 
-    overrides = list(args.overrides)
-    if args.data is not None:
-        overrides.append(f"data.source={json.dumps(args.data)}")
-    if args.output is not None:
-        overrides.append(f"training.output_dir={json.dumps(args.output)}")
-    if args.epochs is not None:
-        overrides.append(f"training.epochs={args.epochs}")
-    if args.strategy is not None:
-        overrides.append(f"distribution.strategy={args.strategy}")
+    overrides = _overrides(args, data="data.source", output="training.output_dir",
+                           epochs="training.epochs", strategy="distribution.strategy")
     config = training.load_config(args.config, overrides)
     try:
         metrics = training.train(config, overwrite=args.overwrite)
@@ -214,9 +253,25 @@ def _benchmark(args):
 
 
 def _tune(args):
-    from keras_resnets.tuning.search import run_tune
+    from keras_resnets import training
+    from keras_resnets.tuning.search import search
 
-    return run_tune(args)
+    overrides = _overrides(args, data="data.source", output="tuner.directory", tuner="tuner.name",
+                           max_trials="tuner.max_trials", epochs="training.epochs",
+                           strategy="distribution.strategy")
+    if args.overwrite:
+        overrides.append("tuner.overwrite=true")
+    config = training.load_config(args.config, overrides)
+    result = search(config)
+    best = result["best"]
+    print(json.dumps({
+        "output_dir": result["output_dir"],
+        "trials": len(result["rows"]),
+        "best_trial": best["trial"] if best else None,
+        "best_objective": best["objective"] if best else None,
+        "best_config": result["best_config"],
+    }))
+    return 0
 
 
 def _predict(args):

@@ -260,6 +260,12 @@ def list_models(pattern="*", *, families=False):
     return sorted(names, key=_natural_key)
 
 
+def family_specs():
+    """The `ModelSpec`s of the family names (`register_model(...,
+    family=True)`: `wrn`, `cifar-resnet`, ...), in registration order."""
+    _ensure_loaded()
+    return [spec for spec in _REGISTRY.values() if spec.defaults.get("family")]
+
 if __name__ == "__main__":
     # Rewrites keras_resnets/_model_index.py from the registrations (read
     # through the imported module: the models register there, not in __main__).

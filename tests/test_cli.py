@@ -218,6 +218,25 @@ print("OK")
     assert "resnet-20" in result.stdout and result.stderr == ""
 
 
+def test_parser_imports_no_tuning_or_benchmark_machinery():
+    """`cli.py` defines every command's arguments itself: building the
+    parser imports neither the tuning nor the benchmark modules."""
+    code = """
+import sys
+from keras_resnets import cli
+parser = cli._parser()
+for argv in (["tune", "x.yaml", "--max-trials", "3"], ["benchmark", "resnet-20", "--no-jit"]):
+    parser.parse_args(argv)
+heavy = [m for m in sys.modules if m.split(".")[0] in ("keras", "keras_tuner", "tensorflow", "jax", "torch")
+         or m.startswith(("keras_resnets.tuning", "keras_resnets.benchmark", "keras_resnets.training"))]
+assert not heavy, heavy
+print("OK")
+"""
+    result = _python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "OK"
+
+
 def test_model_index_equals_the_registrations():
     """list-models reads `_model_index.py`; the registry stays the source of truth."""
     from keras_resnets import registry

@@ -384,3 +384,31 @@ def fractalnet20(**kwargs):
 @base.builds(FractalNet)
 def fractalnet40(**kwargs):
     return FractalNet(**{"num_columns": 4, **kwargs})
+
+
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+def _search_kwargs(values):
+    """`width` (the first block's channels) -> the paper's doubling widths."""
+    w = values["width"]
+    return {
+        "num_columns": values["num_columns"],
+        "stackwise_num_filters": [w, 2 * w, 4 * w, 8 * w, 8 * w],
+        "local_drop_rate": values["local_drop_rate"],
+    }
+
+
+SEARCH_SPACE = {
+    "family": "fractalnet",
+    "generic": "fractalnet",
+    "prefixes": ("fractalnet-",),
+    "hyperparameters": {
+        "num_columns": {"default": 3, "min": 1, "max": 4, "valid": "1..5"},
+        "width": {"default": 64, "values": (16, 32, 64), "valid": "1.."},
+        "local_drop_rate": {"default": 0.15, "min": 0.0, "max": 0.3, "valid": "[0, 1)"},
+    },
+    "to_kwargs": _search_kwargs,
+    "paper_names": {
+        f"fractalnet-{depth}": {"num_columns": c, "stackwise_num_filters": [64, 128, 256, 512, 512]}
+        for depth, c in ((20, 3), (40, 4))
+    },
+}

@@ -334,3 +334,25 @@ for _args in (
     (272, 200, True, True, 26_210_842, 3.08),
 ):
     _register(*_args)
+
+
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+SEARCH_SPACE = {
+    "family": "pyramidnet",
+    "generic": "pyramidnet",
+    "prefixes": ("pyramidnet-",),
+    "hyperparameters": {
+        "depth": {"default": 110, "values": (20, 32, 56, 110), "depth": (6, 2)},
+        "alpha": {"default": 48, "min": 12, "max": 300, "step": 12, "valid": "1..300"},
+        "shakedrop": {"default": False},
+    },
+    "paper_names": {
+        "pyramidnet-110-a48": {"depth": 110, "alpha": 48, "shakedrop": False},
+        "pyramidnet-110-a84": {"depth": 110, "alpha": 84, "shakedrop": False},
+        "pyramidnet-110-a270": {"depth": 110, "alpha": 270, "shakedrop": False},
+        "pyramidnet-272-a200": {"depth": 272, "alpha": 200, "bottleneck": True, "shakedrop": False},
+        "pyramidnet-272-a200-shakedrop": {
+            "depth": 272, "alpha": 200, "bottleneck": True, "shakedrop": True,
+        },
+    },
+}

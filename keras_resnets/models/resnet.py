@@ -583,3 +583,20 @@ for _depth in _CIFAR_V1:
 for _depth in _IMAGENET:
     _register_imagenet(_depth, preactivation=False)
     _register_imagenet(_depth, preactivation=True)
+
+
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+SEARCH_SPACE = {
+    "family": "resnet",
+    "generic": "cifar-resnet",
+    "prefixes": ("resnet-", "preact-resnet-"),
+    "hyperparameters": {
+        "depth": {"default": 20, "values": (8, 14, 20, 32, 44, 56, 110), "depth": (6, 2)},
+        "preactivation": {"default": False},
+    },
+    "paper_names": {
+        **{f"resnet-{d}": {"depth": d, "preactivation": False} for d in _CIFAR_V1},
+        "preact-resnet-164": {"depth": 164, "preactivation": True, "bottleneck": True},
+        "preact-resnet-1001": {"depth": 1001, "preactivation": True, "bottleneck": True},
+    },
+}

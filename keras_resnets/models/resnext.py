@@ -240,3 +240,20 @@ def resnext50_32x4d(**kwargs):
 @base.builds(ResNeXt, imagenet_resnext, fixed=_FIXED_IMAGENET)
 def resnext101_32x4d(**kwargs):
     return imagenet_resnext(101, 32, 4, **kwargs)
+
+
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+SEARCH_SPACE = {
+    "family": "resnext",
+    "generic": "cifar-resnext",
+    "prefixes": ("resnext-",),
+    "hyperparameters": {
+        "depth": {"default": 29, "values": (11, 20, 29), "depth": (9, 2)},
+        "cardinality": {"default": 8, "values": (2, 4, 8, 16), "valid": "1.."},
+        "base_width": {"default": 64, "values": (4, 8, 16, 32, 64), "valid": "1.."},
+    },
+    "paper_names": {
+        "resnext-29-8x64d": {"depth": 29, "cardinality": 8, "base_width": 64},
+        "resnext-29-16x64d": {"depth": 29, "cardinality": 16, "base_width": 64},
+    },
+}

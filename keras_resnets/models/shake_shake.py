@@ -390,3 +390,16 @@ def shake_shake_resnext29_2x4x64d(**kwargs):
     return ShakeShakeResNet(
         29, 256, block_type="bottleneck", cardinality=4, base_width=64, **kwargs
     )
+
+
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+SEARCH_SPACE = {
+    "family": "shake-shake",
+    "generic": "shake-shake",
+    "prefixes": ("shake-shake-",),
+    "hyperparameters": {
+        "depth": {"default": 26, "values": (8, 14, 20, 26), "depth": (6, 2)},
+        "width": {"default": 32, "values": (16, 32, 64, 96), "valid": "1.."},
+    },
+    "paper_names": {f"shake-shake-26-2x{w}d": {"depth": 26, "width": w} for w in (32, 64, 96)},
+}

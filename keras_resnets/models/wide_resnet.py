@@ -199,3 +199,17 @@ def _register(depth, k, params, error):
 
 for (_d, _k), (_p, _e) in _WRN.items():
     _register(_d, _k, _p, _e)
+
+
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+SEARCH_SPACE = {
+    "family": "wrn",
+    "generic": "wrn",
+    "prefixes": ("wrn-",),
+    "hyperparameters": {
+        "depth": {"default": 16, "values": (10, 16, 22, 28, 40), "depth": (6, 4)},
+        "k": {"default": 4, "min": 1, "max": 12, "valid": "1..12"},
+        "dropout_rate": {"default": 0.0, "min": 0.0, "max": 0.5, "valid": "[0, 0.5]"},
+    },
+    "paper_names": {f"wrn-{d}-{k}": {"depth": d, "k": k} for d, k in _WRN},
+}

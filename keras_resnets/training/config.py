@@ -24,7 +24,10 @@ training:       # epochs, batch size, label smoothing, precision, output
   batch_size: 128
 distribution:   # none | mirrored | multi_worker_mirrored | data_parallel
   strategy: none
-tuner: {}       # reserved for keras_resnets.tuning; kept as a dict
+tuner:          # `keras-resnets tune` only (keras_resnets.tuning); empty otherwise
+  name: random_search    # random_search | hyperband | bayesian_optimization
+  max_trials: 20
+  search_space: {depth: [16, 28], k: {min: 2, max: 10}}
 ```
 
 `load_config(path, overrides)` reads the file with `yaml.safe_load`, applies
@@ -259,6 +262,80 @@ class DistributionConfig:
     lr_scaling: Literal["none", "linear"] = "none"
 
 
+TUNER_NAMES = ("random_search", "hyperband", "bayesian_optimization")
+_TUNER_ALIASES = {
+    "random": "random_search", "randomsearch": "random_search",
+    "bayesian": "bayesian_optimization", "bayesianoptimization": "bayesian_optimization",
+    "bayes": "bayesian_optimization",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TunerConfig:
+    """`tuner:` how `keras-resnets tune` searches (unused by `train`).
+
+    `family` and `search_space` are checked against the family's search
+    space (`keras_resnets.tuning.search_spaces`) when the config is loaded.
+
+    Attributes:
+        name: `random_search`, `hyperband` or `bayesian_optimization` (also
+            `random`, `bayes`, `RandomSearch`, ...).
+        family: model family; default the family of `model.name`.
+        search_space: dict narrowing the space (see `search_spaces`).
+        objective: metric to maximise (`val_accuracy`) or minimise (`val_loss`).
+        max_trials: trials to run (RandomSearch, BayesianOptimization; an
+            upper bound for Hyperband).
+        max_params: optional trainable-parameter budget.
+        executions_per_trial: trainings per trial (averaged).
+        max_epochs, factor, hyperband_iterations: Hyperband.
+        num_initial_points, alpha, beta: BayesianOptimization.
+        seed: tuner seed; default `training.seed`.
+        directory: output folder; default `runs/tune/<config name>`.
+        project_name: keras-tuner project name. Defaults to "search".
+        overwrite: start afresh instead of resuming. Defaults to False.
+        max_consecutive_failed_trials: stop after that many failed trials in
+            a row; default max_trials + 1 (pruned trials count as failed).
+        verbose: keras-tuner verbosity; default `training.verbose`.
+    """
+
+    name: Literal["random_search", "hyperband", "bayesian_optimization"] = "random_search"
+    family: str | None = None
+    search_space: dict = dataclasses.field(default_factory=dict)
+    objective: str = "val_accuracy"
+    max_trials: int = 10
+    max_params: float | None = None
+    executions_per_trial: int = 1
+    max_epochs: int | None = None
+    factor: int = 3
+    hyperband_iterations: int = 1
+    num_initial_points: int | None = None
+    alpha: float = 1e-4
+    beta: float = 2.6
+    seed: int | None = None
+    directory: str | None = None
+    project_name: str = "search"
+    overwrite: bool = False
+    max_consecutive_failed_trials: int | None = None
+    verbose: Literal["auto"] | int | None = None
+
+
+def tuner_name(name):
+    """The canonical name (`TUNER_NAMES`) of a tuner name or alias; a
+    `ConfigError` listing the valid ones when unknown."""
+    key = str(name).lower().replace("-", "_").replace(" ", "_")
+    key = _TUNER_ALIASES.get(key.replace("_", ""), key)
+    if key not in TUNER_NAMES:
+        close = difflib.get_close_matches(
+            str(name).lower(), list(TUNER_NAMES) + list(_TUNER_ALIASES), n=1, cutoff=0.5
+        )
+        hint = f" Did you mean {_TUNER_ALIASES.get(close[0], close[0])!r}?" if close else ""
+        raise ConfigError(
+            f"Unknown tuner `tuner.name`.{hint} Valid tuners: {', '.join(TUNER_NAMES)}. "
+            f"Received: tuner.name={name!r}"
+        )
+    return key
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """A whole run: one frozen dataclass per YAML section."""
@@ -269,7 +346,7 @@ class Config:
     schedule: ScheduleConfig = ScheduleConfig()
     training: TrainingConfig = TrainingConfig()
     distribution: DistributionConfig = DistributionConfig()
-    tuner: dict = dataclasses.field(default_factory=dict)
+    tuner: TunerConfig = TunerConfig()
     path: str | None = None  # the YAML file it came from (not a YAML key)
 
     def to_dict(self):
@@ -279,8 +356,11 @@ class Config:
             value = getattr(self, section)
             if section == "model":
                 out[section] = {"name": value.name, **value.kwargs}
-            elif section == "tuner":
-                out[section] = dict(value)
+            elif section == "tuner":  # what differs from the defaults ({} when unused)
+                out[section] = {
+                    f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                    if getattr(value, f.name) != getattr(TunerConfig(), f.name)
+                }
             else:
                 out[section] = {
                     f.name: _plain(getattr(value, f.name))
@@ -373,13 +453,21 @@ def config_from_dict(raw, overrides=(), *, path=None, check_paths=True):
     data = sections["data"]
     data = dataclasses.replace(data, source=_resolve_source(data.source, path, check_paths))
     sections["data"] = data
+    raw_tuner = dict(raw.get("tuner") or {})
+    _check_keys(raw_tuner, [f.name for f in dataclasses.fields(TunerConfig)], "tuner.")
+    if "name" in raw_tuner:
+        raw_tuner["name"] = tuner_name(raw_tuner["name"])
+    if raw_tuner.get("search_space", {}) is None:
+        del raw_tuner["search_space"]
     config = Config(
         model=model,
-        tuner=dict(raw.get("tuner") or {}),
+        tuner=_build_section("tuner", TunerConfig, raw_tuner),
         path=str(path) if path is not None else None,
         **sections,
     )
     _check_values(config)
+    if raw_tuner:
+        _check_search_space(config)
     return config
 
 
@@ -704,3 +792,24 @@ def _check_values(config):
         )
     if not isinstance(config.model.kwargs, dict):
         raise ConfigTypeError("`model` must be a mapping")
+    for key in ("max_trials", "executions_per_trial", "max_epochs", "factor",
+                "hyperband_iterations", "num_initial_points", "max_consecutive_failed_trials",
+                "max_params"):
+        _positive(f"tuner.{key}", getattr(config.tuner, key), allow_none=True)
+
+
+def _check_search_space(config):
+    """Checks `tuner.family` and `tuner.search_space` (with the `model:`
+    kwargs that fix hyperparameters) against the family's search space."""
+    from keras_resnets.tuning import search_spaces  # the registry's data; no keras-tuner
+
+    tuner = config.tuner
+    try:
+        family = search_spaces.get_family(tuner.family or config.model.name)
+    except ValueError as e:
+        raise ConfigError(f"tuner.family (default: model.name): {e}") from None
+    try:
+        space, _ = search_spaces.split_model_kwargs(family, config.model.kwargs, tuner.search_space)
+        search_spaces.resolve_space(family, space)
+    except ValueError as e:
+        raise ConfigError(f"tuner.search_space: {e}") from None

@@ -175,7 +175,7 @@ class SparseCategoricalCrossentropy(keras.losses.Loss):
 def from_config(optimizer, learning_rate):
     """The optimizer an `OptimizerConfig` describes, with `learning_rate`
     (a float or schedule). For `weight_decay_mode="l2"` the decay lives in
-    the model's kernel regularizers instead (see `train.build_model`)."""
+    the model's kernel regularizers instead (see `recipe.build_model`)."""
     mode = optimizer.weight_decay_mode
     wd = optimizer.weight_decay
     return SGD(

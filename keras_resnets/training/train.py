@@ -31,12 +31,11 @@ import sys
 import keras
 
 from keras_resnets import data as data_lib
-from keras_resnets import registry
 from keras_resnets import runtime
 from keras_resnets.data.build import as_list
 from keras_resnets.training import callbacks as callbacks_lib
 from keras_resnets.training import distribute
-from keras_resnets.training import optimizers
+from keras_resnets.training import recipe
 from keras_resnets.training import report
 from keras_resnets.training import run_folder
 from keras_resnets.training import schedules
@@ -100,36 +99,26 @@ def load_data(config, *, num_replicas=1, drop_remainder=False, seed_offset=0):
 
 
 def build_model(config, *, num_classes, input_shape):
-    """`create_model` with the config's kwargs; data-dependent defaults
-    (`num_classes`, `input_shape`, logits out) and, for
-    `weight_decay_mode="l2"`, an `L2(wd / 2)` kernel regularizer."""
-    kwargs = dict(config.model.kwargs)
-    kwargs.setdefault("num_classes", num_classes)
-    kwargs.setdefault("input_shape", tuple(input_shape))
-    kwargs.setdefault("classifier_activation", "linear")
-    opt = config.optimizer
-    if opt.weight_decay_mode == "l2" and opt.weight_decay:
-        kwargs.setdefault("kernel_regularizer", keras.regularizers.L2(opt.weight_decay / 2))
+    """The model of `config.model`, built by the training recipe
+    (`recipe.build_model`: data-dependent defaults, logits head, L2 decay)."""
     try:
-        return registry.create_model(config.model.name, **kwargs)
+        return recipe.build_model(
+            config.model.name, config.model.kwargs, num_classes=num_classes,
+            input_shape=input_shape, optimizer=config.optimizer,
+        )
     except TypeError as e:
         raise ConfigError(f"model: {e}") from None
 
 
 def compile_model(model, config, learning_rate):
-    """Compiles with the config's SGD, smoothed cross-entropy and accuracy."""
+    """Compiles with the config's SGD, smoothed cross-entropy and accuracy
+    (`recipe.compile_model`)."""
     t = config.training
-    from_logits = optimizers.outputs_logits(config.model.kwargs.get("classifier_activation"))
-    metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    if t.top5:
-        metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5_accuracy"))
-    model.compile(
-        optimizer=optimizers.from_config(config.optimizer, learning_rate),
-        loss=optimizers.SparseCategoricalCrossentropy(
-            from_logits=from_logits, label_smoothing=t.label_smoothing
-        ),
-        metrics=metrics,
-        jit_compile=t.jit_compile,
+    recipe.compile_model(
+        model, optimizer=config.optimizer, learning_rate=learning_rate,
+        label_smoothing=t.label_smoothing,
+        classifier_activation=config.model.kwargs.get("classifier_activation"),
+        top5=t.top5, jit_compile=t.jit_compile,
     )
 
 

@@ -4,13 +4,16 @@ Public API: the HyperModels (`ResidualHyperModel` and one subclass per
 family: `WideResNetHyperModel`, `CifarResNetHyperModel`,
 `ShakeShakeHyperModel`, `PyramidNetHyperModel`, `ResNeXtHyperModel`,
 `FractalNetHyperModel`), `get_hypermodel`, `ParameterBudgetExceeded`,
-`resolve_space` / `FAMILIES` (the search spaces), `search(config)` (the work
-behind `keras-resnets tune`), and `add_tune_arguments` / `run_tune` / `main`
-for the command line.
+`resolve_space` / `FAMILIES` (the search spaces each family module declares),
+`search(config)` (the work behind `keras-resnets tune`; its arguments are
+`cli.py`'s, its `tuner:` section a `keras_resnets.training.config.TunerConfig`),
+`tuner_class` / `recording_tuner` (keras-tuner classes) and
+`export_best_config`.
 
-Names are resolved lazily, so `from keras_resnets.tuning.search import
-add_tune_arguments` (what `cli.py` needs to build its parser) does not
-import keras, keras-tuner or tensorflow.
+Modules: `search_spaces` (hyperparameters, families), `hypermodels`,
+`search` (`search(config)`), `tuners` (keras-tuner classes), `results`
+(results table, best config). Names are resolved lazily, so importing this
+package imports neither keras nor keras-tuner.
 """
 
 import importlib
@@ -27,17 +30,15 @@ _EXPORTS = {
     "ParameterBudgetExceeded": "hypermodels",
     "get_hypermodel": "hypermodels",
     "FAMILIES": "search_spaces",
-    "Hyperparameter": "search_spaces",
+    "Hyperparameter": "hyperparameters",
     "get_family": "search_spaces",
     "resolve_space": "search_spaces",
-    "TUNERS": "search",
-    "TunerConfig": "search",
-    "add_tune_arguments": "search",
+    "TUNERS": "tuners",
     "main": "search",
-    "run_tune": "search",
+    "recording_tuner": "tuners",
+    "export_best_config": "results",
     "search": "search",
-    "tuner_class": "search",
-    "tuner_config": "search",
+    "tuner_class": "tuners",
 }
 
 __all__ = sorted(_EXPORTS)

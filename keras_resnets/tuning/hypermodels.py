@@ -5,12 +5,13 @@ subclasses (`WideResNetHyperModel`, `CifarResNetHyperModel`,
 `ShakeShakeHyperModel`, `PyramidNetHyperModel`, `ResNeXtHyperModel`,
 `FractalNetHyperModel`) only fix `family`. `build(hp)` declares every
 hyperparameter of the family's space (see `search_spaces`) with its default,
-builds the model through `search_spaces.create_architecture` (the paper-table
-registry name of the architecture when there is one, else the family's
-generic registry name, e.g. `wrn` with `depth` and `k`), prunes it
-when it has more than `max_params` trainable parameters, and compiles it with
-the papers' SGD (coupled weight decay) and label-smoothed cross-entropy from
-`keras_resnets.training`. `fit(hp, model, ...)` takes the batch size and the
+builds the model of its `model:` section (`search_spaces.model_section`: the
+paper-table registry name of the architecture when there is one, else the
+family's generic registry name, e.g. `wrn` with `depth` and `k`) with the
+training recipe (`keras_resnets.training.recipe`, as `keras-resnets train`
+builds it), prunes it when it has more than `max_params` trainable
+parameters, and compiles it with the recipe's SGD (coupled weight decay) and
+label-smoothed cross-entropy. `fit(hp, model, ...)` takes the batch size and the
 number of epochs from `hp`.
 
 Example:
@@ -32,15 +33,15 @@ tuner.search(x_train, y_train, validation_data=(x_val, y_val))
 import dataclasses
 import math
 
-import keras
 import keras_tuner
 
 from keras_resnets.flops import count_trainable_params
-from keras_resnets.training import optimizers
+from keras_resnets.training import recipe
 from keras_resnets.training import schedules
 from keras_resnets.training.config import OptimizerConfig
 from keras_resnets.training.config import ScheduleConfig
 from keras_resnets.tuning import search_spaces
+from keras_resnets.tuning.hyperparameters import check_value
 
 
 class ParameterBudgetExceeded(keras_tuner.errors.FailedTrialError):
@@ -131,7 +132,7 @@ class ResidualHyperModel(keras_tuner.HyperModel):
         if family is None:
             raise ValueError(
                 "Pass `family` (one of "
-                f"{', '.join(search_spaces.FAMILIES)}). Received: family=None"
+                f"{', '.join(search_spaces.families())}). Received: family=None"
             )
         self.family_spec = search_spaces.get_family(family)
         super().__init__(name=name or f"{self.family_spec.name}_hypermodel", tunable=tunable)
@@ -143,12 +144,7 @@ class ResidualHyperModel(keras_tuner.HyperModel):
                 )
         self.max_params = max_params
         self.model_kwargs = dict(model_kwargs or {})
-        clash = [k for k in self.model_kwargs if k in self.space or k in ("width",)]
-        if clash:
-            raise ValueError(
-                f"`model_kwargs` repeats the searched hyperparameter `{clash[0]}`; put a "
-                f"fixed value in `search_space` instead. Received: model_kwargs={self.model_kwargs!r}"
-            )
+        search_spaces.check_model_kwargs(self.family_spec, self.model_kwargs)
         self.input_shape = tuple(input_shape)
         self.num_classes = num_classes
         self.optimizer = _section(optimizer, OptimizerConfig, "optimizer")
@@ -193,7 +189,7 @@ class ResidualHyperModel(keras_tuner.HyperModel):
         """Checks `values` against the family's valid domain (every rule the
         model constructors enforce); raises ValueError naming the key."""
         for name, h in self.space.items():
-            search_spaces.check_value(self.family_spec.name, h, values[name])
+            check_value(self.family_spec.name, h, values[name])
         return values
 
     def model_section(self, values):
@@ -203,15 +199,14 @@ class ResidualHyperModel(keras_tuner.HyperModel):
     # === Build ===
 
     def build_model(self, values):
-        """Builds (without compiling) the model of `values`."""
-        kwargs = dict(self.model_kwargs)
-        kwargs.setdefault("num_classes", self.num_classes)
-        kwargs.setdefault("input_shape", self.input_shape)
-        kwargs.setdefault("classifier_activation", "linear")
-        opt = self.optimizer
-        if opt.weight_decay_mode == "l2" and values["weight_decay"]:
-            kwargs.setdefault("kernel_regularizer", keras.regularizers.L2(values["weight_decay"] / 2))
-        return search_spaces.create_architecture(self.family_spec, self.arch_kwargs(values), **kwargs)
+        """Builds (without compiling) the model of `values`: exactly the
+        model of `model_section(values)`, built by the training recipe."""
+        section = self.model_section(values)
+        optimizer = dataclasses.replace(self.optimizer, weight_decay=values["weight_decay"])
+        return recipe.build_model(
+            section.pop("name"), section, num_classes=self.num_classes,
+            input_shape=self.input_shape, optimizer=optimizer,
+        )
 
     def build(self, hp):
         values = self.declare(hp)
@@ -253,13 +248,10 @@ class ResidualHyperModel(keras_tuner.HyperModel):
         optimizer_config = dataclasses.replace(
             self.optimizer, learning_rate=learning_rate, weight_decay=values["weight_decay"]
         )
-        from_logits = optimizers.outputs_logits(self.model_kwargs.get("classifier_activation"))
-        model.compile(
-            optimizer=optimizers.from_config(optimizer_config, rate),
-            loss=optimizers.SparseCategoricalCrossentropy(
-                from_logits=from_logits, label_smoothing=values["label_smoothing"]
-            ),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        recipe.compile_model(
+            model, optimizer=optimizer_config, learning_rate=rate,
+            label_smoothing=values["label_smoothing"],
+            classifier_activation=self.model_kwargs.get("classifier_activation"),
             jit_compile=self.jit_compile,
         )
 
@@ -290,41 +282,20 @@ class ResidualHyperModel(keras_tuner.HyperModel):
         return model.fit(x, *args, epochs=epochs, **kwargs)
 
 
-class WideResNetHyperModel(ResidualHyperModel):
-    """WRN-d-k: depth 6n+4 in {10, 16, 22, 28, 40}, k in 1..12, dropout in [0, 0.5]."""
-
-    family = "wrn"
-
-
-class CifarResNetHyperModel(ResidualHyperModel):
-    """CIFAR ResNet v1/v2: depth 6n+2 in {8, ..., 110}, `preactivation`."""
-
-    family = "resnet"
+def _family_hypermodel(class_name, family, what):
+    """A named `ResidualHyperModel` subclass that fixes `family` (its space
+    is the `SEARCH_SPACE` its family module declares)."""
+    doc = f"A `ResidualHyperModel` over {what} (`family={family!r}`)."
+    attrs = {"family": family, "__doc__": doc, "__module__": __name__, "__qualname__": class_name}
+    return type(class_name, (ResidualHyperModel,), attrs)
 
 
-class ShakeShakeHyperModel(ResidualHyperModel):
-    """Shake-Shake 2x`width`d: depth 6n+2 in {8, 14, 20, 26}, width in {16, 32, 64, 96}."""
-
-    family = "shake-shake"
-
-
-class PyramidNetHyperModel(ResidualHyperModel):
-    """PyramidNet: depth 6n+2 in {20, 32, 56, 110}, alpha in 12..300, `shakedrop`."""
-
-    family = "pyramidnet"
-
-
-class ResNeXtHyperModel(ResidualHyperModel):
-    """CIFAR ResNeXt: depth 9n+2 in {11, 20, 29}, cardinality, bottleneck width."""
-
-    family = "resnext"
-
-
-class FractalNetHyperModel(ResidualHyperModel):
-    """FractalNet: 1..4 columns, first-block width, local drop-path rate."""
-
-    family = "fractalnet"
-
+WideResNetHyperModel = _family_hypermodel("WideResNetHyperModel", "wrn", "Wide ResNets WRN-d-k")
+CifarResNetHyperModel = _family_hypermodel("CifarResNetHyperModel", "resnet", "CIFAR ResNets v1/v2")
+ShakeShakeHyperModel = _family_hypermodel("ShakeShakeHyperModel", "shake-shake", "Shake-Shake nets")
+PyramidNetHyperModel = _family_hypermodel("PyramidNetHyperModel", "pyramidnet", "PyramidNets")
+ResNeXtHyperModel = _family_hypermodel("ResNeXtHyperModel", "resnext", "CIFAR ResNeXts")
+FractalNetHyperModel = _family_hypermodel("FractalNetHyperModel", "fractalnet", "FractalNets")
 
 HYPERMODELS = {
     cls.family: cls
@@ -341,5 +312,9 @@ HYPERMODELS = {
 
 def get_hypermodel(family, **kwargs):
     """The HyperModel of a family name or registry name, e.g.
-    `get_hypermodel("wrn-28-10", max_params=3e6)`."""
-    return HYPERMODELS[search_spaces.get_family(family).name](**kwargs)
+    `get_hypermodel("wrn-28-10", max_params=3e6)` (a `ResidualHyperModel`
+    for a declared family without a named subclass)."""
+    name = search_spaces.get_family(family).name
+    if name in HYPERMODELS:
+        return HYPERMODELS[name](**kwargs)
+    return ResidualHyperModel(name, **kwargs)

@@ -29,7 +29,7 @@ def test_defaults_and_sections():
     assert config.training.epochs == 3
     assert config.optimizer.weight_decay_mode == "coupled"
     assert config.optimizer.decay_bn_and_bias is True
-    assert config.tuner == {"max_trials": 2}
+    assert config.tuner.max_trials == 2 and config.to_dict()["tuner"] == {"max_trials": 2}
     assert isinstance(config.optimizer.learning_rate, float)
     with pytest.raises(AttributeError):  # frozen
         config.training.epochs = 5

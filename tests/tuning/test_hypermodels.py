@@ -6,8 +6,8 @@ import pytest
 
 from keras_resnets import count_trainable_params
 from keras_resnets.tuning import hypermodels
-from keras_resnets.tuning import search
 from keras_resnets.tuning import search_spaces
+from keras_resnets.tuning import tuners
 
 FAMILIES = sorted(hypermodels.HYPERMODELS)
 
@@ -158,7 +158,7 @@ def test_search_continues_past_pruned_trials_and_honours_budget(tmp_path):
     budget = 700_000  # k <= 3 fits (677,274 parameters at k=3), k >= 4 is pruned
     hm = _NoTraining(search_space={"depth": 10, "k": {"min": 1, "max": 6}}, input_shape=(8, 8, 3),
                      max_params=budget)
-    tuner = search.recording_tuner(keras_tuner.RandomSearch)(
+    tuner = tuners.recording_tuner(keras_tuner.RandomSearch)(
         hm, objective="val_accuracy", max_trials=6, seed=3, directory=str(tmp_path),
         max_consecutive_failed_trials=7,
     )
@@ -241,19 +241,116 @@ def test_exported_family_section_builds_the_trial_model(family):
 def test_pruned_trials_print_one_line_each(tmp_path, capfd):
     budget = 100_000  # WRN-10-4 has 1.2M parameters: every trial is pruned
     hm = _NoTraining(search_space={"depth": 10, "k": 4}, input_shape=(8, 8, 3), max_params=budget)
-    tuner = search.recording_tuner(keras_tuner.RandomSearch)(
+    tuner = tuners.recording_tuner(keras_tuner.RandomSearch)(
         hm, objective="val_accuracy", max_trials=2, seed=3, directory=str(tmp_path),
         max_consecutive_failed_trials=3,
     )
-    debug = search._tuner_config_module().DEBUG
+    debug = tuners._tuner_config_module().DEBUG
     tuner.search(verbose=1)
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err and "ParameterBudgetExceeded" not in out + err
     lines = [l for l in (out + err).splitlines() if "pruned" in l]
     params = hm.last_params
     assert params > budget
-    expected = f"pruned: {search._count(params)} parameters > max_params 100k"
+    expected = f"pruned: {tuners._count(params)} parameters > max_params 100k"
     assert [l.split(" ", 2)[2] for l in lines] == [expected] * 2, lines
     trials = list(tuner.oracle.trials.values())
     assert [t.message for t in trials] == [f"trial {t.trial_id} {expected}" for t in trials]
-    assert search._tuner_config_module().DEBUG == debug  # restored for real failures
+    assert tuners._tuner_config_module().DEBUG == debug  # restored for real failures
+
+
+# === Declared search spaces (keras_resnets/models/<family>.py `SEARCH_SPACE`) ===
+
+
+def _builder_call(spec, monkeypatch, **kwargs):
+    """The arguments the registry entry `spec` passes to its model class or
+    builder for `kwargs`, with the defaults filled in (nothing is built)."""
+    import inspect
+
+    builder = spec.fn.model_builder or spec.fn.model_class
+    calls = []
+    monkeypatch.setitem(spec.fn.__globals__, builder.__name__, lambda *a, **k: calls.append((a, k)))
+    spec.fn(**kwargs)
+    monkeypatch.undo()
+    assert len(calls) == 1, spec.name
+    bound = inspect.signature(builder).bind(*calls[0][0], **calls[0][1])
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    arguments.update(arguments.pop("kwargs", {}))
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in arguments.items()}
+
+
+@pytest.mark.parametrize("family", list(search_spaces.families()))
+def test_paper_names_are_the_registered_architectures(family, monkeypatch):
+    """Each family's `paper_names` entry, passed to the generic entry, gives
+    its registered model's exact constructor arguments."""
+    from keras_resnets import registry
+
+    fam = search_spaces.get_family(family)
+    assert fam.paper_names, family
+    generic = registry.get_spec(fam.generic)
+    for name, fixed in fam.paper_names.items():
+        spec = registry.get_spec(name)
+        assert spec.name == name and search_spaces.get_family(name) is fam
+        assert _builder_call(spec, monkeypatch) == _builder_call(generic, monkeypatch, **fixed), name
+        assert search_spaces.model_section(fam, fixed) == {"name": name}
+
+
+def test_sections_never_name_another_architecture():
+    """A paper name is used only when every argument it fixes agrees:
+    ResNet-50 is also 6n+2 but "resnet-50" is the ImageNet network,
+    PyramidNet-272-a200 has bottleneck blocks, and a fixed `bottleneck`
+    model kwarg makes a depth-20 ResNet another network than resnet-20."""
+    section = search_spaces.model_section("resnet", {"depth": 50, "preactivation": False})
+    assert section == {"name": "cifar-resnet", "depth": 50, "preactivation": False}
+    arch = {"depth": 272, "alpha": 200, "shakedrop": True}
+    assert search_spaces.model_section("pyramidnet", arch)["name"] == "pyramidnet"
+    assert search_spaces.model_section("pyramidnet", arch, bottleneck=True) == {
+        "name": "pyramidnet-272-a200-shakedrop"
+    }
+    arch = {"depth": 20, "preactivation": False}
+    assert search_spaces.model_section("resnet", arch, bottleneck=True) == {
+        "name": "cifar-resnet", **arch, "bottleneck": True
+    }
+    assert search_spaces.model_section("resnet", {"depth": 164, "preactivation": True},
+                                       bottleneck=True) == {"name": "preact-resnet-164"}
+    # Other kwargs go with the paper name, as in a training config.
+    assert search_spaces.model_section("resnet", arch, drop_path_rate=0.1) == {
+        "name": "resnet-20", "drop_path_rate": 0.1
+    }
+    with pytest.raises(ValueError, match="contradicts the searched architecture"):
+        search_spaces.model_section("wrn", {"depth": 10, "k": 1}, k=10)
+
+
+def test_cifar_depth_50_trial_builds_the_cifar_network():
+    hm = hypermodels.get_hypermodel("resnet", search_space={"depth": [50], "preactivation": False},
+                                    input_shape=(8, 8, 3))
+    values = hm.sample(0)
+    assert hm.model_section(values)["name"] == "cifar-resnet"
+    keras.backend.clear_session()
+    # The ImageNet ResNet-50 has 23.5M trainable parameters, the CIFAR one 0.76M (ResNet-44 and -56 plus or minus one block pair).
+    assert count_trainable_params(hm.build_model(values)) == 755_802
+
+
+def test_model_kwargs_may_not_set_what_the_search_sets():
+    with pytest.raises(ValueError, match="repeats the searched hyperparameter `stackwise_num_filters`"):
+        hypermodels.FractalNetHyperModel(model_kwargs={"stackwise_num_filters": [8, 16, 32, 64, 64]})
+
+
+def test_declared_rules_and_families():
+    assert list(search_spaces.families()) == ["wrn", "resnet", "shake-shake", "pyramidnet",
+                                              "resnext", "fractalnet"]
+    assert search_spaces.FAMILIES is search_spaces.families()
+    space = {h.name: h for h in search_spaces.get_family("wrn").space}
+    assert space["depth"].rule == "6n+4 (e.g. 10, 16, 22, 28, 40)"
+    assert [d for d in range(60) if space["depth"].is_valid(d)] == [10, 16, 22, 28, 34, 40, 46, 52, 58]
+    assert space["dropout_rate"].is_valid(0.5) and not space["dropout_rate"].is_valid(0.51)
+    rate = {h.name: h for h in search_spaces.get_family("fractalnet").space}["local_drop_rate"]
+    assert rate.is_valid(0.0) and not rate.is_valid(1.0) and rate.rule == "a number in [0, 1)"
+    assert search_spaces.get_family("cifar-resnext").name == "resnext"
+    with pytest.raises(ValueError, match="declares no valid domain"):
+        search_spaces.Family.from_declaration({
+            "family": "x", "generic": "x", "hyperparameters": {"depth": {"default": 3, "min": 1, "max": 4}},
+        })
+    # A declared family without a named HyperModel subclass still gets one.
+    assert type(hypermodels.get_hypermodel("wrn")) is hypermodels.WideResNetHyperModel

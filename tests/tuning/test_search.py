@@ -8,8 +8,12 @@ import pathlib
 import pytest
 import yaml
 
+from keras_resnets.training import config_from_dict
 from keras_resnets.training import load_config
+from keras_resnets.training.config import TunerConfig
+from keras_resnets.tuning import results
 from keras_resnets.tuning import search
+from keras_resnets.tuning import tuners
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CIFAR = ROOT.parent / "shared" / "data" / "cifar10-jpg.tar.gz"
@@ -63,7 +67,7 @@ def test_two_trial_search_resumes_and_exports_a_training_config(tmp_path, capsys
     # WRN-10-1 is in no paper table: its family name, never another model's.
     assert best.model.name == "wrn"
     assert (best.model.kwargs["depth"], best.model.kwargs["k"]) == (10, 1)
-    assert best.tuner == {} and best.training.batch_size == 64 and best.training.epochs == 1
+    assert best.tuner == TunerConfig() and best.training.batch_size == 64 and best.training.epochs == 1
     assert best.optimizer.learning_rate == pytest.approx(float(rows[0]["learning_rate"]))
 
     # The same command again: the finished trials are not repeated.
@@ -94,9 +98,9 @@ def test_unknown_tuner_name_is_one_line_error(tmp_path, capsys):
     assert "grid_search" in err
     assert not (tmp_path / "out").exists()
     with pytest.raises(ValueError, match="Did you mean 'hyperband'"):
-        search.tuner_class("hyperbnd")
-    assert search.tuner_class("Bayesian")[0] == "bayesian_optimization"
-    assert search.tuner_class("RandomSearch")[0] == "random_search"
+        tuners.tuner_class("hyperbnd")
+    assert tuners.tuner_class("Bayesian")[0] == "bayesian_optimization"
+    assert tuners.tuner_class("RandomSearch")[0] == "random_search"
 
 
 @pytest.mark.parametrize(
@@ -106,7 +110,7 @@ def test_unknown_tuner_name_is_one_line_error(tmp_path, capsys):
         ({"search_space": {"k": {"min": 9, "max": 3}}}, "`k`: min \\(9\\) is greater than max \\(3\\)"),
         ({"search_space": {"depth": 12}}, "`depth`: every value must be 6n\\+4"),
         ({"max_trails": 3}, "Unknown config key `tuner.max_trails`. Did you mean `tuner.max_trials`"),
-        ({"max_params": "lots"}, "`tuner.max_params` must be a number"),
+        ({"max_params": "lots"}, "`tuner.max_params`: expected a number"),
         ({"family": "vgg"}, "Unknown model family 'vgg'"),
     ],
 )
@@ -121,17 +125,24 @@ def test_bad_tuner_sections_fail_before_anything_runs(tmp_path, capsys, tuner, m
     assert not (tmp_path / "out").exists()
 
 
+def _tuner(**tuner):
+    return config_from_dict({"model": {"name": "wrn-16-4"}, "data": {"source": "cifar10"},
+                             "tuner": tuner}).tuner
+
+
 def test_tuner_config_parses_budget_and_defaults():
-    config = search.tuner_config({"name": "hyperband", "max_params": "3e6", "max_epochs": 4})
+    config = _tuner(name="hyperband", max_params="3e6", max_epochs=4)
     assert config.max_params == 3e6 and config.name == "hyperband" and config.overwrite is False
-    assert search.tuner_config({}).name == "random_search"
+    assert _tuner().name == "random_search"
+    assert _tuner(name="Bayes").name == "bayesian_optimization"
 
 
 def test_shipped_tuning_config_validates():
     path = ROOT / "configs" / "tuning" / "wrn-16-4_cifar10_random.yaml"
     config = load_config(path, check_paths=False)
-    tuner = search.tuner_config(config.tuner)
-    hypermodel = search.make_hypermodel(config, tuner)
+    tuner = config.tuner
+    assert isinstance(tuner, TunerConfig)
+    hypermodel = search.make_hypermodel(config)
     assert hypermodel.space["depth"].values == (10, 16, 22, 28)
     assert hypermodel.max_params == 3e6 and tuner.name == "random_search"
 
@@ -149,7 +160,7 @@ def test_exported_config_names_what_it_builds(tmp_path):
     for (depth, k), name in (((10, 4), "wrn"), ((16, 4), "wrn-16-4")):
         hps = {"depth": depth, "k": k, "dropout_rate": 0.0, "learning_rate": 0.05}
         row = {"trial": "3", "objective": 0.5, "params": None, "hyperparameters": hps}
-        path = search.export_best_config(config, hm, row, tmp_path / f"best_{depth}_{k}.yaml")
+        path = results.export_best_config(config, hm, row, tmp_path / f"best_{depth}_{k}.yaml")
         best = load_config(path, check_paths=False)
         assert best.model.name == name
         facts = registry.model_facts(name)
@@ -162,3 +173,50 @@ def test_exported_config_names_what_it_builds(tmp_path):
         trained = build_model(best, num_classes=4, input_shape=(8, 8, 3))
         assert trained.count_params() == trial.count_params()
         assert [w.shape for w in trained.weights] == [w.shape for w in trial.weights]
+
+
+@pytest.mark.parametrize(
+    "tuner, match",
+    [
+        ({"max_trails": 3}, "Unknown config key `tuner.max_trails`. Did you mean `tuner.max_trials`"),
+        ({"name": "hyperbnd"}, "Unknown tuner `tuner.name`. Did you mean 'hyperband'"),
+        ({"max_trials": 0}, "`tuner.max_trials` must be > 0"),
+        ({"overwrite": "yes"}, "Wrong type for `tuner.overwrite`"),
+        ({"search_space": {"depth": [16, 27]}}, "tuner.search_space: .*`depth`: every value must be 6n\\+4"),
+        ({"search_space": {"dropout_rate": 0.3}}, "`dropout_rate` is both a model kwarg"),
+        ({"family": "vgg"}, "tuner.family .*Unknown model family 'vgg'"),
+    ],
+)
+def test_tuner_section_is_checked_when_the_config_loads(tmp_path, tuner, match):
+    """The `tuner:` section is typed like the other sections: `train` and
+    `tune` both refuse a bad one at load time, in one line."""
+    import re
+
+    from keras_resnets.training import ConfigError
+
+    raw = {"model": {"name": "wrn-16-4", "dropout_rate": 0.0}, "data": {"source": "cifar10"},
+           "tuner": tuner}
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(raw)
+    assert re.search(match, str(info.value)) and "\n" not in str(info.value), str(info.value)
+
+
+def test_exported_best_config_never_contradicts_itself(tmp_path):
+    """Searched from `model: wrn-28-10`, a WRN-10-1 trial is exported as
+    `wrn` with depth 10 and k 1 (never `wrn-28-10` with depth 10, k 1), and
+    a WRN-28-10 trial as `wrn-28-10` with neither depth nor k."""
+    raw = yaml.safe_load(_config(tmp_path).read_text())
+    raw["model"] = {"name": "wrn-28-10"}
+    config = config_from_dict(raw, check_paths=False)
+    hm = search.make_hypermodel(config, num_classes=4, input_shape=(8, 8, 3))
+    for (depth, k), name in (((10, 1), "wrn"), ((28, 10), "wrn-28-10")):
+        hps = {"depth": depth, "k": k, "dropout_rate": 0.0, "learning_rate": 0.05}
+        row = {"trial": "0", "objective": 0.5, "params": None, "hyperparameters": hps}
+        best = load_config(results.export_best_config(config, hm, row, tmp_path / f"{name}.yaml"),
+                           check_paths=False)
+        kwargs = best.model.kwargs
+        assert best.model.name == name
+        if name == "wrn":
+            assert (kwargs["depth"], kwargs["k"]) == (10, 1)
+        else:
+            assert "depth" not in kwargs and "k" not in kwargs and kwargs["dropout_rate"] == 0.0

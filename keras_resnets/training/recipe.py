@@ -1,0 +1,80 @@
+"""The training recipe: how every run builds and compiles its model.
+
+`keras-resnets train` (`train.build_model` / `train.compile_model`, from a
+`Config`) and `keras-resnets tune` (`ResidualHyperModel`, from a trial's
+hyperparameters) both come here, so a trial trains exactly the model and
+loss a run of its exported best config would:
+
+* `build_model`: `create_model(name, **kwargs)` with the data's
+  `num_classes` and `input_shape` and a logits head (`"linear"`) unless the
+  kwargs set them; with `weight_decay_mode="l2"` the papers' coupled weight
+  decay `wd` becomes a keras `L2(wd / 2)` kernel regularizer (the same
+  gradient, see `optimizers.SGD`).
+* `compile_model`: the papers' SGD (`optimizers.from_config`), the
+  label-smoothed cross-entropy on logits or probabilities as the head
+  outputs, and accuracy (plus top-5 when asked).
+"""
+
+import keras
+
+from keras_resnets import registry
+from keras_resnets.training import optimizers
+
+
+def build_model(name, kwargs=None, *, num_classes, input_shape, optimizer):
+    """Builds a registered model the way training uses it (not compiled).
+
+    Args:
+        name: registry name (e.g. "wrn-16-4" or the family name "wrn").
+        kwargs: dict of `create_model` keyword arguments; they win over the
+            defaults below. `None` values are dropped by `create_model`.
+        num_classes: int, default `num_classes` (the data set's).
+        input_shape: tuple, default `input_shape` (the data set's images).
+        optimizer: the `OptimizerConfig` the model trains with; its
+            `weight_decay` (under `weight_decay_mode="l2"`) sets the default
+            kernel regularizer.
+
+    Returns:
+        The `keras.Model`.
+
+    Raises:
+        ValueError: unknown name or an invalid architecture value.
+        TypeError: an argument the entry does not take or its name fixes.
+    """
+    kwargs = dict(kwargs or {})
+    kwargs.setdefault("num_classes", num_classes)
+    kwargs.setdefault("input_shape", tuple(input_shape))
+    kwargs.setdefault("classifier_activation", "linear")
+    if optimizer.weight_decay_mode == "l2" and optimizer.weight_decay:
+        kwargs.setdefault("kernel_regularizer", keras.regularizers.L2(optimizer.weight_decay / 2))
+    return registry.create_model(name, **kwargs)
+
+
+def compile_model(model, *, optimizer, learning_rate, label_smoothing=0.0,
+                  classifier_activation=None, top5=False, jit_compile="auto"):
+    """Compiles `model` with the papers' SGD, smoothed cross-entropy and accuracy.
+
+    Args:
+        model: a model from `build_model`.
+        optimizer: `OptimizerConfig` (momentum, Nesterov, weight decay and
+            its mode).
+        learning_rate: float or `LearningRateSchedule`.
+        label_smoothing: float in [0, 1).
+        classifier_activation: the `classifier_activation` the model was
+            built with (None: the recipe's logits head); decides whether the
+            loss takes logits.
+        top5: also report top-5 accuracy (`top5_accuracy`).
+        jit_compile: passed to `model.compile`.
+    """
+    metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    if top5:
+        metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5_accuracy"))
+    model.compile(
+        optimizer=optimizers.from_config(optimizer, learning_rate),
+        loss=optimizers.SparseCategoricalCrossentropy(
+            from_logits=optimizers.outputs_logits(classifier_activation),
+            label_smoothing=label_smoothing,
+        ),
+        metrics=metrics,
+        jit_compile=jit_compile,
+    )
