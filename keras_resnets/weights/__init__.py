@@ -72,17 +72,18 @@ __all__ = [
 
 
 def _is_own_weights_file(path):
-    """True for a Keras 3 `.weights.h5` saved from one of our models (its
-    layers are named `stem_conv`, `stage1_block1`, ...), as opposed to one
-    saved from keras.applications (`conv1_conv`, `conv2_block1_1_conv`)."""
+    """True for a Keras 3 `.weights.h5` saved from one of our models, as
+    opposed to one saved from keras.applications. Keras names the entries
+    by layer class (`layers/res_net_block_3/...`), and only ours hold our
+    residual blocks (`ResNetBlock`, `PreActBlock`)."""
     try:
         import h5py
 
         with h5py.File(path, "r") as f:
-            names = set(f["layers"].keys()) if "layers" in f else set()
+            names = list(f["layers"].keys()) if "layers" in f else []
     except Exception:  # not HDF5: keras.applications' loader reports it
         return False
-    return "stem_conv" in names or any(n.startswith("stage1_block") for n in names)
+    return any(n.startswith(("res_net_block", "pre_act_block")) for n in names)
 
 
 def load_weights(model, weights):
