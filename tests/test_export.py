@@ -75,8 +75,9 @@ def test_cli_export_of_a_keras_file(resnet20, tmp_path, capsys):
     assert cli.main(["export", model_path, out, "--format", "savedmodel"]) == 0
     assert "wrote" in capsys.readouterr().out
     x = _images()
+    reloaded = tf.saved_model.load(out)  # kept alive: its variables back `serve`
     np.testing.assert_allclose(
-        tf.saved_model.load(out).serve(tf.constant(x)).numpy(),
+        reloaded.serve(tf.constant(x)).numpy(),
         keras.ops.convert_to_numpy(resnet20(x, training=False)),
         rtol=1e-5, atol=1e-5,
     )
