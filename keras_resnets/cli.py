@@ -10,6 +10,7 @@ Usage (`python -m keras_resnets ...` is the same):
     keras-resnets benchmark MODEL [--batch N] [--image-size S] [--steps N]
                             [--precision P] [--jit/--no-jit] [--json]
     keras-resnets predict RUN_DIR IMAGE... [--top-k K] [--json]   (keras_resnets.inference)
+    keras-resnets export RUN_DIR_or_MODEL OUTPUT [--format savedmodel|onnx] [--last]
     keras-resnets list-models [PATTERN]
     keras-resnets --version
 
@@ -101,6 +102,15 @@ def _parser():
     from keras_resnets.inference import add_predict_arguments
 
     add_predict_arguments(sub)
+
+    export = sub.add_parser(
+        "export", help="write a run folder's or .keras model as a SavedModel or ONNX file"
+    )
+    export.add_argument("target", help="run folder or .keras file")
+    export.add_argument("output", help="output folder (savedmodel) or file (onnx)")
+    export.add_argument("--format", choices=("savedmodel", "onnx"), default="savedmodel",
+                        help="SavedModel (TF-Serving) or ONNX (needs tf2onnx+onnx, or onnx+onnxscript on torch)")
+    export.add_argument("--last", action="store_true", help="use last.keras instead of best.keras")
 
     models = sub.add_parser("list-models", help="registered model names and parameter counts")
     models.add_argument(
@@ -280,6 +290,18 @@ def _predict(args):
     return run_predict(args)
 
 
+def _export(args):
+    from keras_resnets.weights.export import export_model
+
+    try:
+        path = export_model(args.target, args.output, format=args.format,
+                            which="last" if args.last else "best")
+    except ImportError as error:  # a converter is missing: say which, in one line
+        raise ValueError(str(error)) from error
+    print(f"wrote {path} ({args.format})")
+    return 0
+
+
 def _one_line(error):
     return " ".join(str(error).split()) or type(error).__name__
 
@@ -292,7 +314,8 @@ def _loaded_class(module, name):
 
 def _run(args):
     commands = {"train": _train, "evaluate": _evaluate, "tune": _tune,
-                "benchmark": _benchmark, "predict": _predict, "list-models": _list_models}
+                "benchmark": _benchmark, "predict": _predict, "export": _export,
+                "list-models": _list_models}
     try:
         return commands[args.command](args)
     except Exception as e:

@@ -154,6 +154,9 @@ def create_model(name, **kwargs):
     Keyword arguments override the registered defaults; `None` values are
     dropped so that unset config or CLI values never override them. They
     are checked before anything is built (see `check_model_arguments`).
+    `weights=` also takes the name of weights shipped in the package for
+    this model (e.g. "cifar10"; `keras_resnets.weights.pretrained`), on
+    any model; paths and "imagenet" go to the model class.
 
     Example:
     >>> model = create_model("wrn-16-4", num_classes=100, dropout_rate=0.3)
@@ -164,8 +167,18 @@ def create_model(name, **kwargs):
     """
     spec = get_spec(name)
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    tag = None
+    if isinstance(kwargs.get("weights"), str):
+        from keras_resnets.weights import pretrained
+
+        if pretrained.is_weights_tag(kwargs["weights"]):
+            tag = kwargs.pop("weights")  # weights shipped in the package
+            pretrained.packaged_weights(spec.name, tag)  # unknown: fail before building
     check_model_arguments(spec.name, kwargs)
-    return spec.fn(**kwargs)
+    model = spec.fn(**kwargs)
+    if tag is not None:
+        pretrained.load_packaged_weights(model, spec.name, tag)
+    return model
 
 
 def _signature(spec):

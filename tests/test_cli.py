@@ -201,7 +201,8 @@ def test_help_and_list_models_import_no_backend():
 import sys
 from keras_resnets import cli
 for argv in (["--help"], ["list-models", "--help"], ["train", "--help"], ["evaluate", "--help"],
-             ["tune", "--help"], ["benchmark", "--help"], ["predict", "--help"], ["--version"]):
+             ["tune", "--help"], ["benchmark", "--help"], ["predict", "--help"], ["export", "--help"],
+             ["--version"]):
     try:
         cli.main(argv)
     except SystemExit as e:

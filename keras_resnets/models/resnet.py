@@ -252,8 +252,12 @@ class ResNet(keras.Model):
         kernel_regularizer: regularizer on every kernel.
         bn_momentum, bn_epsilon: BN settings (Torch defaults).
         data_format: "channels_last" or "channels_first".
-        weights: None, "imagenet" or a path to keras.applications weights
-            (ImageNet layouts only).
+        weights: None, "imagenet" or the path to keras.applications
+            weights (ImageNet layouts only), to a torchvision/timm checkpoint
+            (`.pth`, `.safetensors`; v1 ImageNet models, built in its layout:
+            unless `stride_index` is given, bottlenecks stride on the 3x3)
+            or to a `.weights.h5` saved from the same architecture. See
+            `keras_resnets.weights`.
         dtype: dtype policy of every layer.
         name: model name.
         trainable: bool, as `keras.Model`. Any other keyword argument
@@ -320,6 +324,13 @@ class ResNet(keras.Model):
             downsample_last=downsample_last,
             residual_bias=residual_bias,
         )
+        if weights is not None and stride_index is None:
+            from keras_resnets.weights import checkpoint_stride_index
+            from keras_resnets.weights import is_torch_checkpoint
+
+            if is_torch_checkpoint(weights) and not self.preactivation:
+                # torchvision/timm stride on the bottleneck's 3x3 ("v1.5").
+                layout["stride_index"] = checkpoint_stride_index(layout["block_type"])
         stackwise_num_blocks = layout["stackwise_num_blocks"]
         stackwise_num_filters = layout["stackwise_num_filters"]
         block_type = layout["block_type"]
@@ -423,9 +434,9 @@ class ResNet(keras.Model):
         self.se_ratio = se_ratio
         self.zero_init_last_bn = zero_init_last_bn
         if weights is not None:
-            from keras_resnets.weights import load_keras_applications_weights
+            from keras_resnets.weights import load_weights
 
-            load_keras_applications_weights(self, weights)
+            load_weights(self, weights)
 
     def get_config(self):
         return base.common_config(

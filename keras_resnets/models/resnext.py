@@ -46,6 +46,9 @@ class ResNeXt(keras.Model):
         classifier_activation, dropout_rate, drop_path_rate, se_ratio,
         zero_init_last_bn, kernel_regularizer, bn_momentum, bn_epsilon,
         data_format, dtype, name: as `keras_resnets.ResNet`.
+        weights: None, or the path to a torchvision/timm checkpoint
+            (`.pth`, `.safetensors`; ImageNet stem) or to a `.weights.h5`
+            saved from the same architecture. See `keras_resnets.weights`.
 
     Example:
     >>> model = ResNeXt([1, 1, 1], cardinality=2, base_width=4, stem="cifar",
@@ -78,6 +81,7 @@ class ResNeXt(keras.Model):
         bn_momentum=0.9,
         bn_epsilon=1e-5,
         data_format=None,
+        weights=None,
         dtype=None,
         name=None,
         **kwargs,
@@ -171,6 +175,10 @@ class ResNeXt(keras.Model):
         self.drop_path_rate = drop_path_rate
         self.se_ratio = se_ratio
         self.zero_init_last_bn = zero_init_last_bn
+        if weights is not None:
+            from keras_resnets.weights import load_weights
+
+            load_weights(self, weights)
 
     def get_config(self):
         return base.common_config(
@@ -240,6 +248,39 @@ def resnext50_32x4d(**kwargs):
 @base.builds(ResNeXt, imagenet_resnext, fixed=_FIXED_IMAGENET)
 def resnext101_32x4d(**kwargs):
     return imagenet_resnext(101, 32, 4, **kwargs)
+
+
+# ResNeXt-101 32x8d is not in Xie 2017's tables (no error given here); it
+# is the ResNeXt-101 that torchvision (resnext101_32x8d) publishes weights for.
+@register_model("resnext-101-32x8d", params=88_791_336, paper="arXiv:1611.05431", dataset="imagenet")
+@base.builds(ResNeXt, imagenet_resnext, fixed=_FIXED_IMAGENET)
+def resnext101_32x8d(**kwargs):
+    """ResNeXt-101 32x8d: 32 groups of width 8; torchvision's resnext101_32x8d."""
+    return imagenet_resnext(101, 32, 8, **kwargs)
+
+
+@register_model("resnext-101-64x4d", params=83_455_272, paper="arXiv:1611.05431", dataset="imagenet", error=20.4)
+@base.builds(ResNeXt, imagenet_resnext, fixed=_FIXED_IMAGENET)
+def resnext101_64x4d(**kwargs):
+    """ResNeXt-101 64x4d (Xie 2017 Table 5: 20.4% top-1 error at 224x224);
+    torchvision's resnext101_64x4d."""
+    return imagenet_resnext(101, 64, 4, **kwargs)
+
+
+# Wide ResNet-50-2 / 101-2 (Zagoruyko & Komodakis 2016, their ImageNet models):
+# ResNet-50/101 bottlenecks with twice the inner width, i.e. a ResNeXt of
+# cardinality 1 and base width 128 (torchvision's wide_resnet50_2: groups=1,
+# width_per_group=128); 68.9M and 126.9M parameters.
+@register_model("wide-resnet-50-2", params=68_883_240, paper="arXiv:1605.07146", dataset="imagenet")
+@base.builds(ResNeXt, imagenet_resnext, fixed=_FIXED_IMAGENET)
+def wide_resnet50_2(**kwargs):
+    return imagenet_resnext(50, 1, 128, **kwargs)
+
+
+@register_model("wide-resnet-101-2", params=126_886_696, paper="arXiv:1605.07146", dataset="imagenet")
+@base.builds(ResNeXt, imagenet_resnext, fixed=_FIXED_IMAGENET)
+def wide_resnet101_2(**kwargs):
+    return imagenet_resnext(101, 1, 128, **kwargs)
 
 
 # === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===

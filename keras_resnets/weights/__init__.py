@@ -1,0 +1,131 @@
+"""Pretrained weights in and out of our models.
+
+`weights=` (on `ResNet`, `PreActResNet`, `ResNeXt` and `create_model`)
+takes:
+
+- `"imagenet"` or a keras.applications `.h5` file: keras.applications'
+  ResNet50/101/152 (V2) weights (`keras_applications`);
+- a torchvision or timm checkpoint (`.pth`, `.pt`, `.bin`, `.safetensors`):
+  ResNet-18 ... 152, ResNeXt, Wide ResNet-50-2 / 101-2, SE-ResNet-50, built
+  in the checkpoint's layout automatically (`torch_checkpoints`);
+- a Keras `.weights.h5` file saved from the same architecture of ours
+  (`model.save_weights`), loaded with `model.load_weights`;
+- with `create_model` only, the name of weights shipped in the package
+  (e.g. "cifar10"; `pretrained.PACKAGED`).
+
+Nothing is downloaded except for `"imagenet"`, which fetches
+keras.applications' file as keras.applications does. `export_model` writes
+a SavedModel or an ONNX file for deployment (`export`).
+"""
+
+import os
+
+from keras_resnets.weights.export import FORMATS as EXPORT_FORMATS
+from keras_resnets.weights.export import export_model
+from keras_resnets.weights.keras_applications import BASE_WEIGHTS_URL
+from keras_resnets.weights.keras_applications import DEPTHS
+from keras_resnets.weights.keras_applications import IMAGENET_CLASSES
+from keras_resnets.weights.keras_applications import WEIGHTS_HASHES
+from keras_resnets.weights.keras_applications import _count_arrays  # noqa: F401  (tests)
+from keras_resnets.weights.keras_applications import check_supported
+from keras_resnets.weights.keras_applications import keras_applications_name
+from keras_resnets.weights.keras_applications import load_keras_applications_weights
+from keras_resnets.weights.keras_applications import num_weight_arrays
+from keras_resnets.weights.keras_applications import target_layer
+from keras_resnets.weights.keras_applications import weights_file_name
+from keras_resnets.weights.pretrained import PACKAGED
+from keras_resnets.weights.pretrained import PackagedWeights
+from keras_resnets.weights.pretrained import is_weights_tag
+from keras_resnets.weights.pretrained import load_packaged_weights
+from keras_resnets.weights.pretrained import packaged_weights
+from keras_resnets.weights.torch_checkpoints import checkpoint_stride_index
+from keras_resnets.weights.torch_checkpoints import is_torch_checkpoint
+from keras_resnets.weights.torch_checkpoints import load_torch_checkpoint
+from keras_resnets.weights.torch_checkpoints import read_checkpoint
+from keras_resnets.weights.torch_checkpoints import torch_key_map
+
+__all__ = [
+    "BASE_WEIGHTS_URL",
+    "DEPTHS",
+    "EXPORT_FORMATS",
+    "IMAGENET_CLASSES",
+    "PACKAGED",
+    "PackagedWeights",
+    "WEIGHTS_HASHES",
+    "check_supported",
+    "checkpoint_stride_index",
+    "export_model",
+    "is_torch_checkpoint",
+    "is_weights_tag",
+    "keras_applications_name",
+    "load_keras_applications_weights",
+    "load_packaged_weights",
+    "load_torch_checkpoint",
+    "load_weights",
+    "num_weight_arrays",
+    "packaged_weights",
+    "read_checkpoint",
+    "target_layer",
+    "torch_key_map",
+    "weights_file_name",
+]
+
+
+def _is_own_weights_file(path):
+    """True for a Keras 3 `.weights.h5` saved from one of our models, as
+    opposed to one saved from keras.applications. Keras names the entries
+    by layer class (`layers/res_net_block_3/...`), and only ours hold our
+    residual blocks (`ResNetBlock`, `PreActBlock`)."""
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            names = list(f["layers"].keys()) if "layers" in f else []
+    except Exception:  # not HDF5: keras.applications' loader reports it
+        return False
+    return any(n.startswith(("res_net_block", "pre_act_block")) for n in names)
+
+
+def load_weights(model, weights):
+    """Loads `weights` into `model`, dispatching on what `weights` is.
+
+    Args:
+        model: one of our models.
+        weights: None (nothing), "imagenet", the path to a torchvision/timm
+            checkpoint (`.pth`, `.pt`, `.bin`, `.safetensors`), to a
+            keras.applications `.h5` file or to a `.weights.h5` saved from
+            this architecture.
+
+    Raises:
+        ValueError / TypeError: `weights` does not fit `model`, with what
+            would.
+    """
+    if weights is None:
+        return
+    if is_torch_checkpoint(weights):
+        load_torch_checkpoint(model, weights)
+        return
+    if is_weights_tag(weights):
+        raise ValueError(
+            f"Named weights (weights={weights!r}) belong to a registered model: load "
+            f"them with keras_resnets.create_model(NAME, weights={weights!r}). A model "
+            "built directly takes None, 'imagenet' or the path to a weights file. "
+            f"Received: weights={weights!r}"
+        )
+    from keras_resnets.models.resnet import ResNet
+
+    if weights == "imagenet" and not isinstance(model, ResNet):
+        raise ValueError(
+            "weights='imagenet' loads keras.applications' ResNet50/101/152 (V2) "
+            f"weights only, not into a {type(model).__name__}. For torchvision/timm "
+            "ImageNet weights, download the checkpoint and pass its path (README, "
+            "'Pretrained weights')."
+        )
+    if (
+        isinstance(weights, (str, os.PathLike))
+        and os.path.isfile(weights)
+        and _is_own_weights_file(weights)
+    ):
+        model.load_weights(os.fspath(weights))
+        return
+    load_keras_applications_weights(model, weights)
