@@ -17,12 +17,20 @@ import importlib
 import sys
 import warnings
 
-_REGISTERING_MODULE = "keras_resnets.models"
+# The models (and with them the layers), and what a run's saved model
+# compiles with (optimizer, schedules, loss): `last.keras` holds them all.
+# None of these imports TensorFlow.
+_REGISTERING_MODULES = (
+    "keras_resnets.models",
+    "keras_resnets.training.optimizers",
+    "keras_resnets.training.schedules",
+)
 
 
 def _register():
     try:
-        importlib.import_module(_REGISTERING_MODULE)
+        for module in _REGISTERING_MODULES:
+            importlib.import_module(module)
     except Exception as e:  # never break `import keras` itself
         warnings.warn(
             f"keras_resnets could not register its Keras objects: {type(e).__name__}: {e}",

@@ -56,6 +56,11 @@ EXACT_PARAMS = {
     "resnext-29-8x64d": 34_426_698,
     "resnext-29-16x64d": 68_155_210,
     "resnext-50-32x4d": 25_028_904,
+    # torchvision's counts (trainable parameters) for the models its weights fit.
+    "resnext-101-32x8d": 88_791_336,
+    "resnext-101-64x4d": 83_455_272,
+    "wide-resnet-50-2": 68_883_240,
+    "wide-resnet-101-2": 126_886_696,
     "resnext-101-32x4d": 44_177_704,
     "se-resnet-50": 28_088_024,
     "shake-shake-26-2x32d": 2_923_162,

@@ -438,7 +438,7 @@ def test_mixed_sizes_are_not_corrupt(tmp_path, capsys):
     assert not list((tmp_path / "cache").glob("*.npz"))
     with pytest.raises(ValueError, match=r"received 4 image file paths.*differ in size"):
         data.compute_mean_std(paths)
-    with pytest.raises(ValueError, match="file paths come back when images differ in size"):
+    with pytest.raises(ValueError, match="returns paths when the images differ in size"):
         data.build_datasets(root, preset="cifar", cache_dir=False)
 
 

@@ -262,6 +262,7 @@ def test_cli_train_on_jax_without_tensorflow(tmp_path):
     code = f"""
 import json, sys
 import keras, numpy as np
+import keras_resnets  # registers the package's layers for loading
 model = keras.models.load_model({str(run_dir / "last.keras")!r})
 logits = model.predict(np.zeros((2, 8, 8, 3), "float32"), verbose=0)
 print(json.dumps({{"shape": list(logits.shape), "finite": bool(np.isfinite(logits).all()),

@@ -263,10 +263,10 @@ def test_training_batches_are_full_and_test_set_is_whole(tmp_path):
 
     config = load_config(_tiny_config(tmp_path), ["data.eval_batch_size=10"])
     ds = load_data(config, num_replicas=2)
-    assert ds["global_batch_size"] == 32
-    assert ds["train"].element_spec[0].shape[0] == 32
-    assert ds["info"].num_examples["test"] == 32
-    assert [int(x.shape[0]) for x, _ in ds["test"]] == [20, 12]
+    assert ds.batch_size == 32
+    assert ds.train.element_spec[0].shape[0] == 32
+    assert ds.info.num_examples["test"] == 32
+    assert [int(x.shape[0]) for x, _ in ds.test] == [20, 12]
 
 
 def test_per_replica_seeds_leaves_single_device_draws_alone():
