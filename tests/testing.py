@@ -380,3 +380,19 @@ def run_model_test(model_fn, input_data, expected_output_shape, tmp_path=None):
             to_numpy(loaded(input_data, training=False)), out, rtol=1e-5, atol=1e-5
         )
     return model
+
+
+def crop_offsets_and_flips(ramp, x, padding_mode, crop=16, pad=4):
+    """Which random crop (offset along the ramp's axis) and flip made each
+    augmented image of `x` from a 1-D `ramp` image padded by `pad`: returns
+    `(offsets, flips)`, one entry per image. Row 6 of a 16x16 crop always
+    comes from the image, never the padding."""
+    padded = np.pad(ramp, pad, mode=padding_mode).astype(np.float32)
+    candidates = {}
+    for offset in range(2 * pad + 1):
+        window = padded[offset : offset + crop]
+        candidates[tuple(window)] = (offset, False)
+        candidates[tuple(window[::-1])] = (offset, True)
+    found = [candidates[tuple(np.round(row, 3))] for row in x[:, 6, :, 0]]
+    offsets, flips = zip(*found)
+    return offsets, flips

@@ -30,6 +30,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_resnets.weights._layout import settings_mismatches
+
 BASE_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
 # (include_top file hash, notop file hash), as in keras.applications.
 WEIGHTS_HASHES = {
@@ -83,13 +85,7 @@ def _layout_errors(model, preactivation):
         )
     else:
         expected.update(stackwise_strides=[1, 2, 2, 2], downsample_last=False, stride_index=0)
-    errors = []
-    for key, value in expected.items():
-        got = getattr(model, key, None)
-        if isinstance(got, tuple):
-            got = list(got)
-        if got != value:
-            errors.append(f"{key}={got!r} (needs {value!r})")
+    errors = settings_mismatches(model, expected)
     blocks = tuple(getattr(model, "stackwise_num_blocks", ()))
     if blocks not in DEPTHS:
         errors.append(

@@ -39,6 +39,8 @@ import re
 import numpy as np
 from keras import ops
 
+from keras_resnets.weights._layout import settings_mismatches
+
 TORCH_EPSILON = 1e-5
 SAFETENSORS_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".pth", ".pt", ".bin")
@@ -167,13 +169,7 @@ def _layout_errors(model):
     }
     if isinstance(model, ResNet):
         expected.update(stem_filters=64, shortcut="B", downsample_last=False)
-    errors = []
-    for key, value in expected.items():
-        got = getattr(model, key, None)
-        if isinstance(got, tuple):
-            got = list(got)
-        if got != value:
-            errors.append(f"{key}={got!r} (needs {value!r})")
+    errors = settings_mismatches(model, expected)
     return errors
 
 

@@ -15,6 +15,7 @@ from keras_resnets import data
 from keras_resnets.data import build
 from keras_resnets.data import decode
 from tests.test_cli import make_npz
+from tests.testing import crop_offsets_and_flips
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -91,15 +92,7 @@ def _ramp_batches(make, padding_mode, count=576, seed=3):
 
 
 def _offsets_and_flips(ramp, x, padding_mode):
-    padded = np.pad(ramp, 4, mode=padding_mode).astype(np.float32)
-    candidates = {}
-    for offset in range(9):
-        crop = padded[offset : offset + 16]
-        candidates[tuple(crop)] = (offset, False)
-        candidates[tuple(crop[::-1])] = (offset, True)
-    # Row 6 of a 16x16 crop always comes from the image, never the padding.
-    found = [candidates[tuple(np.round(row, 3))] for row in x[:, 6, :, 0]]
-    offsets, flips = zip(*found)
+    offsets, flips = crop_offsets_and_flips(ramp, x, padding_mode)
     return np.bincount(offsets, minlength=9) / len(x), np.mean(flips)
 
 

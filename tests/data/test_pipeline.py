@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_resnets import data
+from tests.testing import crop_offsets_and_flips
 
 
 def _arrays(n=16, size=8, seed=0):
@@ -54,14 +55,7 @@ def test_cifar_training_crops_and_flips(padding_mode):
     x, y = _all(ds)
     assert x.shape == (64, 16, 16, 3) and sorted(y) == list(range(64))
     assert not np.array_equal(y, labels)  # shuffled
-    padded = np.pad(ramp, 4, mode=padding_mode).astype(np.float32)
-    candidates = {}
-    for offset in range(9):
-        crop = padded[offset : offset + 16]
-        candidates[tuple(crop)] = (offset, False)
-        candidates[tuple(crop[::-1])] = (offset, True)
-    found = [candidates[tuple(np.round(row, 3))] for row in x[:, 6, :, 0]]
-    offsets, flips = zip(*found)
+    offsets, flips = crop_offsets_and_flips(ramp, x, padding_mode)
     assert len(set(offsets)) >= 5 and 10 < sum(flips) < 54
     # Same seed, same batches; a second pass (epoch) draws new values.
     np.testing.assert_array_equal(

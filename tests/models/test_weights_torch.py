@@ -314,8 +314,8 @@ def test_file_errors(tmp_path, monkeypatch):
 
 # === Named (shipped) weights and our own weight files ===
 def test_unknown_named_weights():
-    with pytest.raises(ValueError, match=r"No weights named 'cifar10' are shipped for 'resnet-20'"):
-        keras_resnets.create_model("resnet-20", weights="cifar10")
+    with pytest.raises(ValueError, match=r"No weights named 'cifar100' are shipped for 'resnet-20'"):
+        keras_resnets.create_model("resnet-20", weights="cifar100")
     with pytest.raises(ValueError, match=r"create_model\(NAME, weights='cifar10'\)"):
         keras_resnets.ResNet(20, weights="cifar10")
 
