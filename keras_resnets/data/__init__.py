@@ -68,11 +68,11 @@ import importlib
 from keras_resnets.data.build import LOADERS
 from keras_resnets.data.build import Datasets
 from keras_resnets.data.build import build_datasets
-from keras_resnets.data.datasets import CorruptImagesError
-from keras_resnets.data.datasets import DataUnavailableError
 from keras_resnets.data.datasets import DatasetInfo
-from keras_resnets.data.datasets import MissingPackageError
 from keras_resnets.data.datasets import load_arrays
+from keras_resnets.data.errors import CorruptImagesError
+from keras_resnets.data.errors import DataUnavailableError
+from keras_resnets.data.errors import MissingPackageError
 from keras_resnets.data.presets import CIFAR10_MEAN
 from keras_resnets.data.presets import CIFAR10_STD
 from keras_resnets.data.presets import CIFAR100_MEAN

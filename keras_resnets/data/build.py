@@ -23,6 +23,7 @@ import numpy as np
 
 from keras_resnets.data import datasets
 from keras_resnets.data import decode
+from keras_resnets.data import errors
 from keras_resnets.data import presets
 
 LOADERS = ("auto", "tf", "numpy")
@@ -113,7 +114,7 @@ def resolve_loader(loader):
     if decode.tensorflow_available():
         return "tf"
     if loader == "tf":
-        raise datasets.MissingPackageError(
+        raise errors.MissingPackageError(
             "The tf.data loader (data.loader: tf) needs the tensorflow package, which "
             "is not installed; use data.loader: numpy (or auto). Received: loader='tf'",
             package="tensorflow",

@@ -10,6 +10,8 @@ import io
 
 import numpy as np
 
+from keras_resnets.data.errors import MissingPackageError
+
 _BACKEND = None
 
 
@@ -40,8 +42,6 @@ def backend():
         elif pillow_available():
             _BACKEND = "pillow"
         else:
-            from keras_resnets.data.datasets import MissingPackageError
-
             raise MissingPackageError(
                 "Decoding image files needs the Pillow package (or tensorflow); "
                 "neither is installed. Install pillow, or pass an .npz file with "

@@ -1,4 +1,6 @@
-"""Tests for keras_resnets.data.datasets: folder, archive, .npz and tfds readers."""
+"""Tests for the readers of keras_resnets.data (`load_arrays`): folder, archive,
+.npz and tfds sources (datasets.py, folders.py, archives.py, tfds_source.py,
+reference.py)."""
 
 import io
 import os
@@ -13,6 +15,9 @@ import tensorflow as tf
 
 from keras_resnets import data
 from keras_resnets.data import datasets
+from keras_resnets.data import folders
+from keras_resnets.data import reference
+from keras_resnets.data import tfds_source
 
 CLASSES = ("cat", "airplane", "dog")  # written unsorted on purpose
 SHARED_CIFAR10 = (
@@ -148,8 +153,8 @@ def test_cache_hit_does_not_decode(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("decoded again despite the cache")
 
-    monkeypatch.setattr(datasets, "decode_images", fail)
-    monkeypatch.setattr(datasets, "_read_archive", fail)
+    monkeypatch.setattr(folders, "decode_images", fail)
+    monkeypatch.setattr(folders, "read_archive", fail)
     second, info = data.load_arrays(archive, cache_dir=cache)
     np.testing.assert_array_equal(first["train"][0], second["train"][0])
     assert info.class_names == ("airplane", "cat", "dog")
@@ -241,7 +246,7 @@ def test_tfds_offline_fails_fast_and_leaves_no_folders(tmp_path, monkeypatch):
         data.load_arrays("cifar10", data_dir=str(data_dir), cache_dir=cache)
     seconds = time.perf_counter() - start
     assert seconds < 15, f"took {seconds:.1f} s"
-    assert 1 <= len(lookups) <= datasets.DOWNLOAD_RETRIES + 1, lookups
+    assert 1 <= len(lookups) <= tfds_source.DOWNLOAD_RETRIES + 1, lookups
     assert downloader.MAX_RETRIES == retries  # restored
     assert not (tmp_path / "new").exists() and not cache.exists()
     # An existing data_dir keeps itself and what was in it, but not the
@@ -301,7 +306,7 @@ def test_shared_cifar10_archive(tmp_path):
     # A JPEG copy: its statistics miss CIFAR-10's (std by ~0.46 of 255), so
     # it keeps its own name, even when saved under CIFAR-10's.
     assert info.name == "cifar10-jpg" and info.lossy is True
-    assert datasets._local_name("cifar10", splits, info.class_names, {"lossy": True}) == (
+    assert reference.local_name("cifar10", splits, info.class_names, {"lossy": True}) == (
         "cifar10-jpeg", True
     )
     np.testing.assert_array_equal(np.bincount(splits["train"][1]), [5000] * 10)
@@ -387,8 +392,8 @@ def test_skip_corrupt(tmp_path, kind, capsys, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("decoded again despite the cache")
 
-    monkeypatch.setattr(datasets, "decode_images", fail)
-    monkeypatch.setattr(datasets, "_read_archive", fail)
+    monkeypatch.setattr(folders, "decode_images", fail)
+    monkeypatch.setattr(folders, "read_archive", fail)
     with pytest.raises(data.CorruptImagesError, match="2 files of 11"):
         data.load_arrays(source, cache_dir=cache)
     again, _ = data.load_arrays(source, cache_dir=cache, skip_corrupt=True)
@@ -472,22 +477,22 @@ def test_reference_statistics_decide_the_name(tmp_path, monkeypatch):
     x_train = np.load(path)["x_train"]
     mean, std = data.compute_mean_std(x_train)
     facts = {"num_classes": 10, "train": 40, "test": 10, "image_shape": (4, 4, 3)}
-    monkeypatch.setitem(datasets.REFERENCE_DATASETS, "cifar10", facts)
-    off = 0.9 * datasets.STATISTICS_TOLERANCE / 255
+    monkeypatch.setitem(reference.REFERENCE_DATASETS, "cifar10", facts)
+    off = 0.9 * reference.STATISTICS_TOLERANCE / 255
     monkeypatch.setitem(
-        datasets.presets.NAMED_STATISTICS, "cifar10", ([m + off for m in mean], std)
+        reference.presets.NAMED_STATISTICS, "cifar10", ([m + off for m in mean], std)
     )
     _, info = data.load_arrays(path, cache_dir=False)
     assert info.name == "cifar10" and info.lossy is False
-    off = 1.1 * datasets.STATISTICS_TOLERANCE / 255
+    off = 1.1 * reference.STATISTICS_TOLERANCE / 255
     monkeypatch.setitem(
-        datasets.presets.NAMED_STATISTICS, "cifar10", (mean, [s - off for s in std])
+        reference.presets.NAMED_STATISTICS, "cifar10", (mean, [s - off for s in std])
     )
     _, info = data.load_arrays(path, cache_dir=False)
     assert info.name == "arrays" and info.lossy is None
     # Right statistics but another size is not the reference either.
-    monkeypatch.setitem(datasets.presets.NAMED_STATISTICS, "cifar10", (mean, std))
-    monkeypatch.setitem(datasets.REFERENCE_DATASETS, "cifar10", {**facts, "test": 11})
+    monkeypatch.setitem(reference.presets.NAMED_STATISTICS, "cifar10", (mean, std))
+    monkeypatch.setitem(reference.REFERENCE_DATASETS, "cifar10", {**facts, "test": 11})
     _, info = data.load_arrays(path, cache_dir=False)
     assert info.name == "arrays"
 
@@ -521,4 +526,4 @@ def test_shared_cifar10_npz_is_named_cifar10(shared_cifar10_npz):
     # Dropping the lowest bit of every pixel (a lossy copy) is not CIFAR-10.
     x_train, y_train = splits["train"]
     changed = {**splits, "train": (x_train & 0xFE, y_train)}
-    assert datasets._local_name("data", changed, info.class_names, {}) == ("data", None)
+    assert reference.local_name("data", changed, info.class_names, {}) == ("data", None)
