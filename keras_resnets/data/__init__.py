@@ -30,18 +30,20 @@ Public API:
   TensorFlow, a `keras.utils.PyDataset` of numpy batches (equal evaluation
   batches; augmentation with numpy's random draws). Presets `"cifar"`,
   `"svhn"`, `"none"` on in-memory arrays.
-* `build_datasets(source, *, batch_size=128, eval_batch_size=None,
-  num_replicas=1, preset=None, validation_size=0, validation_method="last",
-  mean=None, std=None, seed=0, shuffle_seed=None, drop_remainder=False,
-  repeat=False, shard_evaluation=False, steps_per_epoch=None,
-  train_limit=None, test_limit=None, loader="auto", data_dir=None,
-  cache_dir=None, download=True, skip_corrupt=False, **pipeline_kwargs)
-  -> Datasets`: the one road from a source to `model.fit` (train, evaluate
-  and tune use it). `Datasets` is a frozen record: `train`, `validation`,
-  `test`, `info`, `preset`, `mean`, `std`, `input_shape`, `image_size`,
-  `num_train`, `batch_size`, `steps_per_epoch`, `loader`, `num_classes`,
-  `class_names`, `preprocessing()`. `loader`: `"tf"`, `"numpy"` or
-  `"auto"` (tf when TensorFlow can be imported).
+* `build_datasets(source, options=None, **changes) -> Datasets`: the one
+  road from a source to `model.fit` (train, evaluate and tune use it).
+  `DataOptions` is the frozen record of its settings (`batch_size=128`,
+  `eval_batch_size`, `num_replicas=1`, `preset`, `validation_size=0`,
+  `validation_method="last"`, `mean`, `std`, `seed=0`, `shuffle_seed`,
+  `drop_remainder`, `repeat`, `shard_evaluation`, `steps_per_epoch`,
+  `train_limit`, `test_limit`, `loader="auto"`, `data_dir`, `cache_dir`,
+  `download=True`, `skip_corrupt`, and `make_dataset`'s `padding`,
+  `padding_mode`, `image_size`, `scale_range`, `lighting_std`,
+  `shuffle_buffer`); keywords override its fields. `Datasets` is a frozen
+  record: `train`, `validation`, `test`, `info`, `preset`, `mean`, `std`,
+  `input_shape`, `image_size`, `num_train`, `batch_size`, `steps_per_epoch`,
+  `loader`, `num_classes`, `class_names`, `preprocessing()`. `loader`:
+  `"tf"`, `"numpy"` or `"auto"` (tf when TensorFlow can be imported).
 * `DatasetInfo` (`name`, `num_classes`, `class_names`, `image_shape`,
   `num_examples`, `lossy`), `DataUnavailableError` (a `RuntimeError`, raised
   when a tensorflow-datasets set cannot be loaded, e.g. offline),
@@ -66,6 +68,7 @@ model.fit(ds.train, validation_data=ds.validation, epochs=...)
 import importlib
 
 from keras_resnets.data.build import LOADERS
+from keras_resnets.data.build import DataOptions
 from keras_resnets.data.build import Datasets
 from keras_resnets.data.build import build_datasets
 from keras_resnets.data.datasets import DatasetInfo
@@ -107,6 +110,7 @@ __all__ = [
     "IMAGENET_STD",
     "LOADERS",
     "CorruptImagesError",
+    "DataOptions",
     "DataUnavailableError",
     "DatasetInfo",
     "Datasets",

@@ -1,5 +1,8 @@
-"""`build_datasets`: a data source in, the train/validation/test inputs of
-`model.fit` out, as one frozen `Datasets` record.
+"""`build_datasets`: a data source and a `DataOptions` record in, the
+train/validation/test inputs of `model.fit` out, as one frozen `Datasets`
+record. Keywords override the record's fields, so
+`build_datasets(source, batch_size=64)` and
+`build_datasets(source, DataOptions(batch_size=64))` are the same call.
 
 The one road from a data set to training: `keras-resnets train`, `evaluate`
 and `tune` all come here (through `training.train.load_data`, which maps a
@@ -27,6 +30,14 @@ from keras_resnets.data import errors
 from keras_resnets.data import presets
 
 LOADERS = ("auto", "tf", "numpy")
+# `DataOptions` fields passed on to `load_arrays` and to `make_dataset`.
+READ_OPTIONS = (
+    "data_dir", "cache_dir", "validation_size", "validation_method", "seed", "download",
+    "skip_corrupt",
+)
+PIPELINE_OPTIONS = (
+    "padding", "padding_mode", "image_size", "scale_range", "lighting_std", "shuffle_buffer",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,36 +140,11 @@ def _limit(pair, limit):
     return images[:limit], labels[:limit]
 
 
-def build_datasets(
-    source,
-    *,
-    batch_size=128,
-    eval_batch_size=None,
-    num_replicas=1,
-    preset=None,
-    validation_size=0,
-    validation_method="last",
-    mean=None,
-    std=None,
-    seed=0,
-    shuffle_seed=None,
-    drop_remainder=False,
-    repeat=False,
-    shard_evaluation=False,
-    steps_per_epoch=None,
-    train_limit=None,
-    test_limit=None,
-    loader="auto",
-    data_dir=None,
-    cache_dir=None,
-    download=True,
-    skip_corrupt=False,
-    **pipeline_kwargs,
-):
-    """Loads `source` and builds the train, validation and test inputs.
+@dataclasses.dataclass(frozen=True)
+class DataOptions:
+    """Everything `build_datasets` takes besides the source, as one record.
 
-    Args:
-        source: as for `load_arrays` (tfds name or local path).
+    Attributes:
         batch_size: int, training batch size per replica. Defaults to 128.
         eval_batch_size: int, evaluation batch per replica; defaults to
             `batch_size`.
@@ -194,62 +180,119 @@ def build_datasets(
         download: bool, whether tensorflow-datasets may download.
         skip_corrupt: bool, skip image files that cannot be decoded instead
             of raising `CorruptImagesError` (see `load_arrays`).
-        **pipeline_kwargs: passed to `make_dataset` (`padding`,
-            `padding_mode`, `image_size`, `scale_range`, `lighting_std`,
-            `shuffle_buffer`).
+        padding, padding_mode, image_size, scale_range, lighting_std,
+            shuffle_buffer: passed to `make_dataset` (same defaults).
+    """
+
+    batch_size: int = 128
+    eval_batch_size: int | None = None
+    num_replicas: int = 1
+    preset: str | None = None
+    validation_size: int | float = 0
+    validation_method: str = "last"
+    mean: object = None
+    std: object = None
+    seed: int = 0
+    shuffle_seed: int | None = None
+    drop_remainder: bool = False
+    repeat: bool = False
+    shard_evaluation: bool = False
+    steps_per_epoch: int | None = None
+    train_limit: int | None = None
+    test_limit: int | None = None
+    loader: str = "auto"
+    data_dir: str | None = None
+    cache_dir: object = None
+    download: bool = True
+    skip_corrupt: bool = False
+    padding: int = presets.PREPROCESSING_DEFAULTS["padding"]
+    padding_mode: str = presets.PREPROCESSING_DEFAULTS["padding_mode"]
+    image_size: int = presets.PREPROCESSING_DEFAULTS["image_size"]
+    scale_range: tuple = presets.PREPROCESSING_DEFAULTS["scale_range"]
+    lighting_std: float = presets.PREPROCESSING_DEFAULTS["lighting_std"]
+    shuffle_buffer: int | None = None
+
+    def replace(self, **changes):
+        """A copy with `changes`; an unknown name is a TypeError that lists
+        the valid ones."""
+        names = [field.name for field in dataclasses.fields(self)]
+        unknown = sorted(set(changes) - set(names))
+        if unknown:
+            raise TypeError(
+                f"build_datasets() got unknown options {unknown}. Expected any of "
+                f"{names}. Received: {', '.join(f'{k}={changes[k]!r}' for k in unknown)}"
+            )
+        return dataclasses.replace(self, **changes)
+
+    def pick(self, names):
+        """`{name: value}` of the fields `names`."""
+        return {name: getattr(self, name) for name in names}
+
+
+def build_datasets(source, options=None, **changes):
+    """Loads `source` and builds the train, validation and test inputs.
+
+    Args:
+        source: as for `load_arrays` (tfds name or local path).
+        options: a `DataOptions`, or None for the defaults.
+        **changes: `DataOptions` fields that override `options` (e.g.
+            `batch_size=64`, `preset="none"`, `cache_dir=False`).
 
     Returns:
         A `Datasets`; `validation` / `test` are None when the data set has
         no such split.
+
+    Raises:
+        TypeError: a keyword that is not a `DataOptions` field.
 
     Example:
 
     >>> ds = build_datasets("cifar10.npz", batch_size=128, validation_size=5000)
     >>> model.fit(ds.train, validation_data=ds.validation, epochs=...)
     """
-    loader = resolve_loader(loader)
-    splits, info = datasets.load_arrays(
-        source,
-        data_dir=data_dir,
-        cache_dir=cache_dir,
-        validation_size=validation_size,
-        validation_method=validation_method,
-        seed=seed,
-        download=download,
-        skip_corrupt=skip_corrupt,
-    )
-    preset = preset or presets.infer_preset(info)
-    train_images, train_labels = _limit(splits["train"], train_limit)
+    if options is None:
+        options = DataOptions()
+    elif not isinstance(options, DataOptions):
+        raise TypeError(
+            "Invalid value received for argument `options`. Expected a DataOptions "
+            f"or None. Received: options={options!r}"
+        )
+    options = options.replace(**changes)
+    loader = resolve_loader(options.loader)
+    splits, info = datasets.load_arrays(source, **options.pick(READ_OPTIONS))
+    preset = options.preset or presets.infer_preset(info)
+    train_images, train_labels = _limit(splits["train"], options.train_limit)
     if train_labels is None:
         raise ValueError(
             f"source={str(source)!r} is a streamed data set of unknown size; training "
             "needs an in-memory or file-list source."
         )
-    mean, std = presets.recorded_statistics(preset, train_images, mean, std)
+    mean, std = presets.recorded_statistics(preset, train_images, options.mean, options.std)
     if loader == "tf":
         from keras_resnets.data.pipeline import make_dataset
     else:
         from keras_resnets.data.numpy_pipeline import make_dataset
-    common = dict(preset=preset, mean=mean, std=std, **pipeline_kwargs)
-    global_batch = batch_size * num_replicas
+    common = dict(preset=preset, mean=mean, std=std, **options.pick(PIPELINE_OPTIONS))
+    global_batch = options.batch_size * options.num_replicas
     train = make_dataset(
         train_images, train_labels, batch_size=global_batch, training=True,
-        seed=seed if shuffle_seed is None else shuffle_seed, repeat=repeat,
-        drop_remainder=drop_remainder, **common,
+        seed=options.seed if options.shuffle_seed is None else options.shuffle_seed,
+        repeat=options.repeat, drop_remainder=options.drop_remainder, **common,
     )
-    eval_batch = (eval_batch_size or batch_size) * num_replicas
+    eval_batch = (options.eval_batch_size or options.batch_size) * options.num_replicas
     evaluation = {}
     for split in ("validation", "test"):
         if split in splits:
-            images, labels = _limit(splits[split], test_limit)
+            images, labels = _limit(splits[split], options.test_limit)
             # JAX DataParallel needs batches divisible by the device count:
             # only a last batch that is not loses its examples.
-            drop = shard_evaluation and (len(labels) % eval_batch) % num_replicas != 0
+            last = len(labels) % eval_batch
+            drop = options.shard_evaluation and last % options.num_replicas != 0
             evaluation[split] = make_dataset(
                 images, labels, batch_size=eval_batch, training=False, drop_remainder=drop,
                 **common,
             )
-    image_size = pipeline_kwargs.get("image_size", 224) if preset == "imagenet" else None
+    image_size = options.image_size if preset == "imagenet" else None
     input_shape = (image_size, image_size, 3) if image_size else tuple(info.image_shape)
     num_train = len(train_labels)
     return Datasets(
@@ -264,6 +307,6 @@ def build_datasets(
         image_size=image_size,
         num_train=num_train,
         batch_size=global_batch,
-        steps_per_epoch=steps_per_epoch or math.ceil(num_train / global_batch),
+        steps_per_epoch=options.steps_per_epoch or math.ceil(num_train / global_batch),
         loader=loader,
     )

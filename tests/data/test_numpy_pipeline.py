@@ -81,6 +81,31 @@ def test_build_datasets_loaders_agree(tmp_path):
             np.testing.assert_array_equal(y_np, y_tf)
 
 
+
+def test_build_datasets_takes_an_options_record(tmp_path):
+    """A `DataOptions` record and the same keywords build the same batches;
+    keywords override the record without changing it."""
+    source = make_npz(tmp_path / "tiny.npz", n_train=40, n_test=12)
+    options = data.DataOptions(batch_size=8, validation_size=8, cache_dir=False, loader="numpy")
+    by_record = data.build_datasets(source, options, seed=3)
+    by_keywords = data.build_datasets(
+        source, batch_size=8, validation_size=8, cache_dir=False, loader="numpy", seed=3
+    )
+    assert options.seed == 0 and by_record.loader == "numpy"
+    assert by_record.preprocessing() == by_keywords.preprocessing()
+    assert (by_record.num_train, by_record.steps_per_epoch, by_record.batch_size) == (32, 4, 8)
+    for split in ("train", "validation", "test"):
+        record_batches = _np_batches(getattr(by_record, split))
+        keyword_batches = _np_batches(getattr(by_keywords, split))
+        assert len(record_batches) == len(keyword_batches) > 0
+        for (x_a, y_a), (x_b, y_b) in zip(record_batches, keyword_batches):
+            np.testing.assert_array_equal(x_a, x_b)
+            np.testing.assert_array_equal(y_a, y_b)
+    with pytest.raises(TypeError, match=r"unknown options \['batch'\]\. Expected any of .*'batch_size'"):
+        data.build_datasets(source, options, batch=4)
+    with pytest.raises(TypeError, match="Expected a DataOptions or None. Received: options=8"):
+        data.build_datasets(source, 8)
+
 def _ramp_batches(make, padding_mode, count=576, seed=3):
     # Every image is the same horizontal ramp; with mean=0 and std=1/255 the
     # output is the raw pixel value (zero padding stays 0).
