@@ -159,7 +159,7 @@ def test_cli_list_models(capsys):
 def test_every_config_builds_its_model(path):
     """Every recipe's model builds with the config's kwargs (no training)."""
     from keras_resnets import count_trainable_params
-    from keras_resnets.training.train import build_model
+    from keras_resnets.training.trainer import build_model
 
     config = load_config(path, check_paths=False)
     imagenet = config.data.preset == "imagenet"
@@ -176,8 +176,8 @@ def test_training_pairs_the_head_with_the_loss(activation, from_logits):
     softmax head and fed probabilities to a from-logits loss (double softmax)."""
     import numpy as np
 
-    from keras_resnets.training.train import build_model
-    from keras_resnets.training.train import compile_model
+    from keras_resnets.training.trainer import build_model
+    from keras_resnets.training.trainer import compile_model
 
     overrides = [] if activation is None else [f"model.classifier_activation={activation}"]
     config = load_config(
