@@ -196,7 +196,7 @@ def _train(args):
                                                "wall_time_s", "images_per_second")}
         summary = {k: round(v, digits[k]) if k in digits and v is not None else v
                    for k, v in summary.items()}
-        from keras_resnets.training.train import default_output_dir
+        from keras_resnets.training.trainer import default_output_dir
 
         output = config.training.output_dir or default_output_dir(config)
         print(json.dumps({**summary, "output_dir": str(output)}))
@@ -321,7 +321,7 @@ def _run(args):
     except Exception as e:
         if args.traceback:
             raise
-        diverged = _loaded_class("keras_resnets.training.train", "TrainingDivergedError")
+        diverged = _loaded_class("keras_resnets.training.trainer", "TrainingDivergedError")
         if diverged is not None and isinstance(e, diverged):
             print(f"keras-resnets: {_one_line(e)}", file=sys.stderr)
             return EXIT_DIVERGED

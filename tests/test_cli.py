@@ -21,7 +21,7 @@ import yaml
 
 from keras_resnets import cli
 from keras_resnets import training
-from keras_resnets.training.train import RUN_FILES
+from keras_resnets.training.trainer import RUN_FILES
 
 
 class Interrupted(Exception):

@@ -4,6 +4,11 @@ Public API: `load_config`, `Config`, `ConfigError`, `train`, `evaluate`,
 `TrainingDivergedError`, `TrainingInterrupted`, `SGD` (coupled weight decay),
 `SparseCategoricalCrossentropy` (label smoothing) and the schedules
 `MultiStepDecay`, `CosineAnnealing`, `OneCycle`, `Warmup`.
+
+`train` is the function (its module is `training.trainer`, `evaluate`'s
+`training.evaluation`). A run goes down: `config` (YAML -> `Config`) ->
+`trainer.train` -> the data pipeline and `recipe` (model, optimizer, loss)
+-> `model.fit`.
 """
 
 from keras_resnets.training.config import Config
@@ -17,10 +22,10 @@ from keras_resnets.training.schedules import CosineAnnealing
 from keras_resnets.training.schedules import MultiStepDecay
 from keras_resnets.training.schedules import OneCycle
 from keras_resnets.training.schedules import Warmup
-from keras_resnets.training.train import TrainingDivergedError
-from keras_resnets.training.train import TrainingInterrupted
-from keras_resnets.training.train import evaluate
-from keras_resnets.training.train import train
+from keras_resnets.training.evaluation import evaluate
+from keras_resnets.training.trainer import TrainingDivergedError
+from keras_resnets.training.trainer import TrainingInterrupted
+from keras_resnets.training.trainer import train
 
 __all__ = [
     "Config",

@@ -34,7 +34,7 @@ import os
 
 import keras
 
-from keras_resnets.training.config import ConfigError
+from keras_resnets.training.config_sections import ConfigError
 
 
 class DistributionContext:

@@ -1,6 +1,6 @@
 """The training recipe: how every run builds and compiles its model.
 
-`keras-resnets train` (`train.build_model` / `train.compile_model`, from a
+`keras-resnets train` (`trainer.build_model` / `trainer.compile_model`, from a
 `Config`) and `keras-resnets tune` (`ResidualHyperModel`, from a trial's
 hyperparameters) both come here, so a trial trains exactly the model and
 loss a run of its exported best config would:

@@ -28,7 +28,7 @@ import pathlib
 import shutil
 
 from keras_resnets.training.callbacks import ResumableBackup
-from keras_resnets.training.config import ConfigError
+from keras_resnets.training.config_sections import ConfigError
 
 RUN_FILES = ("run.json", "config.yaml", "preprocessing.json", "backup", "last.keras",
              "best.keras", "best.json", "log.csv", "tensorboard", "metrics.json", "curves.png")

@@ -19,8 +19,33 @@ def _step(step):
     return ops.cast(step, "float32")
 
 
+def _int_list(values):
+    return [int(v) for v in values]
+
+
+def _as_is(value):
+    return value
+
+
+class _Schedule(LearningRateSchedule):
+    """Base of the schedules below: their constructor arguments, cast as
+    `_ARGUMENTS` says, become attributes of the same name, and `get_config`
+    returns them all (plus `name`), so `from_config` rebuilds the schedule."""
+
+    _ARGUMENTS = {}  # constructor argument -> cast (float, int, ...)
+
+    def __init__(self, name=None, **arguments):
+        super().__init__()
+        for key, cast in self._ARGUMENTS.items():
+            setattr(self, key, cast(arguments[key]))
+        self.name = name
+
+    def get_config(self):
+        return {**{key: getattr(self, key) for key in self._ARGUMENTS}, "name": self.name}
+
+
 @keras.saving.register_keras_serializable(package="keras_resnets")
-class MultiStepDecay(LearningRateSchedule):
+class MultiStepDecay(_Schedule):
     """Step decay: `lr = initial_learning_rate * gamma ** k`, k = milestones passed.
 
     He et al. 2015 (arXiv:1512.03385): 0.1, divided by 10 at 32k and 48k
@@ -39,12 +64,11 @@ class MultiStepDecay(LearningRateSchedule):
     [0.1, 0.1, 0.02, 0.004]
     """
 
+    _ARGUMENTS = {"initial_learning_rate": float, "boundaries": _int_list, "gamma": float}
+
     def __init__(self, initial_learning_rate, boundaries, gamma=0.1, name=None):
-        super().__init__()
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.boundaries = [int(b) for b in boundaries]
-        self.gamma = float(gamma)
-        self.name = name
+        super().__init__(name, initial_learning_rate=initial_learning_rate,
+                         boundaries=boundaries, gamma=gamma)
 
     def __call__(self, step):
         step = _step(step)
@@ -54,17 +78,9 @@ class MultiStepDecay(LearningRateSchedule):
         passed = ops.sum(ops.cast(ops.greater_equal(step, boundaries), "float32"))
         return self.initial_learning_rate * ops.power(self.gamma, passed)
 
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "boundaries": self.boundaries,
-            "gamma": self.gamma,
-            "name": self.name,
-        }
-
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
-class CosineAnnealing(LearningRateSchedule):
+class CosineAnnealing(_Schedule):
     """Cosine annealing without restarts (Loshchilov & Hutter 2016, arXiv:1608.03983).
 
     `lr = min_lr + (initial_lr - min_lr) * (1 + cos(pi * t / T)) / 2` with
@@ -83,35 +99,25 @@ class CosineAnnealing(LearningRateSchedule):
     [0.2, 0.1, 0.0, 0.0]
     """
 
+    _ARGUMENTS = {"initial_learning_rate": float, "decay_steps": int,
+                 "min_learning_rate": float, "start_step": int}
+
     def __init__(self, initial_learning_rate, decay_steps, min_learning_rate=0.0, start_step=0, name=None):
-        super().__init__()
         if decay_steps <= 0:
             raise ValueError(
                 f"`decay_steps` must be > 0. Received: decay_steps={decay_steps!r}"
             )
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = int(decay_steps)
-        self.min_learning_rate = float(min_learning_rate)
-        self.start_step = int(start_step)
-        self.name = name
+        super().__init__(name, initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
+                         min_learning_rate=min_learning_rate, start_step=start_step)
 
     def __call__(self, step):
         t = ops.clip(_step(step) - self.start_step, 0.0, float(self.decay_steps))
         cosine = 0.5 * (1.0 + ops.cos(math.pi * t / self.decay_steps))
         return self.min_learning_rate + (self.initial_learning_rate - self.min_learning_rate) * cosine
 
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "min_learning_rate": self.min_learning_rate,
-            "start_step": self.start_step,
-            "name": self.name,
-        }
-
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
-class OneCycle(LearningRateSchedule):
+class OneCycle(_Schedule):
     """One-cycle policy (Smith & Topin 2018, arXiv:1708.07120), PyTorch's shape.
 
     Linear from `max_lr / div_factor` up to `max_lr` over the first
@@ -131,19 +137,18 @@ class OneCycle(LearningRateSchedule):
     [0.02, 0.2, 0.0]
     """
 
+    _ARGUMENTS = {"max_learning_rate": float, "total_steps": int, "pct_start": float,
+                 "div_factor": float, "final_div_factor": float}
+
     def __init__(self, max_learning_rate, total_steps, pct_start=0.3, div_factor=25.0, final_div_factor=1e4, name=None):
-        super().__init__()
         if total_steps <= 1 or not 0 < pct_start < 1:
             raise ValueError(
                 "`total_steps` must be > 1 and `pct_start` in (0, 1). Received: "
                 f"total_steps={total_steps!r}, pct_start={pct_start!r}"
             )
-        self.max_learning_rate = float(max_learning_rate)
-        self.total_steps = int(total_steps)
-        self.pct_start = float(pct_start)
-        self.div_factor = float(div_factor)
-        self.final_div_factor = float(final_div_factor)
-        self.name = name
+        super().__init__(name, max_learning_rate=max_learning_rate, total_steps=total_steps,
+                         pct_start=pct_start, div_factor=div_factor,
+                         final_div_factor=final_div_factor)
 
     def __call__(self, step):
         step = _step(step)
@@ -157,19 +162,9 @@ class OneCycle(LearningRateSchedule):
         falling = end + (peak - end) * 0.5 * (1.0 + ops.cos(math.pi * t))
         return ops.where(step < up_steps, rising, falling)
 
-    def get_config(self):
-        return {
-            "max_learning_rate": self.max_learning_rate,
-            "total_steps": self.total_steps,
-            "pct_start": self.pct_start,
-            "div_factor": self.div_factor,
-            "final_div_factor": self.final_div_factor,
-            "name": self.name,
-        }
-
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
-class Warmup(LearningRateSchedule):
+class Warmup(_Schedule):
     """Warm-up in front of another schedule.
 
     For `step < warmup_steps` the rate is `warmup_learning_rate` (`"constant"`,
@@ -190,19 +185,18 @@ class Warmup(LearningRateSchedule):
     [0.01, 0.01, 0.1, 0.01]
     """
 
+    _ARGUMENTS = {"schedule": _as_is, "warmup_steps": int, "warmup_learning_rate": float,
+                 "mode": _as_is}
+
     def __init__(self, schedule, warmup_steps, warmup_learning_rate=0.0, mode="linear", name=None):
-        super().__init__()
         if mode not in ("linear", "constant"):
             raise ValueError(
                 f"`mode` must be 'linear' or 'constant'. Received: mode={mode!r}"
             )
         if isinstance(schedule, dict):
             schedule = keras.saving.deserialize_keras_object(schedule)
-        self.schedule = schedule
-        self.warmup_steps = int(warmup_steps)
-        self.warmup_learning_rate = float(warmup_learning_rate)
-        self.mode = mode
-        self.name = name
+        super().__init__(name, schedule=schedule, warmup_steps=warmup_steps,
+                         warmup_learning_rate=warmup_learning_rate, mode=mode)
 
     def _after(self, step):
         if isinstance(self.schedule, LearningRateSchedule):
@@ -223,16 +217,10 @@ class Warmup(LearningRateSchedule):
         return ops.where(step < self.warmup_steps, during, after)
 
     def get_config(self):
-        schedule = self.schedule
-        if isinstance(schedule, LearningRateSchedule):
-            schedule = keras.saving.serialize_keras_object(schedule)
-        return {
-            "schedule": schedule,
-            "warmup_steps": self.warmup_steps,
-            "warmup_learning_rate": self.warmup_learning_rate,
-            "mode": self.mode,
-            "name": self.name,
-        }
+        config = super().get_config()
+        if isinstance(self.schedule, LearningRateSchedule):
+            config["schedule"] = keras.saving.serialize_keras_object(self.schedule)
+        return config
 
 
 def from_config(schedule, learning_rate, *, steps_per_epoch, epochs):

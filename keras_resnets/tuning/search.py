@@ -113,7 +113,7 @@ class _Datasets:
 
     def __call__(self, batch_size):
         if batch_size not in self._cache:
-            from keras_resnets.training.train import load_data
+            from keras_resnets.training.trainer import load_data
 
             config = self.config.replace("training", batch_size=int(batch_size))
             ds = load_data(

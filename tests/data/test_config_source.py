@@ -85,7 +85,7 @@ def test_skip_corrupt_option():
 
 
 def test_corrupt_images_through_the_config(tmp_path, capsys):
-    from keras_resnets.training.train import load_data
+    from keras_resnets.training.trainer import load_data
 
     root = _make_corrupt_folder(tmp_path / "mydata")
     path = _write_config(tmp_path, str(root), cache_dir=str(tmp_path / "cache"))

@@ -35,6 +35,35 @@ def test_defaults_and_sections():
         config.training.epochs = 5
 
 
+def test_public_names_and_layers():
+    """`training.config` keeps every public name of the split modules, the
+    dataclasses module imports nothing of the package (every layer can read a
+    `Config`), and `training.train` is the function, not a module."""
+    import ast
+    import types
+
+    from keras_resnets import training
+    from keras_resnets.training import config_sections
+    from keras_resnets.training import trainer
+
+    names = {"Config", "ConfigError", "ConfigTypeError", "DataConfig", "DistributionConfig",
+             "ModelConfig", "OptimizerConfig", "ScheduleConfig", "TrainingConfig", "TunerConfig",
+             "KNOWN_TFDS", "LOCAL_KINDS", "SECTIONS", "TUNER_NAMES", "apply_override",
+             "config_from_dict", "load_config", "tuner_name"}
+    assert names <= set(config_lib.__all__)
+    for name in config_lib.__all__:
+        value = getattr(config_lib, name)
+        if hasattr(config_sections, name):
+            assert value is getattr(config_sections, name), name
+    assert config_lib.tuner_name("bayes") == "bayesian_optimization"
+    tree = ast.parse(pathlib.Path(config_sections.__file__).read_text())
+    imported = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    imported += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert not [m for m in imported if m.startswith("keras_resnets")], imported
+    assert isinstance(training.train, types.FunctionType)
+    assert training.train is trainer.train
+
+
 def test_model_kwargs_are_kept():
     config = config_from_dict(_raw(model={"name": "WRN_16_4", "dropout_rate": 0.3}))
     assert config.model.name == "wrn-16-4"
@@ -159,7 +188,7 @@ def test_cli_list_models(capsys):
 def test_every_config_builds_its_model(path):
     """Every recipe's model builds with the config's kwargs (no training)."""
     from keras_resnets import count_trainable_params
-    from keras_resnets.training.train import build_model
+    from keras_resnets.training.trainer import build_model
 
     config = load_config(path, check_paths=False)
     imagenet = config.data.preset == "imagenet"
@@ -176,8 +205,8 @@ def test_training_pairs_the_head_with_the_loss(activation, from_logits):
     softmax head and fed probabilities to a from-logits loss (double softmax)."""
     import numpy as np
 
-    from keras_resnets.training.train import build_model
-    from keras_resnets.training.train import compile_model
+    from keras_resnets.training.trainer import build_model
+    from keras_resnets.training.trainer import compile_model
 
     overrides = [] if activation is None else [f"model.classifier_activation={activation}"]
     config = load_config(

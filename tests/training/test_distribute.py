@@ -19,8 +19,8 @@ from keras_resnets.training import distribute
 from keras_resnets.training.config import ConfigError
 from keras_resnets.training.config import DistributionConfig
 from keras_resnets.training.config import config_from_dict
-from keras_resnets.training.train import build_model
-from keras_resnets.training.train import compile_model
+from keras_resnets.training.trainer import build_model
+from keras_resnets.training.trainer import compile_model
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -71,7 +71,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras
 from keras_resnets.training import distribute
 from keras_resnets.training.config import DistributionConfig, config_from_dict
-from keras_resnets.training.train import build_model, compile_model
+from keras_resnets.training.trainer import build_model, compile_model
 config = config_from_dict({"model": {"name": "resnet-20"}, "data": {"source": "cifar10"},
                            "optimizer": {"learning_rate": 0.05, "momentum": 0.9},
                            "training": {"jit_compile": False}})
@@ -259,7 +259,7 @@ def test_training_batches_are_full_and_test_set_is_whole(tmp_path):
     per-replica batch), the test set whole in global batches of
     `eval_batch_size x 2`, its last batch partial."""
     from keras_resnets.training.config import load_config
-    from keras_resnets.training.train import load_data
+    from keras_resnets.training.trainer import load_data
 
     config = load_config(_tiny_config(tmp_path), ["data.eval_batch_size=10"])
     ds = load_data(config, num_replicas=2)

@@ -153,7 +153,7 @@ def test_exported_config_names_what_it_builds(tmp_path):
     a registered one (WRN-16-4) under its own name. Both build the trial's
     model through the loader `keras-resnets train` uses."""
     from keras_resnets import registry
-    from keras_resnets.training.train import build_model
+    from keras_resnets.training.trainer import build_model
 
     config = load_config(_config(tmp_path), check_paths=False)
     hm = search.make_hypermodel(config, num_classes=4, input_shape=(8, 8, 3))

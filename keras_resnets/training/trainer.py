@@ -1,4 +1,4 @@
-"""`train(config)` and `evaluate(...)`: the work behind `keras-resnets train`.
+"""`train(config)`: the work behind `keras-resnets train`.
 
 A run folder (`training.output_dir`, default `runs/<config name>`) holds one
 run:
@@ -39,9 +39,8 @@ from keras_resnets.training import recipe
 from keras_resnets.training import report
 from keras_resnets.training import run_folder
 from keras_resnets.training import schedules
-from keras_resnets.training.config import Config
-from keras_resnets.training.config import ConfigError
-from keras_resnets.training.config import config_from_dict
+from keras_resnets.training.config_sections import Config
+from keras_resnets.training.config_sections import ConfigError
 from keras_resnets.training.report import package_version
 from keras_resnets.training.report import plot_curves
 from keras_resnets.training.run_folder import RUN_FILES
@@ -328,71 +327,5 @@ def _header(config):
     return f"# Resolved config written by keras-resnets train{source}.\n"
 
 
-# === Evaluation ===
-
-
-def evaluate(target, *, source=None, batch_size=None, which="last", verbose=0):
-    """Test accuracy of a run folder's model (or a `.keras` file).
-
-    Args:
-        target: a run folder (uses its `config.yaml` for the data pipeline
-            and `<which>.keras`) or a `.keras` file (its folder's
-            `config.yaml` if present, else `source` with the inferred preset).
-        source: data set (tfds name or path); defaults to the run's.
-        batch_size: evaluation batch size.
-        which: `"last"` or `"best"`.
-
-    Returns:
-        dict with `test_accuracy`, `test_error`, `test_loss`, `examples`.
-    """
-    target = pathlib.Path(target)
-    if target.is_dir():
-        model_path, run_dir = target / f"{which}.keras", target
-    else:
-        model_path, run_dir = target, target.parent
-    if not model_path.is_file():
-        raise FileNotFoundError(
-            f"No model at {str(model_path)!r}: pass a run folder holding "
-            "last.keras/best.keras or a .keras file."
-        )
-    config_file = run_dir / "config.yaml"
-    if config_file.is_file():
-        import yaml
-
-        raw = yaml.safe_load(config_file.read_text())
-        if source is not None:
-            raw["data"]["source"] = str(source)
-        config = config_from_dict(raw)
-        if batch_size:
-            config = config.replace("data", eval_batch_size=batch_size)
-        ds, source, test_limit = load_data(config), config.data.source, config.data.test_limit
-    elif source is not None:
-        ds, test_limit = data_lib.build_datasets(str(source), eval_batch_size=batch_size), None
-    else:
-        raise ConfigError(
-            f"{str(target)!r} has no config.yaml beside it; pass --data (a "
-            "tensorflow-datasets name or a local path)."
-        )
-    if ds.test is None:
-        raise ConfigError(f"data.source={str(source)!r} has no test split to evaluate.")
-    import keras_resnets.training  # noqa: F401  (registers our objects)
-
-    model = keras.models.load_model(str(model_path))
-    result = model.evaluate(ds.test, verbose=verbose, return_dict=True)
-    accuracy = float(result["accuracy"]) if "accuracy" in result else float(
-        next(v for k, v in result.items() if "accuracy" in k)
-    )
-    examples = ds.info.num_examples.get("test", -1)
-    if test_limit:
-        examples = min(examples, test_limit)
-    return {
-        "model": str(model_path),
-        "test_accuracy": accuracy,
-        "test_error": 100.0 * (1.0 - accuracy),
-        "test_loss": float(result["loss"]),
-        "examples": examples,
-    }
-
-
 __all__ = ["Config", "RUN_FILES", "TrainingDivergedError", "TrainingInterrupted", "build_model",
-           "compile_model", "evaluate", "load_data", "package_version", "plot_curves", "train"]
+           "compile_model", "load_data", "package_version", "plot_curves", "train"]
