@@ -12,6 +12,16 @@ import resource
 import sys
 import time
 
+# FLOPs per image and forward multiply-add: a multiply and an add (2); a
+# training step also does the two backward products (x 3).
+FLOPS_PER_MAC = {"train": 2 * 3, "infer": 2}
+
+
+def gflops(images_per_sec, macs_per_image, kind):
+    """GFLOP/s of `kind` ("train" or "infer") at `images_per_sec` for a
+    model of `macs_per_image` forward multiply-adds."""
+    return images_per_sec * macs_per_image * FLOPS_PER_MAC[kind] / 1e9
+
 
 def _peak_memory_mb():
     import keras
@@ -78,7 +88,7 @@ def run_benchmark(
 
     Returns a dict: model, backend, precision, jit_compile, batch_size,
     image_size, trainable_params, macs_per_image, train_images_per_sec,
-    train_gflops (multiply-adds x 2 x 3 per image), infer_images_per_sec,
+    train_gflops (`gflops`: multiply-adds x 2 x 3 per image), infer_images_per_sec,
     peak_memory_mb.
     """
     import keras
@@ -151,7 +161,7 @@ def run_benchmark(
             "trainable_params": keras_resnets.count_trainable_params(model),
             "macs_per_image": macs,
             "train_images_per_sec": round(train_ips, 1),
-            "train_gflops": round(train_ips * macs * 2 * 3 / 1e9, 1),
+            "train_gflops": round(gflops(train_ips, macs, "train"), 1),
             "infer_images_per_sec": round(infer_ips, 1),
             "peak_memory_mb": round(_peak_memory_mb(), 1),
         }

@@ -21,9 +21,11 @@ GFLOP/s follows `keras-resnets benchmark`: training = images/s x forward
 multiply-adds x 2 (FLOPs per MAC) x 3 (forward + two backward products),
 inference = images/s x MACs x 2.
 
-The functions that make the table (`summarize`, `format_markdown`) take
-plain dicts, so they are tested without running anything; Keras, TensorFlow
-and PyTorch are imported only in the subprocesses.
+This module runs the subprocesses and writes the document; the table is
+made in `benchmark_table` (`summarize`, `format_markdown`: plain dicts in,
+tested without running anything) and the peak is measured in
+`benchmark_peak`. Keras, TensorFlow and PyTorch are imported only in the
+subprocesses.
 """
 
 import argparse
@@ -36,12 +38,15 @@ import pathlib
 import platform
 import re
 import shlex
-import statistics
 import subprocess
 import sys
 import time
 
 from keras_resnets import _quiet
+from keras_resnets.benchmark_peak import PEAK_DTYPES
+from keras_resnets.benchmark_peak import measure_peak_here
+from keras_resnets.benchmark_table import format_markdown
+from keras_resnets.benchmark_table import summarize
 from keras_resnets.runtime import PRECISIONS  # no Keras import at the top
 
 DEFAULT_MODELS = (
@@ -60,8 +65,6 @@ DEFAULT_STEPS = {
     "resnet-50": (2, 1),
 }
 OTHER_STEPS = (3, 1)
-PEAK_DTYPES = {"float32": "float32", "mixed_bfloat16": "bfloat16", "bfloat16": "bfloat16",
-               "mixed_float16": "float16"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,194 +176,7 @@ def run_one(argv, env, timeout=None):
         return {"error": str(e)}
 
 
-# === Summary ===
-
-
-def _median(values):
-    return statistics.median(values) if values else None
-
-
-def summarize(runs, peaks):
-    """Rows of the table from run records and measured peaks.
-
-    Args:
-        runs: list of dicts with `model`, `framework`, `label`, `repeat` and
-            either `error` or the `normalize` keys (`train`, `infer`,
-            `precision`, and for ours `macs_per_image`).
-        peaks: dict dtype -> {"gflops": best GFLOP/s, ...}.
-
-    Returns:
-        A list of dicts, one per (model, ours config): the medians of ours and
-        of every PyTorch config, PyTorch's best for training and inference
-        (value and config), the ratios, and ours' GFLOP/s and fractions of
-        the peak.
-    """
-    models = list(dict.fromkeys(r["model"] for r in runs))
-    rows = []
-    for model in models:
-        mine = [r for r in runs if r["model"] == model]
-        medians = {}
-        for framework, label in dict.fromkeys((r["framework"], r["label"]) for r in mine):
-            ok = [r for r in mine if r["framework"] == framework and r["label"] == label
-                  and "error" not in r]
-            failed = [r["error"] for r in mine if r["framework"] == framework
-                      and r["label"] == label and "error" in r]
-            medians[(framework, label)] = {
-                "train": _median([r["train"] for r in ok]),
-                "infer": _median([r["infer"] for r in ok]),
-                "train_runs": [r["train"] for r in ok],
-                "infer_runs": [r["infer"] for r in ok],
-                "precision": ok[0]["precision"] if ok else None,
-                "macs_per_image": ok[0].get("macs_per_image") if ok else None,
-                "errors": failed,
-            }
-        torch = {label: m for (fw, label), m in medians.items() if fw == "pytorch"}
-        best = {}
-        for kind in ("train", "infer"):
-            measured = {label: m[kind] for label, m in torch.items() if m[kind] is not None}
-            label = max(measured, key=measured.get) if measured else None
-            best[kind] = (measured[label], label) if label else (None, None)
-        macs = next((m["macs_per_image"] for m in medians.values() if m["macs_per_image"]), None)
-        for (framework, label), m in medians.items():
-            if framework != "ours":
-                continue
-            dtype = PEAK_DTYPES.get(m["precision"])
-            peak = (peaks.get(dtype) or {}).get("gflops") if dtype else None
-            row = {"model": model, "ours_label": label, "ours_precision": m["precision"],
-                   "ours_train": m["train"], "ours_infer": m["infer"],
-                   "ours_train_runs": m["train_runs"], "ours_infer_runs": m["infer_runs"],
-                   "ours_errors": m["errors"],
-                   "torch": {lab: {k: t[k] for k in ("train", "infer", "train_runs",
-                                                     "infer_runs", "errors")}
-                             for lab, t in torch.items()},
-                   "torch_best_train": best["train"][0], "torch_best_train_config": best["train"][1],
-                   "torch_best_infer": best["infer"][0], "torch_best_infer_config": best["infer"][1],
-                   "macs_per_image": macs, "peak_dtype": dtype, "peak_gflops": peak}
-            for kind, flops_per_mac in (("train", 6), ("infer", 2)):
-                ours, theirs = m[kind], best[kind][0]
-                row[f"ratio_{kind}"] = ours / theirs if ours and theirs else None
-                gflops = ours * macs * flops_per_mac / 1e9 if ours and macs else None
-                row[f"ours_{kind}_gflops"] = gflops
-                row[f"ours_{kind}_peak_fraction"] = gflops / peak if gflops and peak else None
-            rows.append(row)
-    return rows
-
-
-def _ips(value):
-    if value is None:
-        return "failed"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
-
-
-def _gflops(value, fraction):
-    if value is None:
-        return "n/a"
-    text = f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
-    return f"{text} ({fraction:.0%})" if fraction is not None else text
-
-
-def _ratio(value):
-    return f"{value:.2f}x" if value is not None else "n/a"
-
-
-def format_markdown(rows, header):
-    """The markdown table, its header lines and the raw medians per config."""
-    peaks = header.get("peaks", {})
-    peak_text = ", ".join(
-        f"{dtype} {p['gflops']:,.0f} GFLOP/s ({p['framework']} {p['size']}x{p['size']})"
-        for dtype, p in peaks.items()
-    ) or "not measured"
-    processor = header["processor"]
-    lines = [
-        f"Processor: {processor['name']}; bf16 units: {'yes' if processor['bf16_units'] else 'no'}"
-        + (f"; accelerator: {processor['accelerator']}" if processor.get("accelerator") else "")
-        + f"; threads: {header['threads']}; date: {header['date']}; "
-        + ", ".join(f"{k} {v}" for k, v in header["versions"].items()) + ".",
-        f"Command: `{header['command']}` (repeats: {header['repeats']}, medians; "
-        f"steps/warmup per model: "
-        + ", ".join(f"{m} {s}/{w}" for m, (s, w) in header["steps"].items()) + ").",
-        f"Matmul peak (best of {header.get('peak_repeats', '?')}): {peak_text}.",
-        "GFLOP/s: training = images/s x forward MACs x 6, inference = images/s x MACs x 2; "
-        "% = of the peak in the precision used.",
-        "",
-        "| model | ours train / infer img/s (precision) | PyTorch best train img/s (config) "
-        "| PyTorch best infer img/s (config) | ratio train / infer "
-        "| ours train / infer GFLOP/s (% of peak) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['model']} | {_ips(r['ours_train'])} / {_ips(r['ours_infer'])} "
-            f"({r['ours_precision'] or r['ours_label']}) "
-            f"| {_ips(r['torch_best_train'])} ({r['torch_best_train_config'] or '-'}) "
-            f"| {_ips(r['torch_best_infer'])} ({r['torch_best_infer_config'] or '-'}) "
-            f"| {_ratio(r['ratio_train'])} / {_ratio(r['ratio_infer'])} "
-            f"| {_gflops(r['ours_train_gflops'], r['ours_train_peak_fraction'])} / "
-            f"{_gflops(r['ours_infer_gflops'], r['ours_infer_peak_fraction'])} |"
-        )
-    lines += ["", "Every config (median train / infer img/s; the runs in brackets):", "",
-              "| model | config | train img/s | infer img/s |", "|---|---|---|---|"]
-    seen = set()
-    for r in rows:
-        configs = [(f"ours {r['ours_label']} ({r['ours_precision']})",
-                    {"train": r["ours_train"], "infer": r["ours_infer"],
-                     "train_runs": r["ours_train_runs"], "infer_runs": r["ours_infer_runs"],
-                     "errors": r["ours_errors"]})]
-        if r["model"] not in seen:
-            configs += [(f"pytorch {label}", t) for label, t in r["torch"].items()]
-            seen.add(r["model"])
-        for name, m in configs:
-            runs = lambda kind: ", ".join(_ips(v) for v in m[f"{kind}_runs"])
-            error = f" (failed: {m['errors'][0]})" if m["errors"] else ""
-            lines.append(f"| {r['model']} | {name}{error} | {_ips(m['train'])} [{runs('train')}] "
-                         f"| {_ips(m['infer'])} [{runs('infer')}] |")
-    return "\n".join(lines)
-
-
 # === Matmul peak ===
-
-
-def measure_peak_here(framework, dtypes, size, repeats, threads):
-    """GFLOP/s of a `size` x `size` matmul per dtype (best of `repeats`
-    after one untimed call), in this process. Returns {dtype: GFLOP/s,
-    "version": ...}."""
-    result = {}
-    if framework == "torch":
-        import torch
-
-        torch.set_num_threads(threads)
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-        result["version"] = f"torch {torch.__version__}"
-        for dtype in dtypes:
-            a = torch.randn(size, size, device=device).to(getattr(torch, dtype))
-            b = torch.randn(size, size, device=device).to(getattr(torch, dtype))
-            matmul = lambda: (torch.mm(a, b), sync())
-            result[dtype] = _best_gflops(matmul, size, repeats)
-    elif framework == "tensorflow":
-        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-        os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
-        import tensorflow as tf
-
-        result["version"] = f"tensorflow {tf.__version__}"
-        for dtype in dtypes:
-            a = tf.cast(tf.random.normal((size, size)), dtype)
-            b = tf.cast(tf.random.normal((size, size)), dtype)
-            matmul = lambda: tf.linalg.matmul(a, b)[0, 0].numpy()
-            result[dtype] = _best_gflops(matmul, size, repeats)
-    else:
-        raise ValueError(f"Unknown framework {framework!r}; expected 'torch' or 'tensorflow'.")
-    return result
-
-
-def _best_gflops(fn, size, repeats):
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return round(2 * size**3 / best / 1e9, 1)
 
 
 def measure_peaks(dtypes, *, size, repeats, threads, frameworks=("torch", "tensorflow")):

@@ -321,17 +321,20 @@ def test_cli_predict(tmp_path, run_dir, predictor, last_predictor, capsys):
 
 
 def test_parser_module_imports_nothing_heavy():
-    # `import keras_resnets` imports keras (the package __init__); the module
-    # itself must not, so cli.py can build its parser cheaply once the
-    # package is lazy. Load the file alone and build the parser.
+    # cli.py builds the `predict` parser from keras_resnets.inference: that
+    # import (the lazy package, then the inference package) must load no
+    # framework, PIL or YAML, and none of the package's heavy modules.
     script = (
-        "import argparse, importlib.util, json, sys\n"
-        f"spec = importlib.util.spec_from_file_location('probe', {inference.__file__!r})\n"
-        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
-        "module.add_predict_arguments(argparse.ArgumentParser().add_subparsers())\n"
-        "heavy = ('keras', 'tensorflow', 'jax', 'torch', 'PIL', 'yaml', 'keras_resnets')\n"
-        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & set(heavy))))\n"
+        "import argparse, json, sys\n"
+        "from keras_resnets.inference import add_predict_arguments\n"
+        "add_predict_arguments(argparse.ArgumentParser().add_subparsers())\n"
+        "heavy = ('keras', 'tensorflow', 'jax', 'torch', 'PIL', 'yaml')\n"
+        "ours = [m for m in sys.modules if m.startswith('keras_resnets.')\n"
+        "        and not m.startswith(('keras_resnets.inference', 'keras_resnets._'))]\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)) + ours))\n"
     )
+    root = pathlib.Path(inference.__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=120, check=True).stdout
+                         env=env, timeout=120, check=True).stdout
     assert json.loads(out.strip().splitlines()[-1]) == []

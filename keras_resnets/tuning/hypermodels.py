@@ -38,8 +38,10 @@ import keras_tuner
 from keras_resnets.flops import count_trainable_params
 from keras_resnets.training import recipe
 from keras_resnets.training import schedules
+from keras_resnets.training.config import DistributionConfig
 from keras_resnets.training.config import OptimizerConfig
 from keras_resnets.training.config import ScheduleConfig
+from keras_resnets.training.config import TrainingConfig
 from keras_resnets.tuning import search_spaces
 from keras_resnets.tuning.hyperparameters import check_value
 
@@ -84,16 +86,20 @@ class ResidualHyperModel(keras_tuner.HyperModel):
         optimizer: `OptimizerConfig` or dict (momentum, Nesterov, weight
             decay mode); `learning_rate` and `weight_decay` come from `hp`.
         schedule: `ScheduleConfig` or dict; default a constant rate.
+        training: `TrainingConfig` or dict; its `steps_per_epoch` (fixed
+            iterations per epoch, else counted from `num_train_examples`)
+            and `jit_compile` are used; `batch_size`, `epochs` and
+            `label_smoothing` come from `hp`.
+        distribution: `DistributionConfig` or dict; with `lr_scaling:
+            linear` the sampled learning rate is multiplied by the number
+            of replicas.
         num_train_examples: training-set size, needed by schedules other
             than a constant rate to count iterations per epoch.
-        steps_per_epoch: fixed iterations per epoch (overrides the count).
-        num_replicas: replicas sharing a global batch (`batch_size` is per
-            replica, as in `keras-resnets train`).
-        jit_compile: passed to `compile`. Defaults to "auto".
-        configure_model: optional callable applied to each built model
-            (e.g. synchronized BatchNorm under a strategy).
-        learning_rate_multiplier: factor applied to the sampled learning
-            rate (the number of replicas under `lr_scaling: linear`).
+        context: the `training.distribute.DistributionContext` the search
+            runs in: its `num_replicas` share a global batch (`batch_size`
+            is per replica, as in `keras-resnets train`) and its
+            `configure_model` is applied to each built model (e.g.
+            synchronized BatchNorm). None: one replica.
         name, tunable: as `keras_tuner.HyperModel`.
 
     Attributes:
@@ -119,12 +125,10 @@ class ResidualHyperModel(keras_tuner.HyperModel):
         model_kwargs=None,
         optimizer=None,
         schedule=None,
+        training=None,
+        distribution=None,
         num_train_examples=None,
-        steps_per_epoch=None,
-        num_replicas=1,
-        jit_compile="auto",
-        configure_model=None,
-        learning_rate_multiplier=1,
+        context=None,
         name=None,
         tunable=True,
     ):
@@ -149,12 +153,11 @@ class ResidualHyperModel(keras_tuner.HyperModel):
         self.num_classes = num_classes
         self.optimizer = _section(optimizer, OptimizerConfig, "optimizer")
         self.schedule = _section(schedule, ScheduleConfig, "schedule")
+        self.training = _section(training, TrainingConfig, "training")
+        self.distribution = _section(distribution, DistributionConfig, "distribution")
         self.num_train_examples = num_train_examples
-        self.steps_per_epoch = steps_per_epoch
-        self.num_replicas = num_replicas
-        self.jit_compile = jit_compile
-        self.configure_model = configure_model
-        self.learning_rate_multiplier = learning_rate_multiplier
+        self.context = context
+        self.num_replicas = 1 if context is None else context.num_replicas
         self.last_params = None
         self.last_values = None
 
@@ -219,14 +222,14 @@ class ResidualHyperModel(keras_tuner.HyperModel):
                 f"Pruned before training: {self.last_params} trainable parameters exceed "
                 f"max_params={int(self.max_params)} for {self.arch_kwargs(values)}"
             )
-        if self.configure_model is not None:
-            self.configure_model(model)
+        if self.context is not None:
+            self.context.configure_model(model)
         self.compile(model, values)
         return model
 
     def _steps(self, values):
-        if self.steps_per_epoch:
-            return self.steps_per_epoch
+        if self.training.steps_per_epoch:
+            return self.training.steps_per_epoch
         if self.num_train_examples:
             return math.ceil(self.num_train_examples / (values["batch_size"] * self.num_replicas))
         return None
@@ -234,7 +237,9 @@ class ResidualHyperModel(keras_tuner.HyperModel):
     def compile(self, model, values):
         """Compiles `model` with the optimizer, schedule and loss of `values`."""
         s = self.schedule
-        learning_rate = values["learning_rate"] * self.learning_rate_multiplier
+        learning_rate = values["learning_rate"]
+        if self.distribution.lr_scaling == "linear":
+            learning_rate *= self.num_replicas
         if s.name == "constant" and not (s.warmup_epochs or s.warmup_steps):
             rate = learning_rate
         else:
@@ -252,7 +257,7 @@ class ResidualHyperModel(keras_tuner.HyperModel):
             model, optimizer=optimizer_config, learning_rate=rate,
             label_smoothing=values["label_smoothing"],
             classifier_activation=self.model_kwargs.get("classifier_activation"),
-            jit_compile=self.jit_compile,
+            jit_compile=self.training.jit_compile,
         )
 
     # === Fit ===

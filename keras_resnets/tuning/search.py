@@ -68,7 +68,7 @@ def output_dir(config):
 
 
 def make_hypermodel(config, *, num_train_examples=None, num_classes=10,
-                    input_shape=(32, 32, 3), num_replicas=1, configure_model=None):
+                    input_shape=(32, 32, 3), context=None):
     """The `ResidualHyperModel` a config describes (validates the space)."""
     from keras_resnets.tuning import hypermodels
     from keras_resnets.tuning import search_spaces
@@ -89,15 +89,13 @@ def make_hypermodel(config, *, num_train_examples=None, num_classes=10,
     }
     if "batch_size" not in search_space:
         search_space["batch_size"] = t.batch_size
-    multiplier = num_replicas if config.distribution.lr_scaling == "linear" else 1
     try:
         hypermodel = hypermodels.get_hypermodel(
             family.name, search_space=search_space, defaults=defaults, input_shape=input_shape,
             num_classes=num_classes, max_params=tuner.max_params, model_kwargs=model_kwargs,
-            optimizer=config.optimizer, schedule=config.schedule,
-            num_train_examples=num_train_examples, steps_per_epoch=t.steps_per_epoch,
-            num_replicas=num_replicas, jit_compile=t.jit_compile, configure_model=configure_model,
-            learning_rate_multiplier=multiplier,
+            optimizer=config.optimizer, schedule=config.schedule, training=t,
+            distribution=config.distribution, num_train_examples=num_train_examples,
+            context=context,
         )
     except ValueError as e:
         raise _config_error(f"tuner.search_space: {e}") from None
@@ -177,8 +175,7 @@ def _search(config, tuner, context, verbose):
         )
     hypermodel = make_hypermodel(
         config, num_train_examples=first.num_train,
-        num_classes=first.num_classes, input_shape=first.input_shape,
-        num_replicas=context.num_replicas, configure_model=context.configure_model,
+        num_classes=first.num_classes, input_shape=first.input_shape, context=context,
     )
     out = output_dir(config)
     out.mkdir(parents=True, exist_ok=True)

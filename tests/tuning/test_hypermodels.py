@@ -129,6 +129,44 @@ def test_build_compiles_and_fit_uses_batch_size():
     assert history.params["steps"] == 2  # 8 images / batch_size 4
 
 
+def test_recipe_sections_and_context_set_the_compiled_step():
+    """`training`, `distribution` and `context` do what they do in
+    `keras-resnets train`: the schedule counts `steps_per_epoch`, `jit_compile`
+    reaches `compile`, `lr_scaling: linear` multiplies the rate by the
+    replicas (whose global batch `fit` uses) and every model is configured."""
+    from keras_resnets.training.distribute import DistributionContext
+
+    configured = []
+
+    class Context(DistributionContext):
+        def configure_model(self, model):
+            configured.append(model)
+            return 0
+
+    hm = hypermodels.WideResNetHyperModel(
+        search_space={"depth": 10, "k": 1, "learning_rate": 0.05, "epochs": 2, "batch_size": 2},
+        input_shape=(8, 8, 3), schedule={"name": "cosine"},
+        training={"steps_per_epoch": 3, "jit_compile": False},
+        distribution={"lr_scaling": "linear"}, context=Context(num_replicas=2),
+    )
+    hp = keras_tuner.HyperParameters()
+    model = hm.build(hp)
+    assert configured == [model] and model.jit_compile is False
+    rate = model.optimizer._learning_rate  # cosine over 3 x 2 iterations from 2 x 0.05
+    assert float(rate(0)) == pytest.approx(0.1) and float(rate(6)) == pytest.approx(0.0, abs=1e-7)
+    assert float(rate(3)) == pytest.approx(0.05)
+    x = keras.ops.convert_to_numpy(keras.random.uniform((8, 8, 8, 3)))
+    history = hm.fit(hp, model, x, keras.ops.convert_to_numpy(keras.ops.zeros((8,), "int32")),
+                     epochs=1, verbose=0)
+    assert history.params["steps"] == 2  # global batch 2 x 2 replicas
+    # One replica and no scaling by default; the sections are checked.
+    assert hypermodels.WideResNetHyperModel().num_replicas == 1
+    with pytest.raises(TypeError, match="`training` must be a TrainingConfig"):
+        hypermodels.WideResNetHyperModel(training=[3])
+    with pytest.raises(TypeError, match="`distribution` must be a DistributionConfig"):
+        hypermodels.WideResNetHyperModel(distribution="linear")
+
+
 def test_registered_architectures_use_the_registry():
     section = hypermodels.WideResNetHyperModel().model_section(
         {"depth": 28, "k": 10, "dropout_rate": 0.3}
