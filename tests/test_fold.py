@@ -325,3 +325,13 @@ def test_benchmark_runs_both_models():
     assert len(result["original_images_per_s"]) == len(result["folded_images_per_s"]) == 2
     assert result["max_abs_diff"] < 1e-5
     assert not model.compiled
+
+
+def test_benchmark_of_a_bfloat16_fold():
+    result = benchmark_folding(
+        "resnet-20", batch_size=2, steps=1, warmup=1, repeats=1, dtype="bfloat16"
+    )
+    assert result["dtype"] == "bfloat16" and result["folded_batch_norms"] == 19
+    assert len(result["folded_images_per_s"]) == 1
+    # The original is the mixed_bfloat16 model: both compute in bfloat16.
+    assert 0 < result["max_abs_diff"] < 0.5

@@ -7,6 +7,7 @@ import time
 import keras
 import numpy as np
 
+from keras_resnets.fold.folding import DTYPES
 from keras_resnets.fold.folding import _functional_view
 from keras_resnets.fold.folding import count_batch_norms
 from keras_resnets.fold.folding import fold_batch_norm
@@ -14,7 +15,7 @@ from keras_resnets.fold.folding import fold_batch_norm
 
 def benchmark_folding(
     model, *, batch_size=128, image_size=None, steps=10, warmup=2, repeats=3,
-    jit_compile=None,
+    jit_compile=None, dtype=None,
 ):
     """Inference images/s of a model before and after folding.
 
@@ -37,6 +38,10 @@ def benchmark_folding(
         repeats: int, rounds.
         jit_compile: bool or None (then
             `keras_resnets.runtime.default_jit_compile()`).
+        dtype: `fold_batch_norm`'s dtype. With "bfloat16" or "float16" and
+            a model name, the original is built with the matching mixed
+            policy (as trained), so the figure is what the true
+            low-precision model gains over the mixed one.
 
     Returns:
         dict: model, backend, processor, batch_size, input_shape,
@@ -61,7 +66,8 @@ def benchmark_folding(
         spec = keras_resnets.get_spec(model)
         size = image_size or (224 if spec.dataset == "imagenet" else 32)
         model = keras_resnets.create_model(
-            spec.name, input_shape=(size, size, 3), classifier_activation="linear"
+            spec.name, input_shape=(size, size, 3), classifier_activation="linear",
+            dtype=f"mixed_{dtype}" if dtype in ("bfloat16", "float16") else dtype,
         )
         name = spec.name
     else:
@@ -69,7 +75,7 @@ def benchmark_folding(
     if jit_compile is None:
         jit_compile = default_jit_compile()
     original = _functional_view(model)
-    folded = fold_batch_norm(model)
+    folded = fold_batch_norm(model, dtype=dtype)
     input_shape = tuple(original.input_shape[1:])
     x = np.random.default_rng(0).random((batch_size,) + input_shape, dtype=np.float32)
     runs = {"original": original, "folded": folded}
@@ -89,8 +95,9 @@ def benchmark_folding(
                 seconds[key] += time.perf_counter() - start
         for key in runs:
             rates[key].append(round(batch_size * steps / seconds[key], 1))
+    as_float = lambda out: np.asarray(keras.ops.convert_to_numpy(out), dtype="float32")
     diff = np.abs(
-        np.asarray(original.predict_on_batch(x)) - np.asarray(folded.predict_on_batch(x))
+        as_float(original.predict_on_batch(x)) - as_float(folded.predict_on_batch(x))
     ).max()
     total = count_batch_norms(model)
     return {
@@ -99,6 +106,7 @@ def benchmark_folding(
         "processor": processor_info()["name"],
         "batch_size": batch_size,
         "input_shape": input_shape,
+        "dtype": dtype,
         "batch_norms": total,
         "folded_batch_norms": total - count_batch_norms(folded),
         "original_images_per_s": rates["original"],
@@ -125,12 +133,15 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=10, help="timed calls per round and model")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls first")
     parser.add_argument("--repeats", type=int, default=3, help="rounds")
+    parser.add_argument("--dtype", default=None, choices=DTYPES,
+                        help="dtype of the folded model; bfloat16/float16 compare it with "
+                        "the model under the matching mixed policy (default: unchanged)")
     parser.add_argument("--json", action="store_true", help="print JSON lines")
     args = parser.parse_args(argv)
     for name in args.model:
         result = benchmark_folding(
             name, batch_size=args.batch, image_size=args.image_size, steps=args.steps,
-            warmup=args.warmup, repeats=args.repeats,
+            warmup=args.warmup, repeats=args.repeats, dtype=args.dtype,
         )
         if args.json:
             print(json.dumps(result))
@@ -138,7 +149,8 @@ def main(argv=None):
         fmt = lambda rates: "/".join(f"{r:,.0f}" for r in rates)
         print(
             f"{result['model']} ({result['backend']}, {result['processor']}, batch "
-            f"{result['batch_size']} of {'x'.join(map(str, result['input_shape']))}): "
+            f"{result['batch_size']} of {'x'.join(map(str, result['input_shape']))}"
+            f"{', folded to ' + result['dtype'] if result['dtype'] else ''}): "
             f"{result['folded_batch_norms']} of {result['batch_norms']} BNs folded; "
             f"images/s {fmt(result['original_images_per_s'])} -> "
             f"{fmt(result['folded_images_per_s'])} ({result['speedup']}x); "
