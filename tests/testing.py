@@ -12,10 +12,14 @@ for pytest): every test under tests/ uses these instead of local copies.
 - `run_serialization_test`, `run_seed_test`, `run_expectation_test`: the
   parts of `run_layer_test`, callable on their own.
 - `to_numpy`, `value_and_grads`, `gradients`: backend-independent utilities.
+- `cifar10_test_set`: the original CIFAR-10 test images and labels from
+  ../shared/data (skips where absent, fails under CI=true).
 """
 
 import json
 import math
+import os
+import pathlib
 import statistics
 
 import keras
@@ -24,6 +28,23 @@ from keras import ops
 
 BACKEND = keras.backend.backend()
 EPS32 = float(np.finfo("float32").eps)
+CIFAR10 = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10.npz"
+
+
+def cifar10_test_set():
+    """`(x_test uint8 NHWC, y_test int)` of the original CIFAR-10.
+
+    Skips where ../shared/data/cifar10.npz is absent (a user's fresh clone);
+    fails instead under CI=true, where the data must be there.
+    """
+    import pytest
+
+    if not CIFAR10.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but the shared data is missing: {CIFAR10}")
+        pytest.skip(f"needs the original CIFAR-10 at {CIFAR10}")
+    with np.load(CIFAR10) as data:
+        return data["x_test"], data["y_test"].ravel()
 
 
 def to_numpy(x):
