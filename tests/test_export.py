@@ -9,7 +9,7 @@ import pytest
 
 import keras_resnets
 from keras_resnets import cli
-from keras_resnets.weights import export_model
+from keras_resnets.export import export_model
 
 pytestmark = pytest.mark.tensorflow_only  # SavedModel/tf2onnx export: TF backend in CI
 
