@@ -25,6 +25,7 @@ _LAZY = {
     "count_flops": ("keras_resnets.flops", "count_flops"),
     "count_trainable_params": ("keras_resnets.flops", "count_trainable_params"),
     "fold_batch_norm": ("keras_resnets.fold", "fold_batch_norm"),
+    "export_model": ("keras_resnets.export", "export_model"),
     "FractalNet": ("keras_resnets.models", "FractalNet"),
     "PreActResNet": ("keras_resnets.models", "PreActResNet"),
     "PyramidNet": ("keras_resnets.models", "PyramidNet"),

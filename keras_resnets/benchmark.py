@@ -9,7 +9,6 @@ command line's arguments are defined in `cli.py`.
 
 import json
 import resource
-import sys
 import time
 
 # FLOPs per image and forward multiply-add: a multiply and an add (2); a
@@ -202,16 +201,3 @@ def run_from_args(args):
               f"{', ' + processor['accelerator'] if processor['accelerator'] else ''})")
         print(format_table(results))
     return 0
-
-
-def main(argv=None):
-    """`python -m keras_resnets.benchmark MODEL [...]`: the same as
-    `keras-resnets benchmark MODEL [...]` (its arguments are `cli.py`'s)."""
-    from keras_resnets import cli
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    return cli.main(["benchmark", *argv])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

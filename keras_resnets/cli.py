@@ -291,7 +291,7 @@ def _predict(args):
 
 
 def _export(args):
-    from keras_resnets.weights.export import export_model
+    from keras_resnets.export import export_model
 
     try:
         path = export_model(args.target, args.output, format=args.format,

@@ -1,115 +1,49 @@
-"""Model registry: `register_model`, `create_model`, `list_models` (timm-style).
+"""Model registry: `create_model`, `get_spec`, `list_models` (timm-style).
 
-Names are the papers' table labels, lowercased and hyphenated (`resnet-110`,
-`wrn-28-10`, `preact-resnet-164`). Lookups ignore case, `-` and `_`, so
-`resnet110`, `WRN_28_10` and `preact_resnet164` all resolve.
+Two layers, as in timm's `_registry` and `_factory`:
 
-The built-in models are registered when `keras_resnets.models` is imported,
-which imports keras. `list_models` and `model_facts` read the built-in
-names and paper facts from `keras_resnets/_model_index.py` instead, so the
-command line lists models without importing keras or a backend. That file
-is generated from the registrations (`python -m keras_resnets.registry`
-rewrites it) and a test checks that it equals them.
+- `keras_resnets._registry` holds the table (`register_model`,
+  `list_models`, `model_facts`). It imports nothing of ours and no keras,
+  so every model module registers there and the command line lists models
+  without a backend. Its names are re-exported here.
+- This module sits above the models: `get_spec` and `create_model` import
+  `keras_resnets.models` first (which registers the built-in models and
+  imports keras), check the arguments and build.
+
+`list_models` and `model_facts` read the built-in names and paper facts
+from `keras_resnets/_model_index.py`. That file is generated from the
+registrations (`python -m keras_resnets.registry` rewrites it) and a test
+checks that it equals them.
 """
 
-import dataclasses
-import difflib
-import fnmatch
 import json
-import re
 
-_REGISTRY = {}
-_KEYS = {}
+from keras_resnets._registry import _REGISTRY
+from keras_resnets._registry import _KEYS
+from keras_resnets._registry import ModelSpec
+from keras_resnets._registry import _key
+from keras_resnets._registry import _natural_key
+from keras_resnets._registry import _spec_facts
+from keras_resnets._registry import list_models
+from keras_resnets._registry import model_facts
+from keras_resnets._registry import register_model
+from keras_resnets._registry import unknown_name_error
 
-
-@dataclasses.dataclass(frozen=True)
-class ModelSpec:
-    """What the registry knows about one named model."""
-
-    name: str
-    fn: object
-    params: float | None = None
-    paper: str | None = None
-    dataset: str | None = None
-    error: float | None = None
-    defaults: dict = dataclasses.field(default_factory=dict)
-
-
-def _key(name):
-    return re.sub(r"[-_\s]", "", str(name).lower())
-
-
-def register_model(name, *, params=None, paper=None, dataset=None, error=None, **defaults):
-    """Decorator registering a model entrypoint under `name`.
-
-    Args:
-        name: str, the paper's label (lowercase, hyphenated).
-        params: trainable parameter count of the default configuration.
-        paper: str, arXiv id of the source paper.
-        dataset: str, the data set the `params` refer to.
-        error: float, the paper's test error (%) for this model.
-        **defaults: extra facts kept on the spec (e.g. `flops`; `family=True`
-            marks a family name such as `wrn`, which builds any architecture
-            of its family and is listed by `list_models(families=True)`).
-    """
-
-    def decorator(fn):
-        key = _key(name)
-        if key in _KEYS and _KEYS[key] != name:
-            raise ValueError(
-                f"Model name {name!r} collides with {_KEYS[key]!r} once "
-                "separators are ignored."
-            )
-        _REGISTRY[name] = ModelSpec(name, fn, params, paper, dataset, error, defaults)
-        _KEYS[key] = name
-        return fn
-
-    return decorator
+__all__ = [
+    "ModelSpec",
+    "check_model_arguments",
+    "create_model",
+    "family_specs",
+    "get_spec",
+    "list_models",
+    "model_arguments",
+    "model_facts",
+    "register_model",
+]
 
 
 def _ensure_loaded():
     import keras_resnets.models  # noqa: F401  (registers the entrypoints)
-
-
-def _builtin_index():
-    """`name -> facts` of the built-in models, without importing keras."""
-    from keras_resnets._model_index import MODELS
-
-    return MODELS
-
-
-def _spec_facts(spec):
-    facts = {"params": spec.params, "paper": spec.paper, "dataset": spec.dataset,
-             "error": spec.error}
-    facts.update(spec.defaults)
-    return facts
-
-
-def model_facts(name):
-    """The registration facts of a model, without building or importing it.
-
-    Args:
-        name: a registered name or alias (e.g. "resnet20").
-
-    Returns:
-        A dict with the registered `name` and its `params`, `paper`,
-        `dataset`, `error` (None where not given) and any extra facts (e.g.
-        `flops`). Built-in models are read from the generated index, so
-        keras is not imported; models registered at run time from their spec.
-
-    Raises:
-        ValueError: unknown name, listing the closest valid names.
-    """
-    key = _key(name)
-    if key in _KEYS:
-        spec = _REGISTRY[_KEYS[key]]
-        return {"name": spec.name, **_spec_facts(spec)}
-    index = _builtin_index()
-    names = {_key(n): n for n in index}
-    if key in names:
-        return {"name": names[key], **index[names[key]]}
-    spec = get_spec(name)  # loads the models: unknown names get its message
-    return {"name": spec.name, **_spec_facts(spec)}
 
 
 def _index_source():
@@ -139,12 +73,7 @@ def get_spec(name):
     _ensure_loaded()
     key = _key(name)
     if key not in _KEYS:
-        close = difflib.get_close_matches(key, list(_KEYS), n=5, cutoff=0.5)
-        hint = ", ".join(_KEYS[k] for k in close) or ", ".join(sorted(_REGISTRY)[:10])
-        raise ValueError(
-            f"Unknown model name {name!r}. Closest valid names: {hint}. "
-            "See keras_resnets.list_models() for all of them."
-        )
+        raise unknown_name_error(name, list(_REGISTRY))
     return _REGISTRY[_KEYS[key]]
 
 
@@ -245,47 +174,17 @@ def check_model_arguments(name, kwargs, *, prefix=""):
         raise unknown_arguments_error(unknown, valid, where, prefix)
 
 
-def _natural_key(name):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
-
-
-def list_models(pattern="*", *, families=False):
-    """Sorted registered names matching an fnmatch `pattern` (e.g. "wrn*").
-
-    Args:
-        pattern: fnmatch pattern, matched against the names and their
-            separator-free keys.
-        families: list the family names (`wrn`, `cifar-resnet`, ...: any
-            architecture, registered with `family=True`) instead of the
-            papers' models.
-
-    The built-in names are read from the generated index (no keras import),
-    plus any model registered at run time.
-    """
-    facts = {**_builtin_index(), **{n: _spec_facts(s) for n, s in _REGISTRY.items()}}
-    names = [
-        n
-        for n in facts
-        if bool(facts[n].get("family")) == families
-        and (fnmatch.fnmatch(n, pattern.lower())
-             or fnmatch.fnmatch(_key(n), _key(pattern)))
-    ]
-    return sorted(names, key=_natural_key)
-
-
 def family_specs():
     """The `ModelSpec`s of the family names (`register_model(...,
     family=True)`: `wrn`, `cifar-resnet`, ...), in registration order."""
     _ensure_loaded()
     return [spec for spec in _REGISTRY.values() if spec.defaults.get("family")]
 
+
 if __name__ == "__main__":
-    # Rewrites keras_resnets/_model_index.py from the registrations (read
-    # through the imported module: the models register there, not in __main__).
+    # Rewrites keras_resnets/_model_index.py from the registrations.
     import pathlib
 
-    from keras_resnets import registry
-
-    path = pathlib.Path(registry.__file__).with_name("_model_index.py")
-    path.write_text(registry._index_source())
-    print(f"wrote {path} ({len(registry._REGISTRY)} models)")
+    path = pathlib.Path(__file__).with_name("_model_index.py")
+    path.write_text(_index_source())
+    print(f"wrote {path} ({len(_REGISTRY)} models)")

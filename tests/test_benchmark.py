@@ -3,11 +3,12 @@ import json
 import pytest
 
 from keras_resnets import benchmark
+from keras_resnets import cli
 
 
 def test_benchmark_prints_valid_json(capsys):
-    assert benchmark.main(
-        ["resnet-20", "--batch", "4", "--steps", "1", "--warmup", "1", "--json", "--no-jit"]
+    assert cli.main(
+        ["benchmark", "resnet-20", "--batch", "4", "--steps", "1", "--warmup", "1", "--json", "--no-jit"]
     ) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["model"] == "resnet-20"
@@ -24,7 +25,7 @@ def test_benchmark_prints_valid_json(capsys):
 
 
 def test_benchmark_table(capsys):
-    benchmark.main(["resnet-20", "--batch", "2", "--steps", "1", "--warmup", "1"])
+    cli.main(["benchmark", "resnet-20", "--batch", "2", "--steps", "1", "--warmup", "1"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("processor: ") and "bf16 units" in lines[0]
     assert lines[1].startswith("| model")

@@ -240,11 +240,12 @@ print("OK")
 
 def test_model_index_equals_the_registrations():
     """list-models reads `_model_index.py`; the registry stays the source of truth."""
+    from keras_resnets import _registry
     from keras_resnets import registry
 
     registry._ensure_loaded()
-    registered = {name: registry._spec_facts(spec) for name, spec in registry._REGISTRY.items()}
-    assert registry._builtin_index() == registered, (
+    registered = {name: _registry._spec_facts(spec) for name, spec in _registry._REGISTRY.items()}
+    assert _registry._builtin_index() == registered, (
         "keras_resnets/_model_index.py is stale: run `python -m keras_resnets.registry`"
     )
     assert (ROOT / "keras_resnets" / "_model_index.py").read_text() == registry._index_source()

@@ -9,7 +9,7 @@ import pytest
 
 import keras_resnets
 from keras_resnets import cli
-from keras_resnets.weights import export_model
+from keras_resnets.export import export_model
 
 pytestmark = pytest.mark.tensorflow_only  # SavedModel/tf2onnx export: TF backend in CI
 
@@ -84,6 +84,7 @@ def test_cli_export_of_a_keras_file(resnet20, tmp_path, capsys):
 
 
 def test_export_errors(resnet20, tmp_path, capsys):
+    assert keras_resnets.export_model is export_model  # the public name
     with pytest.raises(ValueError, match=r"`format` must be one of \('savedmodel', 'onnx'\)"):
         export_model(resnet20, str(tmp_path / "x"), format="tflite")
     with pytest.raises(ValueError, match="no such file or folder"):

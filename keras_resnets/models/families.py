@@ -21,7 +21,7 @@ from keras_resnets.models.resnext import ResNeXt
 from keras_resnets.models.resnext import cifar_resnext
 from keras_resnets.models.shake_shake import ShakeShakeResNet
 from keras_resnets.models.wide_resnet import WideResNet
-from keras_resnets.registry import register_model
+from keras_resnets._registry import register_model
 
 
 @register_model("wrn", paper="arXiv:1605.07146", dataset="cifar10", family=True)

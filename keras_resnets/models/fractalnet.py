@@ -7,7 +7,7 @@ from keras_resnets.layers._utils import check_positive_int
 from keras_resnets.layers._utils import check_rate
 from keras_resnets.layers.conv import make_conv
 from keras_resnets.models import base
-from keras_resnets.registry import register_model
+from keras_resnets._registry import register_model
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")

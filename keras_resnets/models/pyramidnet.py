@@ -9,7 +9,7 @@ from keras_resnets.layers._utils import strided_output_shape
 from keras_resnets.layers.block import ResidualBlockBase
 from keras_resnets.layers.regularization import ShakeDrop
 from keras_resnets.models import base
-from keras_resnets.registry import register_model
+from keras_resnets._registry import register_model
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")

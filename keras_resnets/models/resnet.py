@@ -7,7 +7,7 @@ import keras
 from keras_resnets.layers.residual import PreActBlock
 from keras_resnets.layers.residual import ResNetBlock
 from keras_resnets.models import base
-from keras_resnets.registry import register_model
+from keras_resnets._registry import register_model
 
 BLOCK_TYPES = ("basic", "bottleneck")
 STEMS = ("cifar", "imagenet")

@@ -5,7 +5,7 @@ import keras
 from keras_resnets.layers._utils import check_positive_int
 from keras_resnets.layers.residual import ResNetBlock
 from keras_resnets.models import base
-from keras_resnets.registry import register_model
+from keras_resnets._registry import register_model
 
 STEMS = ("cifar", "imagenet")
 IMAGENET_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}

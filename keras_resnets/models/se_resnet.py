@@ -7,7 +7,7 @@ from keras_resnets.models.resnet import FIXED_BY_IMAGENET_NAME
 from keras_resnets.models.resnet import ResNet
 from keras_resnets.models.resnet import cifar_resnet
 from keras_resnets.models.resnet import imagenet_resnet
-from keras_resnets.registry import register_model
+from keras_resnets._registry import register_model
 
 
 @register_model("se-resnet-50", params=28_088_024, paper="arXiv:1709.01507", dataset="imagenet", error=23.29)

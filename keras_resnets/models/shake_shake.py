@@ -11,7 +11,7 @@ from keras_resnets.layers.conv import make_conv
 from keras_resnets.layers.regularization import ShakeShake
 from keras_resnets.layers.regularization import check_shake_modes
 from keras_resnets.models import base
-from keras_resnets.registry import register_model
+from keras_resnets._registry import register_model
 
 BLOCK_TYPES = ("basic", "bottleneck")
 

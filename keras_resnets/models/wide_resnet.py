@@ -6,7 +6,7 @@ from keras_resnets.layers._utils import check_rate
 from keras_resnets.layers.residual import PreActBlock
 from keras_resnets.layers.residual import VALID_KERNEL_SIZES
 from keras_resnets.models import base
-from keras_resnets.registry import register_model
+from keras_resnets._registry import register_model
 
 
 def _valid_depths(l):

@@ -43,7 +43,6 @@ from it never reports another model's paper error.
 
 import dataclasses
 import pathlib
-import sys
 
 from keras_resnets.tuning import results as results_lib
 from keras_resnets.tuning import tuners
@@ -207,19 +206,3 @@ def _search(config, tuner, context, verbose):
         print("No trial completed: no best_config.yaml written.")
     return {"output_dir": str(out), "rows": rows, "best": best,
             "best_config": str(best_path) if best_path else None}
-
-
-def main(argv=None):
-    """`python -m keras_resnets.tuning.search CONFIG.yaml [...]`: the same
-    as `keras-resnets tune CONFIG.yaml [...]` (bad input is one line on
-    stderr, exit 2)."""
-    from keras_resnets import cli
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["tune"]:
-        argv = argv[1:]
-    return cli.main(["tune", *argv])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

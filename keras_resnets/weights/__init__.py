@@ -14,14 +14,16 @@ takes:
   (e.g. "cifar10"; `pretrained.PACKAGED`).
 
 Nothing is downloaded except for `"imagenet"`, which fetches
-keras.applications' file as keras.applications does. `export_model` writes
-a SavedModel or an ONNX file for deployment (`export`).
+keras.applications' file as keras.applications does.
+
+This package sits below the models (their constructors call
+`load_weights`): it imports no model class and nothing above the models.
+Export for deployment is `keras_resnets.export`.
 """
 
 import os
 
-from keras_resnets.weights.export import FORMATS as EXPORT_FORMATS
-from keras_resnets.weights.export import export_model
+from keras_resnets.weights._layout import is_instance
 from keras_resnets.weights.keras_applications import BASE_WEIGHTS_URL
 from keras_resnets.weights.keras_applications import DEPTHS
 from keras_resnets.weights.keras_applications import IMAGENET_CLASSES
@@ -47,14 +49,12 @@ from keras_resnets.weights.torch_checkpoints import torch_key_map
 __all__ = [
     "BASE_WEIGHTS_URL",
     "DEPTHS",
-    "EXPORT_FORMATS",
     "IMAGENET_CLASSES",
     "PACKAGED",
     "PackagedWeights",
     "WEIGHTS_HASHES",
     "check_supported",
     "checkpoint_stride_index",
-    "export_model",
     "is_torch_checkpoint",
     "is_weights_tag",
     "keras_applications_name",
@@ -112,9 +112,7 @@ def load_weights(model, weights):
             "built directly takes None, 'imagenet' or the path to a weights file. "
             f"Received: weights={weights!r}"
         )
-    from keras_resnets.models.resnet import ResNet
-
-    if weights == "imagenet" and not isinstance(model, ResNet):
+    if weights == "imagenet" and not is_instance(model, "ResNet"):
         raise ValueError(
             "weights='imagenet' loads keras.applications' ResNet50/101/152 (V2) "
             f"weights only, not into a {type(model).__name__}. For torchvision/timm "

@@ -30,6 +30,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_resnets.weights._layout import is_instance
 from keras_resnets.weights._layout import settings_mismatches
 
 BASE_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
@@ -98,9 +99,7 @@ def _layout_errors(model, preactivation):
 def check_supported(model):
     """Returns `(depth, preactivation)` of a model that can take
     keras.applications weights; raises a ValueError otherwise."""
-    from keras_resnets.models.resnet import ResNet
-
-    if not isinstance(model, ResNet):
+    if not is_instance(model, "ResNet"):
         raise ValueError(
             f"Pretrained weights exist only for {SUPPORTED}. Received a "
             f"{type(model).__name__} model."

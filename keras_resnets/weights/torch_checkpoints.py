@@ -39,6 +39,7 @@ import re
 import numpy as np
 from keras import ops
 
+from keras_resnets.weights._layout import is_instance
 from keras_resnets.weights._layout import settings_mismatches
 
 TORCH_EPSILON = 1e-5
@@ -155,19 +156,15 @@ def read_checkpoint(path):
 
 def _layout_errors(model):
     """Settings of `model` that differ from torchvision's/timm's layout."""
-    from keras_resnets.models.resnet import PreActResNet
-    from keras_resnets.models.resnet import ResNet
-    from keras_resnets.models.resnext import ResNeXt
-
-    if isinstance(model, PreActResNet) or not isinstance(model, (ResNet, ResNeXt)):
+    if is_instance(model, "PreActResNet") or not is_instance(model, "ResNet", "ResNeXt"):
         return None
-    bottleneck = isinstance(model, ResNeXt) or model.block_type == "bottleneck"
+    bottleneck = is_instance(model, "ResNeXt") or model.block_type == "bottleneck"
     expected = {
         "stem": "imagenet",
         "stackwise_strides": [1, 2, 2, 2],
         "stride_index": checkpoint_stride_index("bottleneck" if bottleneck else "basic"),
     }
-    if isinstance(model, ResNet):
+    if is_instance(model, "ResNet"):
         expected.update(stem_filters=64, shortcut="B", downsample_last=False)
     errors = settings_mismatches(model, expected)
     return errors

@@ -8,6 +8,7 @@ import pathlib
 import pytest
 import yaml
 
+from keras_resnets import cli
 from keras_resnets.training import config_from_dict
 from keras_resnets.training import load_config
 from keras_resnets.training.config import TunerConfig
@@ -49,7 +50,7 @@ def _config(tmp_path, **tuner):
 def test_two_trial_search_resumes_and_exports_a_training_config(tmp_path, capsys):
     _require_cifar()
     path, out = _config(tmp_path), tmp_path / "out"
-    assert search.main([str(path), "--output", str(out)]) == 0
+    assert cli.main(["tune", str(path), "--output", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "| trial | status | best val | params | time (s) |" in printed
     with (out / "results.csv").open() as f:
@@ -71,15 +72,13 @@ def test_two_trial_search_resumes_and_exports_a_training_config(tmp_path, capsys
     assert best.optimizer.learning_rate == pytest.approx(float(rows[0]["learning_rate"]))
 
     # The same command again: the finished trials are not repeated.
-    assert search.main([str(path), "--output", str(out)]) == 0
+    assert cli.main(["tune", str(path), "--output", str(out)]) == 0
     with (out / "results.csv").open() as f:
         assert len(list(csv.DictReader(f))) == 2
     assert [json.loads(p.read_text())["time_s"] for p in records] == times
     assert len(list(out.glob("tuner/search/trial_*"))) == 2
 
     # The exported config trains the trial's architecture and claims no paper error.
-    from keras_resnets import cli
-
     run = tmp_path / "train_run"
     code = cli.main(["train", str(out / "best_config.yaml"), "--output", str(run),
                      "--set", "training.steps_per_epoch=2", "--set", "training.tensorboard=false"])
@@ -90,7 +89,7 @@ def test_two_trial_search_resumes_and_exports_a_training_config(tmp_path, capsys
 
 def test_unknown_tuner_name_is_one_line_error(tmp_path, capsys):
     path = _config(tmp_path, name="grid_search")
-    assert search.main([str(path), "--output", str(tmp_path / "out")]) == 2
+    assert cli.main(["tune", str(path), "--output", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "Unknown tuner `tuner.name`" in err
@@ -116,7 +115,7 @@ def test_unknown_tuner_name_is_one_line_error(tmp_path, capsys):
 )
 def test_bad_tuner_sections_fail_before_anything_runs(tmp_path, capsys, tuner, match):
     path = _config(tmp_path, **tuner)
-    assert search.main([str(path), "--output", str(tmp_path / "out")]) == 2
+    assert cli.main(["tune", str(path), "--output", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     import re

@@ -1,6 +1,10 @@
 """Export for deployment: TensorFlow SavedModel and ONNX, through Keras's
 own `model.export` (no converter code of ours).
 
+`keras_resnets.export_model(model, path)` and `keras-resnets export` take a
+model, a `.keras` file or a run folder (loaded with `inference.load_run`,
+so this module sits above the run-folder code, not in `weights`).
+
 - `format="savedmodel"`: `model.export(path, format="tf_saved_model")`, an
   inference-only SavedModel for TF-Serving / `tf.saved_model.load` with one
   `serve` endpoint. Needs TensorFlow (a dependency of this package); works

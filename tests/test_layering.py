@@ -1,0 +1,154 @@
+"""The package's import graph goes one way: no module imports one that
+imports it back, lazy imports inside functions included.
+
+Layers, bottom first (an arrow may only point down):
+
+    _registry (+ _model_index)     the model table; no keras, nothing of ours
+    layers, weights                weights import no model class
+    models                         register in _registry; load weights= in constructors
+    registry                       create_model / get_spec: imports the models
+    data, training, tuning, inference, export, benchmark, ...
+    cli                            the front end; only __main__ imports it
+
+The graph is read from the source (AST), so it needs no backend.
+"""
+
+import ast
+import pathlib
+
+import pytest
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "keras_resnets"
+
+# Circles that other branches of issue 13 remove; each entry goes when its
+# branch is merged (an empty dict is the goal).
+KNOWN_CIRCLES = {
+    frozenset({"keras_resnets.data.datasets", "keras_resnets.data.decode"}):
+        "issue 13, branch data: datasets <-> decode",
+    frozenset({"keras_resnets.training", "keras_resnets.training.train"}):
+        "issue 13, branch config: training/__init__ <-> training.train",
+}
+
+
+def _modules():
+    modules = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        modules[".".join(parts)] = path
+    return modules
+
+
+def _targets(node, module, is_package, modules):
+    """Our modules an Import/ImportFrom node imports: `from a import b` is
+    the submodule a.b when there is one, else a."""
+    if isinstance(node, ast.Import):
+        return {alias.name for alias in node.names if alias.name in modules}
+    base = node.module or ""
+    if node.level:
+        package = module.split(".") if is_package else module.split(".")[:-1]
+        package = package[: len(package) - node.level + 1]
+        base = ".".join(package + ([node.module] if node.module else []))
+    found = {f"{base}.{alias.name}" for alias in node.names}
+    return {name if name in modules else base for name in found} & set(modules)
+
+
+def import_graph():
+    """`module -> set of our modules it imports` (anywhere in the file,
+    function bodies included)."""
+    modules = _modules()
+    graph = {}
+    for module, path in modules.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                targets |= _targets(node, module, path.name == "__init__.py", modules)
+        graph[module] = targets - {module}
+    return graph
+
+
+def circles(graph):
+    """The strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(frozenset(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def _describe(component, graph):
+    return "; ".join(
+        f"{v} -> {', '.join(sorted(graph[v] & component))}" for v in sorted(component)
+    )
+
+
+def test_no_import_circle():
+    graph = import_graph()
+    new = [c for c in circles(graph) if not any(c <= known for known in KNOWN_CIRCLES)]
+    assert not new, "import circle(s): " + " | ".join(_describe(c, graph) for c in new)
+
+
+def test_circles_are_found():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert circles(graph) == [frozenset({"a", "b", "c"})]
+    assert "c -> a" in _describe(circles(graph)[0], graph)
+    graph = import_graph()
+    assert "keras_resnets.weights._layout" in graph["keras_resnets.weights.torch_checkpoints"]
+    assert "keras_resnets.models" in graph["keras_resnets.registry"]  # inside a function
+
+
+def _within(name, prefixes):
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+# (importers, what they may not import, why)
+RULES = [
+    (("keras_resnets._registry",), lambda t: t != "keras_resnets._model_index",
+     "the model table is the bottom layer: listing models imports nothing of ours"),
+    (("keras_resnets.weights",), lambda t: not _within(t, ["keras_resnets.weights"]),
+     "the models load weights in their constructors: weights sit below them"),
+    (("keras_resnets.models",),
+     lambda t: _within(t, ["keras_resnets.registry", "keras_resnets.training",
+                           "keras_resnets.tuning", "keras_resnets.inference",
+                           "keras_resnets.export", "keras_resnets.cli"]),
+     "models register in keras_resnets._registry; create_model sits above them"),
+    (("keras_resnets",), lambda t: t == "keras_resnets.cli",
+     "cli is the front end: only __main__ imports it"),
+]
+
+
+@pytest.mark.parametrize("importers, forbidden, why", RULES,
+                         ids=["_registry", "weights", "models", "cli"])
+def test_imports_go_down(importers, forbidden, why):
+    graph = import_graph()
+    wrong = sorted(
+        f"{source} -> {target}"
+        for source, targets in graph.items()
+        if _within(source, importers) and source != "keras_resnets.__main__"
+        for target in targets
+        if forbidden(target)
+    )
+    assert not wrong, f"{why}; found: {', '.join(wrong)}"
