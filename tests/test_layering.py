@@ -20,15 +20,6 @@ import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "keras_resnets"
 
-# Circles that other branches of issue 13 remove; each entry goes when its
-# branch is merged (an empty dict is the goal).
-KNOWN_CIRCLES = {
-    frozenset({"keras_resnets.data.datasets", "keras_resnets.data.decode"}):
-        "issue 13, branch data: datasets <-> decode",
-    frozenset({"keras_resnets.training", "keras_resnets.training.train"}):
-        "issue 13, branch config: training/__init__ <-> training.train",
-}
-
 
 def _modules():
     modules = {}
@@ -107,8 +98,8 @@ def _describe(component, graph):
 
 def test_no_import_circle():
     graph = import_graph()
-    new = [c for c in circles(graph) if not any(c <= known for known in KNOWN_CIRCLES)]
-    assert not new, "import circle(s): " + " | ".join(_describe(c, graph) for c in new)
+    found = circles(graph)
+    assert not found, "import circle(s): " + " | ".join(_describe(c, graph) for c in found)
 
 
 def test_circles_are_found():
