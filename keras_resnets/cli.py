@@ -325,7 +325,7 @@ def _run(args):
         if diverged is not None and isinstance(e, diverged):
             print(f"keras-resnets: {_one_line(e)}", file=sys.stderr)
             return EXIT_DIVERGED
-        no_data = _loaded_class("keras_resnets.data.datasets", "DataUnavailableError")
+        no_data = _loaded_class("keras_resnets.data.errors", "DataUnavailableError")
         if isinstance(e, (ValueError, TypeError, FileNotFoundError)) or (
             no_data is not None and isinstance(e, no_data)
         ):

@@ -27,6 +27,18 @@ def strip_suffix(name):
     return name
 
 
+def looks_like_path(text):
+    """Whether a data source string names a file or folder rather than a
+    tensorflow-datasets name: it has a path separator, starts with `.` or
+    `~`, or ends in an archive or `.npz` suffix."""
+    return (
+        os.sep in text
+        or "/" in text
+        or text.startswith((".", "~"))
+        or text.lower().endswith(ARCHIVE_SUFFIXES + (".npz",))
+    )
+
+
 def read_archive(path, accept):
     """Yields `(relpath, bytes)` for every file in a tar or zip whose posix
     path `accept(relpath)` holds (e.g. the images of a class folder)."""

@@ -5,7 +5,7 @@ record. Keywords override the record's fields, so
 `build_datasets(source, DataOptions(batch_size=64))` are the same call.
 
 The one road from a data set to training: `keras-resnets train`, `evaluate`
-and `tune` all come here (through `training.train.load_data`, which maps a
+and `tune` all come here (through `training.trainer.load_data`, which maps a
 config's `data:` and `training:` sections onto these arguments).
 
 Two loaders make the batches, with the same preprocessing (`presets.py`):

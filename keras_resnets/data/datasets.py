@@ -33,21 +33,18 @@ import pathlib
 import numpy as np
 
 from keras_resnets.data.archives import ARCHIVE_SUFFIXES
+from keras_resnets.data.archives import looks_like_path
 from keras_resnets.data.archives import strip_suffix
 from keras_resnets.data.cache import default_cache_dir
 from keras_resnets.data.errors import CorruptImagesError  # noqa: F401  (public here too)
-from keras_resnets.data.errors import DataUnavailableError  # noqa: F401  (cli.py looks here)
+from keras_resnets.data.errors import DataUnavailableError  # noqa: F401  (public here too)
 from keras_resnets.data.errors import MissingPackageError  # noqa: F401  (public here too)
 from keras_resnets.data.folders import load_archive
 from keras_resnets.data.folders import load_image_folder
 from keras_resnets.data.reference import local_name
-from keras_resnets.data.tfds_source import is_tfds_name  # noqa: F401  (config.py looks here)
 from keras_resnets.data.tfds_source import load_tfds
-from keras_resnets.data.tfds_source import unknown_source_message  # noqa: F401  (config.py)
 
 VALIDATION_METHODS = ("last", "random")
-# inference.py names a model's data set with it.
-_strip_suffix = strip_suffix
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,7 +143,7 @@ def load_arrays(
     if path.exists():
         splits, class_names, facts = _load_local(path, cache_dir, skip_corrupt)
         name, lossy = local_name(strip_suffix(path.name), splits, class_names, facts)
-    elif _looks_like_path(str(source)):
+    elif looks_like_path(str(source)):
         raise FileNotFoundError(
             f"No image folder, archive or .npz file at this path. "
             f"Received: source={str(source)!r}"
@@ -219,15 +216,6 @@ def _hold_out(splits, validation_size, method, seed):
     out["train"] = (images[train_idx], labels[train_idx])
     out["validation"] = (images[val_idx], labels[val_idx])
     return out
-
-
-def _looks_like_path(text):
-    return (
-        os.sep in text
-        or "/" in text
-        or text.startswith((".", "~"))
-        or text.lower().endswith(ARCHIVE_SUFFIXES + (".npz",))
-    )
 
 
 def _load_local(path, cache_dir, skip_corrupt):

@@ -236,9 +236,9 @@ def _infer_preset(source, input_shape):
     import types
 
     from keras_resnets import data as data_lib
-    from keras_resnets.data import datasets
+    from keras_resnets.data import archives
 
     source = str(source or "")
     path = pathlib.Path(source)
-    name = datasets._strip_suffix(path.name) if datasets._looks_like_path(source) else source
+    name = archives.strip_suffix(path.name) if archives.looks_like_path(source) else source
     return data_lib.infer_preset(types.SimpleNamespace(name=name, image_shape=input_shape))

@@ -199,14 +199,6 @@ def _build_model(raw):
     return ModelConfig(name=spec.name, kwargs=kwargs)
 
 
-def _looks_like_path(text):
-    lower = text.lower()
-    return (
-        "/" in text or os.sep in text or text.startswith((".", "~"))
-        or lower.endswith((".tar", ".tar.gz", ".tgz", ".zip", ".npz", ".tar.bz2", ".tar.xz"))
-    )
-
-
 def _resolve_source(source, path, check_paths):
     """Resolves `data.source`: a name or relative path that exists in the
     current directory, else in the config's folder or one of its parents,
@@ -226,13 +218,14 @@ def _resolve_source(source, path, check_paths):
             return os.path.normpath(str(option))
     if not check_paths or source in KNOWN_TFDS:
         return source
-    if not _looks_like_path(source):
-        from keras_resnets.data import datasets  # imports tensorflow: only here.
+    from keras_resnets.data import archives
+    from keras_resnets.data import tfds_source
 
-        if datasets.is_tfds_name(source):
+    if not archives.looks_like_path(source):
+        if tfds_source.is_tfds_name(source):
             return source
         raise ConfigError(
-            datasets.unknown_source_message(source, key="data.source", looked_in=folders)
+            tfds_source.unknown_source_message(source, key="data.source", looked_in=folders)
         )
     raise ConfigError(
         f"`data.source` not found: no file or folder at {source!r} (looked in "

@@ -38,10 +38,10 @@ import keras_tuner
 from keras_resnets.flops import count_trainable_params
 from keras_resnets.training import recipe
 from keras_resnets.training import schedules
-from keras_resnets.training.config import DistributionConfig
-from keras_resnets.training.config import OptimizerConfig
-from keras_resnets.training.config import ScheduleConfig
-from keras_resnets.training.config import TrainingConfig
+from keras_resnets.training.config_sections import DistributionConfig
+from keras_resnets.training.config_sections import OptimizerConfig
+from keras_resnets.training.config_sections import ScheduleConfig
+from keras_resnets.training.config_sections import TrainingConfig
 from keras_resnets.tuning import search_spaces
 from keras_resnets.tuning.hyperparameters import check_value
 

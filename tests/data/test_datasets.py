@@ -283,7 +283,7 @@ def test_unknown_source_name(tmp_path, monkeypatch):
         assert f"Did you mean '{hint}'?" in message
         assert "cifar10, cifar100, svhn_cropped, imagenet2012" in message
         assert "\n" not in message and not isinstance(caught.value, data.DataUnavailableError)
-    assert datasets.is_tfds_name("mnist") and not datasets.is_tfds_name("flowrs")
+    assert tfds_source.is_tfds_name("mnist") and not tfds_source.is_tfds_name("flowrs")
 
 
 @pytest.mark.data
