@@ -76,6 +76,48 @@ class DistributionContext:
         if self.distribution is not None:
             keras.distribution.set_distribution(self._previous)
 
+    def run_dir(self, output_dir):
+        """This process's run folder: `output_dir` on the chief, and
+        `output_dir/workers/worker-<i>` on the other workers of a
+        multi-worker run (they keep their own copy of the files aside)."""
+        if self.is_chief:
+            return output_dir
+        return output_dir / "workers" / f"worker-{self.worker_index}"
+
+    def check_resume(self, state):
+        """Stops every worker of a multi-worker run, with the same error,
+        unless all of them found the same run state (started, resumed at
+        the same epoch, or finished). They read it from the chief's run
+        folder, so they disagree only when it is not the same folder for
+        all of them; resuming anyway would deadlock in the collectives.
+        One all-gather; does nothing outside `multi_worker_mirrored`.
+
+        Args:
+            state: this worker's `run_folder.RunState`.
+
+        Raises:
+            ConfigError: the workers found different states.
+        """
+        if self.name != "multi_worker_mirrored":
+            return
+        import tensorflow as tf
+
+        local = tf.constant([[state.epochs_done, int(state.kind == "finished")]], tf.int64)
+
+        @tf.function
+        def gather():
+            return tf.distribute.get_replica_context().all_gather(local, axis=0)
+
+        found = self.strategy.experimental_local_results(self.strategy.run(gather))[0].numpy()
+        if (found != found[:1]).any():
+            epochs, finished = sorted(set(found[:, 0].tolist())), int(found[:, 1].sum())
+            raise ConfigError(
+                "The workers of this multi-worker run found different states in the "
+                f"chief's run folder (epochs saved: {epochs}; finished on {finished} of "
+                f"{len(found)} replicas); give every worker the same --output on storage "
+                "they all can read."
+            )
+
     @property
     def needs_drop_remainder(self):
         """JAX DataParallel shards each batch evenly over the devices."""

@@ -1,0 +1,181 @@
+"""A two-worker MultiWorkerMirroredStrategy run on localhost survives a kill.
+
+Two `keras-resnets train` processes (TF_CONFIG on 127.0.0.1 ports) train
+ResNet-20 on 256 real CIFAR-10 images (../shared/data, else generated
+images). Once epoch 1 is saved, worker 1 is SIGKILLed during epoch 2; the
+chief then fails in its collectives (TensorFlow's coordination service
+notices the missing heartbeats) or, if it hangs, is killed as a cluster
+manager would. Both are started again with the same command, worker 1 on a
+"new machine" (its own files gone): the job must resume after epoch 1 on
+both workers, keep epoch 1 as it was, and finish all epochs.
+
+Runs in the default suite (about a minute on two idle cores: two TensorFlow
+start-ups and traces per launch dominate).
+"""
+
+import csv
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import yaml
+
+from tests.test_cli import make_npz
+
+pytestmark = pytest.mark.tensorflow_only
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CIFAR10 = ROOT.parent / "shared" / "data" / "cifar10.npz"
+EPOCHS = 2
+PHASE_TIMEOUT = 400  # seconds for one launch on a loaded 2-core machine
+CHIEF_GRACE = 30  # seconds the chief gets to fail on its own once its peer died
+
+
+def _data(tmp_path):
+    """256 training and 64 test images of CIFAR-10 (generated 32x32 images
+    where the shared copy is absent)."""
+    path = tmp_path / "cifar10-subset.npz"
+    if not CIFAR10.is_file():
+        return make_npz(path, n_train=256, n_test=64, size=32)
+    with np.load(CIFAR10) as d:
+        np.savez(path, x_train=d["x_train"][:256], y_train=d["y_train"][:256],
+                 x_test=d["x_test"][:64], y_test=d["y_test"][:64])
+    return path
+
+
+def _config(tmp_path):
+    raw = {
+        "model": {"name": "resnet-20"},
+        "data": {"source": str(_data(tmp_path)), "cache_dir": str(tmp_path / "cache")},
+        "optimizer": {"learning_rate": 0.05},
+        "training": {"epochs": EPOCHS, "batch_size": 8, "steps_per_epoch": 16,
+                     "jit_compile": False, "verbose": 2, "validate_on_test": False,
+                     "tensorboard": False, "mixed_precision": "float32"},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+class Cluster:
+    """Starts the same `keras-resnets train` command on both workers."""
+
+    def __init__(self, tmp_path, config, output):
+        self.tmp_path, self.config, self.output = tmp_path, config, output
+        self.workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+
+    def launch(self, tag):
+        procs = []
+        for index in range(2):
+            tf_config = {"cluster": {"worker": self.workers},
+                         "task": {"type": "worker", "index": index}}
+            env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
+                   "KERAS_BACKEND": "tensorflow", "TF_CONFIG": json.dumps(tf_config)}
+            log = open(self.tmp_path / f"{tag}-worker-{index}.log", "w")
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "keras_resnets", "train", str(self.config),
+                 "--output", str(self.output), "--strategy", "multi_worker_mirrored"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            ))
+            log.close()
+        return procs
+
+    def log(self, tag, index):
+        return (self.tmp_path / f"{tag}-worker-{index}.log").read_text()
+
+
+def _stop(procs):
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def _epochs_reported(output):
+    """Epochs the chief's metrics.json counts (written after each epoch's
+    state is saved), 0 before the first."""
+    try:
+        return json.loads((output / "metrics.json").read_text())["epochs"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def _rows(output):
+    with (output / "log.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_killed_worker_resumes_from_the_last_backup(tmp_path):
+    start = time.monotonic()
+    output = tmp_path / "run"
+    cluster = Cluster(tmp_path, _config(tmp_path), output)
+    procs = cluster.launch("first")
+    try:
+        deadline = time.monotonic() + PHASE_TIMEOUT
+        while _epochs_reported(output) < 1:
+            failed = [p.poll() for p in procs if p.poll() is not None]
+            assert not failed, cluster.log("first", 0)[-3000:] + cluster.log("first", 1)[-3000:]
+            assert time.monotonic() < deadline, "epoch 1 did not finish in time"
+            time.sleep(0.02)
+        time.sleep(0.3)  # into epoch 2 (16 steps, over a second)
+        procs[1].send_signal(signal.SIGKILL)
+        procs[1].wait()
+        try:
+            chief_status = procs[0].wait(timeout=CHIEF_GRACE)
+        except subprocess.TimeoutExpired:  # hung in a collective: the manager kills it
+            chief_status = "hung"
+        _stop(procs)
+    finally:
+        _stop(procs)
+    assert chief_status != 0, "the chief finished although its peer was killed"
+    # Killed mid-epoch 2: epoch 1 is the last saved state and its only log row.
+    assert json.loads((output / "backup" / "training_metadata.json").read_text())["epoch"] == 1
+    before = _rows(output)
+    assert [r["epoch"] for r in before] == ["0"]
+    assert f"Epoch 2/{EPOCHS}" not in cluster.log("first", 0)
+    # Worker 1 comes back on a machine without its old files.
+    shutil.rmtree(output / "workers" / "worker-1")
+
+    procs = cluster.launch("second")
+    try:
+        for p in procs:
+            p.wait(timeout=PHASE_TIMEOUT)
+    finally:
+        _stop(procs)
+    logs = [cluster.log("second", i) for i in range(2)]
+    for p, log in zip(procs, logs):
+        assert p.returncode == 0, log[-3000:]
+        assert f"resuming after epoch 1 of {EPOCHS}" in log
+        assert "Epoch 1/" not in log and f"Epoch {EPOCHS}/{EPOCHS}" in log
+    after = _rows(output)
+    assert [r["epoch"] for r in after] == [str(e) for e in range(EPOCHS)]
+    assert after[0] == before[0]  # epoch 1 was not trained again
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert metrics["status"] == "finished" and metrics["epochs"] == EPOCHS
+    assert metrics["replicas"] == 2 and metrics["strategy"] == "multi_worker_mirrored"
+    assert json.loads((output / "backup" / "training_metadata.json").read_text())["epoch"] == EPOCHS
+    model = keras.saving.load_model(output / "last.keras")
+    classes = int(np.load(tmp_path / "cifar10-subset.npz")["y_train"].max()) + 1
+    logits = keras.ops.convert_to_numpy(model(np.zeros((2, 32, 32, 3), "float32")))
+    assert logits.shape == (2, classes) and np.isfinite(logits).all()
+    print(f"chief after the kill: {chief_status}; wall time {time.monotonic() - start:.0f} s")
