@@ -16,6 +16,14 @@ statistics of its own `batch_size` images unless `sync_batch_norm: true`
 layer of the built model). Under JAX `DataParallel` the batch is one
 sharded array, so BN statistics are already those of the global batch.
 
+Processes: MultiWorkerMirroredStrategy reads its cluster from `TF_CONFIG`;
+JAX `data_parallel` spans several processes when Keras's
+`KERAS_DISTRIBUTION_JOB_ADDRESSES` / `_NUM_PROCESSES` / `_PROCESS_ID` are set
+(`keras.distribution.initialize`, i.e. `jax.distributed`). Worker 0 is the
+chief and writes the run folder; the others keep theirs in
+`workers/worker-<i>/`, and every worker restores the chief's backup
+(`check_resume` stops them all if they disagree).
+
 Randomness: a `tf.distribute` strategy runs the same step function on every
 replica, and every replica reads the same `SeedGenerator` state, so
 DropPath, ShakeDrop, Shake-Shake and Dropout would draw the same numbers on
@@ -45,14 +53,16 @@ class DistributionContext:
         num_replicas: int, replicas sharing a global batch.
         is_chief: bool, whether this process writes the run folder.
         worker_index: int, this process's index (0 when not multi-worker).
+        num_processes: int, processes of a JAX multi-process run (1 otherwise).
         strategy: the `tf.distribute.Strategy`, or None.
         distribution: the `keras.distribution.Distribution`, or None.
     """
 
     def __init__(self, name="none", *, num_replicas=1, is_chief=True, worker_index=0,
-                 strategy=None, distribution=None, sync_batch_norm=False):
+                 num_processes=1, strategy=None, distribution=None, sync_batch_norm=False):
         self.name = name
         self.num_replicas = num_replicas
+        self.num_processes = num_processes
         self.is_chief = is_chief
         self.worker_index = worker_index
         self.strategy = strategy
@@ -90,7 +100,7 @@ class DistributionContext:
         the same epoch, or finished). They read it from the chief's run
         folder, so they disagree only when it is not the same folder for
         all of them; resuming anyway would deadlock in the collectives.
-        One all-gather; does nothing outside `multi_worker_mirrored`.
+        One all-gather; does nothing in a single process.
 
         Args:
             state: this worker's `run_folder.RunState`.
@@ -98,25 +108,36 @@ class DistributionContext:
         Raises:
             ConfigError: the workers found different states.
         """
-        if self.name != "multi_worker_mirrored":
-            return
-        import tensorflow as tf
-
-        local = tf.constant([[state.epochs_done, int(state.kind == "finished")]], tf.int64)
-
-        @tf.function
-        def gather():
-            return tf.distribute.get_replica_context().all_gather(local, axis=0)
-
-        found = self.strategy.experimental_local_results(self.strategy.run(gather))[0].numpy()
-        if (found != found[:1]).any():
+        found = self._gather([state.epochs_done, int(state.kind == "finished")])
+        if found is not None and (found != found[:1]).any():
             epochs, finished = sorted(set(found[:, 0].tolist())), int(found[:, 1].sum())
             raise ConfigError(
                 "The workers of this multi-worker run found different states in the "
                 f"chief's run folder (epochs saved: {epochs}; finished on {finished} of "
-                f"{len(found)} replicas); give every worker the same --output on storage "
+                f"{len(found)}); give every worker the same --output on storage "
                 "they all can read."
             )
+
+    def _gather(self, values):
+        """`values` (ints) of every replica (TF) or process (JAX), stacked;
+        None in a single process."""
+        if self.name == "multi_worker_mirrored":
+            import tensorflow as tf
+
+            local = tf.constant([values], tf.int64)
+
+            @tf.function
+            def gather():
+                return tf.distribute.get_replica_context().all_gather(local, axis=0)
+
+            results = self.strategy.experimental_local_results(self.strategy.run(gather))
+            return results[0].numpy()
+        if self.distribution is not None and self.num_processes > 1:
+            import numpy as np
+            from jax.experimental import multihost_utils
+
+            return np.asarray(multihost_utils.process_allgather(np.asarray(values)))
+        return None
 
     @property
     def needs_drop_remainder(self):
@@ -353,6 +374,68 @@ def _tf_config_role():
     return task_type, index, has_chief
 
 
+_JAX_PROCESS_VARIABLES = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
+                          "KERAS_DISTRIBUTION_PROCESS_ID")
+
+
+def _jax_processes():
+    """(this process's index, number of processes) of a JAX run.
+
+    With Keras's variables `KERAS_DISTRIBUTION_JOB_ADDRESSES` (the
+    coordinator's `host:port` first), `KERAS_DISTRIBUTION_NUM_PROCESSES` and
+    `KERAS_DISTRIBUTION_PROCESS_ID` set, joins the processes once with
+    `keras.distribution.initialize()` (`jax.distributed`), so `DataParallel`
+    spans the devices of every process; otherwise one process.
+    """
+    if not os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES"):
+        return 0, 1
+    missing = [v for v in _JAX_PROCESS_VARIABLES if not os.environ.get(v)]
+    if missing:
+        raise ConfigError(
+            "A multi-process JAX run needs KERAS_DISTRIBUTION_JOB_ADDRESSES, "
+            "KERAS_DISTRIBUTION_NUM_PROCESSES and KERAS_DISTRIBUTION_PROCESS_ID. "
+            f"Received: {', '.join(missing)} unset"
+        )
+    import jax
+
+    if not jax.distributed.is_initialized():
+        keras.distribution.initialize()
+    return jax.process_index(), jax.process_count()
+
+
+class _ProcessDataParallel(keras.distribution.DataParallel):
+    """`DataParallel` over the devices of several processes, each of which
+    feeds its share of every global batch.
+
+    Keras's own sharding (`rebatch` to the per-process size, then `shard`)
+    needs a static batch size, so it fails on an evaluation set whose last
+    batch is short. Here each process takes its slice of every batch
+    instead: process `p` of `P` keeps rows `[p*n/P, (p+1)*n/P)` of a batch
+    of `n`, so a short last batch (divisible by the device count, see
+    `needs_drop_remainder`) is split evenly too and nothing is read twice.
+    """
+
+    def __init__(self, devices, *, process, processes):
+        super().__init__(devices=devices)
+        self.process, self.processes = process, processes
+
+    def distribute_dataset(self, dataset):
+        import tensorflow as tf
+
+        if not isinstance(dataset, tf.data.Dataset):
+            raise ConfigError(
+                "A multi-process JAX run reads its data with tf.data. Received: "
+                f"{type(dataset).__name__} (set data.loader: tf)"
+            )
+        process, processes = self.process, self.processes
+
+        def local(*batch):
+            n = tf.shape(tf.nest.flatten(batch)[0])[0] // processes
+            return tf.nest.map_structure(lambda t: t[process * n:(process + 1) * n], batch)
+
+        return dataset.map(local, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
 def make_context(config):
     """A `DistributionContext` for a `DistributionConfig`.
 
@@ -392,9 +475,14 @@ def make_context(config):
         )
     if name == "data_parallel":
         _require_backend(name, "jax")
+        process, processes = _jax_processes()
         devices = list(config.devices) if config.devices else keras.distribution.list_devices()
-        distribution = keras.distribution.DataParallel(devices=devices)
-        return DistributionContext(name, num_replicas=len(devices), distribution=distribution)
+        distribution = (keras.distribution.DataParallel(devices=devices) if processes == 1 else
+                        _ProcessDataParallel(devices, process=process, processes=processes))
+        return DistributionContext(
+            name, num_replicas=len(devices), distribution=distribution, is_chief=process == 0,
+            worker_index=process, num_processes=processes,
+        )
     raise ConfigError(
         "distribution.strategy must be one of 'none', 'mirrored', "
         f"'multi_worker_mirrored', 'data_parallel'. Received: {name!r}"
