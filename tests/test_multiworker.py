@@ -33,7 +33,7 @@ import numpy as np
 import pytest
 import yaml
 
-from keras_resnets.training import distribute
+from keras_resnets.training import processes
 from keras_resnets.training.config import ConfigError
 from tests.test_cli import make_npz
 
@@ -156,7 +156,7 @@ def test_jax_processes_need_all_three_variables(monkeypatch):
     monkeypatch.delenv("KERAS_DISTRIBUTION_JOB_ADDRESSES", raising=False)
     monkeypatch.setenv("KERAS_DISTRIBUTION_PROCESS_ID", "0")
     with pytest.raises(ConfigError, match="KERAS_DISTRIBUTION_JOB_ADDRESSES unset"):
-        distribute._jax_processes()
+        processes.jax_processes()
 
 
 def _kill_and_resume(tmp_path, backend):

@@ -1,6 +1,6 @@
 """Data-parallel training: TF MirroredStrategy / MultiWorkerMirroredStrategy
-and JAX `keras.distribution.DataParallel` (the only module of `training/`
-that imports tensorflow).
+and JAX `keras.distribution.DataParallel` (with `processes`, the only
+modules of `training/` that import tensorflow).
 
 Batch size and learning rate: `training.batch_size` is per replica, so the
 global batch is `batch_size x replicas` and every replica sees
@@ -19,10 +19,10 @@ sharded array, so BN statistics are already those of the global batch.
 Processes: MultiWorkerMirroredStrategy reads its cluster from `TF_CONFIG`;
 JAX `data_parallel` spans several processes when Keras's
 `KERAS_DISTRIBUTION_JOB_ADDRESSES` / `_NUM_PROCESSES` / `_PROCESS_ID` are set
-(`keras.distribution.initialize`, i.e. `jax.distributed`). Worker 0 is the
-chief and writes the run folder; the others keep theirs in
-`workers/worker-<i>/`, and every worker restores the chief's backup
-(`check_resume` stops them all if they disagree).
+(`keras.distribution.initialize`, i.e. `jax.distributed`; see
+`processes`). Worker 0 is the chief and writes the run folder; the others
+keep theirs in `workers/worker-<i>/`, and every worker restores the chief's
+backup (`check_resume` stops them all if they disagree).
 
 Randomness: a `tf.distribute` strategy runs the same step function on every
 replica, and every replica reads the same `SeedGenerator` state, so
@@ -37,14 +37,15 @@ nothing is needed: a layer draws one coefficient per example of the global
 """
 
 import contextlib
-import json
-import os
+import dataclasses
 
 import keras
 
+from keras_resnets.training import processes
 from keras_resnets.training.config import ConfigError
 
 
+@dataclasses.dataclass(eq=False)
 class DistributionContext:
     """What `train` needs from a strategy.
 
@@ -56,19 +57,19 @@ class DistributionContext:
         num_processes: int, processes of a JAX multi-process run (1 otherwise).
         strategy: the `tf.distribute.Strategy`, or None.
         distribution: the `keras.distribution.Distribution`, or None.
+        sync_batch_norm: bool, synchronized BatchNormalization (TF strategies).
     """
 
-    def __init__(self, name="none", *, num_replicas=1, is_chief=True, worker_index=0,
-                 num_processes=1, strategy=None, distribution=None, sync_batch_norm=False):
-        self.name = name
-        self.num_replicas = num_replicas
-        self.num_processes = num_processes
-        self.is_chief = is_chief
-        self.worker_index = worker_index
-        self.strategy = strategy
-        self.distribution = distribution
-        self.sync_batch_norm = sync_batch_norm
-        self._previous = None
+    name: str = "none"
+    _: dataclasses.KW_ONLY
+    num_replicas: int = 1
+    is_chief: bool = True
+    worker_index: int = 0
+    num_processes: int = 1
+    strategy: object = None
+    distribution: object = None
+    sync_batch_norm: bool = False
+    _previous: object = dataclasses.field(default=None, init=False, repr=False)
 
     def scope(self):
         """Context in which the model, optimizer and metrics are created."""
@@ -108,7 +109,7 @@ class DistributionContext:
         Raises:
             ConfigError: the workers found different states.
         """
-        found = self._gather([state.epochs_done, int(state.kind == "finished")])
+        found = processes.gather(self, [state.epochs_done, int(state.kind == "finished")])
         if found is not None and (found != found[:1]).any():
             epochs, finished = sorted(set(found[:, 0].tolist())), int(found[:, 1].sum())
             raise ConfigError(
@@ -117,27 +118,6 @@ class DistributionContext:
                 f"{len(found)}); give every worker the same --output on storage "
                 "they all can read."
             )
-
-    def _gather(self, values):
-        """`values` (ints) of every replica (TF) or process (JAX), stacked;
-        None in a single process."""
-        if self.name == "multi_worker_mirrored":
-            import tensorflow as tf
-
-            local = tf.constant([values], tf.int64)
-
-            @tf.function
-            def gather():
-                return tf.distribute.get_replica_context().all_gather(local, axis=0)
-
-            results = self.strategy.experimental_local_results(self.strategy.run(gather))
-            return results[0].numpy()
-        if self.distribution is not None and self.num_processes > 1:
-            import numpy as np
-            from jax.experimental import multihost_utils
-
-            return np.asarray(multihost_utils.process_allgather(np.asarray(values)))
-        return None
 
     @property
     def needs_drop_remainder(self):
@@ -363,79 +343,6 @@ def _require_backend(strategy, backend):
         )
 
 
-def _tf_config_role():
-    raw = os.environ.get("TF_CONFIG")
-    if not raw:
-        return "worker", 0, False
-    cfg = json.loads(raw)
-    task = cfg.get("task", {})
-    task_type, index = task.get("type", "worker"), int(task.get("index", 0))
-    has_chief = "chief" in cfg.get("cluster", {})
-    return task_type, index, has_chief
-
-
-_JAX_PROCESS_VARIABLES = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
-                          "KERAS_DISTRIBUTION_PROCESS_ID")
-
-
-def _jax_processes():
-    """(this process's index, number of processes) of a JAX run.
-
-    With Keras's variables `KERAS_DISTRIBUTION_JOB_ADDRESSES` (the
-    coordinator's `host:port` first), `KERAS_DISTRIBUTION_NUM_PROCESSES` and
-    `KERAS_DISTRIBUTION_PROCESS_ID` set, joins the processes once with
-    `keras.distribution.initialize()` (`jax.distributed`), so `DataParallel`
-    spans the devices of every process; otherwise one process.
-    """
-    if not os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES"):
-        return 0, 1
-    missing = [v for v in _JAX_PROCESS_VARIABLES if not os.environ.get(v)]
-    if missing:
-        raise ConfigError(
-            "A multi-process JAX run needs KERAS_DISTRIBUTION_JOB_ADDRESSES, "
-            "KERAS_DISTRIBUTION_NUM_PROCESSES and KERAS_DISTRIBUTION_PROCESS_ID. "
-            f"Received: {', '.join(missing)} unset"
-        )
-    import jax
-
-    if not jax.distributed.is_initialized():
-        keras.distribution.initialize()
-    return jax.process_index(), jax.process_count()
-
-
-class _ProcessDataParallel(keras.distribution.DataParallel):
-    """`DataParallel` over the devices of several processes, each of which
-    feeds its share of every global batch.
-
-    Keras's own sharding (`rebatch` to the per-process size, then `shard`)
-    needs a static batch size, so it fails on an evaluation set whose last
-    batch is short. Here each process takes its slice of every batch
-    instead: process `p` of `P` keeps rows `[p*n/P, (p+1)*n/P)` of a batch
-    of `n`, so a short last batch (divisible by the device count, see
-    `needs_drop_remainder`) is split evenly too and nothing is read twice.
-    """
-
-    def __init__(self, devices, *, process, processes):
-        super().__init__(devices=devices)
-        self.process, self.processes = process, processes
-
-    def distribute_dataset(self, dataset):
-        import tensorflow as tf
-
-        if not isinstance(dataset, tf.data.Dataset):
-            raise ConfigError(
-                "A multi-process JAX run reads its data with tf.data. Received: "
-                f"{type(dataset).__name__} (set data.loader: tf)"
-            )
-        process, processes = self.process, self.processes
-
-        def local(*batch):
-            n = tf.shape(tf.nest.flatten(batch)[0])[0] // processes
-            return tf.nest.map_structure(lambda t: t[process * n:(process + 1) * n], batch)
-
-        return dataset.map(local, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-
-
 def make_context(config):
     """A `DistributionContext` for a `DistributionConfig`.
 
@@ -466,7 +373,7 @@ def make_context(config):
                 sync_batch_norm=config.sync_batch_norm,
             )
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        task_type, index, has_chief = _tf_config_role()
+        task_type, index, has_chief = processes.tf_config_role()
         is_chief = task_type == "chief" or (task_type == "worker" and index == 0 and not has_chief)
         return DistributionContext(
             name, num_replicas=strategy.num_replicas_in_sync, strategy=strategy,
@@ -475,13 +382,13 @@ def make_context(config):
         )
     if name == "data_parallel":
         _require_backend(name, "jax")
-        process, processes = _jax_processes()
+        process, count = processes.jax_processes()
         devices = list(config.devices) if config.devices else keras.distribution.list_devices()
-        distribution = (keras.distribution.DataParallel(devices=devices) if processes == 1 else
-                        _ProcessDataParallel(devices, process=process, processes=processes))
+        distribution = (keras.distribution.DataParallel(devices=devices) if count == 1 else
+                        processes.ProcessDataParallel(devices, process=process, processes=count))
         return DistributionContext(
             name, num_replicas=len(devices), distribution=distribution, is_chief=process == 0,
-            worker_index=process, num_processes=processes,
+            worker_index=process, num_processes=count,
         )
     raise ConfigError(
         "distribution.strategy must be one of 'none', 'mirrored', "
