@@ -42,13 +42,21 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     A non-finite loss is never saved. The state is kept after training and
     after Ctrl-C (`--epochs` more continues a finished run).
 
+    In a multi-worker run every worker restores the chief's state
+    (`restore_dir`), so all of them resume at the same epoch with the same
+    weights even when a worker died between the chief's save and its own,
+    or comes back on a machine without its old files.
+
     Args:
-        backup_dir: str, folder of the state.
+        backup_dir: str, folder this process saves its state to.
+        restore_dir: str, folder of the state restored at the start
+            (default: `backup_dir`).
     """
 
-    def __init__(self, backup_dir):
+    def __init__(self, backup_dir, *, restore_dir=None):
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
         self.backup_dir = str(backup_dir)
+        self.restore_dir = str(restore_dir or backup_dir)
 
     @staticmethod
     def read_epoch(backup_dir):
@@ -62,11 +70,11 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         self._load_model()
 
     def _load_model(self):
-        meta = pathlib.Path(self.backup_dir) / "training_metadata.json"
+        meta = pathlib.Path(self.restore_dir) / "training_metadata.json"
         if not meta.is_file():
             return
         state = json.loads(meta.read_text())
-        weights = pathlib.Path(self.backup_dir) / state["weights"]
+        weights = pathlib.Path(self.restore_dir) / state["weights"]
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(str(weights))

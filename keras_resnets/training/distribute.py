@@ -1,6 +1,6 @@
 """Data-parallel training: TF MirroredStrategy / MultiWorkerMirroredStrategy
-and JAX `keras.distribution.DataParallel` (the only module of `training/`
-that imports tensorflow).
+and JAX `keras.distribution.DataParallel` (with `processes`, the only
+modules of `training/` that import tensorflow).
 
 Batch size and learning rate: `training.batch_size` is per replica, so the
 global batch is `batch_size x replicas` and every replica sees
@@ -16,6 +16,14 @@ statistics of its own `batch_size` images unless `sync_batch_norm: true`
 layer of the built model). Under JAX `DataParallel` the batch is one
 sharded array, so BN statistics are already those of the global batch.
 
+Processes: MultiWorkerMirroredStrategy reads its cluster from `TF_CONFIG`;
+JAX `data_parallel` spans several processes when Keras's
+`KERAS_DISTRIBUTION_JOB_ADDRESSES` / `_NUM_PROCESSES` / `_PROCESS_ID` are set
+(`keras.distribution.initialize`, i.e. `jax.distributed`; see
+`processes`). Worker 0 is the chief and writes the run folder; the others
+keep theirs in `workers/worker-<i>/`, and every worker restores the chief's
+backup (`check_resume` stops them all if they disagree).
+
 Randomness: a `tf.distribute` strategy runs the same step function on every
 replica, and every replica reads the same `SeedGenerator` state, so
 DropPath, ShakeDrop, Shake-Shake and Dropout would draw the same numbers on
@@ -29,14 +37,15 @@ nothing is needed: a layer draws one coefficient per example of the global
 """
 
 import contextlib
-import json
-import os
+import dataclasses
 
 import keras
 
+from keras_resnets.training import processes
 from keras_resnets.training.config_sections import ConfigError
 
 
+@dataclasses.dataclass(eq=False)
 class DistributionContext:
     """What `train` needs from a strategy.
 
@@ -45,20 +54,22 @@ class DistributionContext:
         num_replicas: int, replicas sharing a global batch.
         is_chief: bool, whether this process writes the run folder.
         worker_index: int, this process's index (0 when not multi-worker).
+        num_processes: int, processes of a JAX multi-process run (1 otherwise).
         strategy: the `tf.distribute.Strategy`, or None.
         distribution: the `keras.distribution.Distribution`, or None.
+        sync_batch_norm: bool, synchronized BatchNormalization (TF strategies).
     """
 
-    def __init__(self, name="none", *, num_replicas=1, is_chief=True, worker_index=0,
-                 strategy=None, distribution=None, sync_batch_norm=False):
-        self.name = name
-        self.num_replicas = num_replicas
-        self.is_chief = is_chief
-        self.worker_index = worker_index
-        self.strategy = strategy
-        self.distribution = distribution
-        self.sync_batch_norm = sync_batch_norm
-        self._previous = None
+    name: str = "none"
+    _: dataclasses.KW_ONLY
+    num_replicas: int = 1
+    is_chief: bool = True
+    worker_index: int = 0
+    num_processes: int = 1
+    strategy: object = None
+    distribution: object = None
+    sync_batch_norm: bool = False
+    _previous: object = dataclasses.field(default=None, init=False, repr=False)
 
     def scope(self):
         """Context in which the model, optimizer and metrics are created."""
@@ -75,6 +86,38 @@ class DistributionContext:
     def deactivate(self):
         if self.distribution is not None:
             keras.distribution.set_distribution(self._previous)
+
+    def run_dir(self, output_dir):
+        """This process's run folder: `output_dir` on the chief, and
+        `output_dir/workers/worker-<i>` on the other workers of a
+        multi-worker run (they keep their own copy of the files aside)."""
+        if self.is_chief:
+            return output_dir
+        return output_dir / "workers" / f"worker-{self.worker_index}"
+
+    def check_resume(self, state):
+        """Stops every worker of a multi-worker run, with the same error,
+        unless all of them found the same run state (started, resumed at
+        the same epoch, or finished). They read it from the chief's run
+        folder, so they disagree only when it is not the same folder for
+        all of them; resuming anyway would deadlock in the collectives.
+        One all-gather; does nothing in a single process.
+
+        Args:
+            state: this worker's `run_folder.RunState`.
+
+        Raises:
+            ConfigError: the workers found different states.
+        """
+        found = processes.gather(self, [state.epochs_done, int(state.kind == "finished")])
+        if found is not None and (found != found[:1]).any():
+            epochs, finished = sorted(set(found[:, 0].tolist())), int(found[:, 1].sum())
+            raise ConfigError(
+                "The workers of this multi-worker run found different states in the "
+                f"chief's run folder (epochs saved: {epochs}; finished on {finished} of "
+                f"{len(found)}); give every worker the same --output on storage "
+                "they all can read."
+            )
 
     @property
     def needs_drop_remainder(self):
@@ -300,17 +343,6 @@ def _require_backend(strategy, backend):
         )
 
 
-def _tf_config_role():
-    raw = os.environ.get("TF_CONFIG")
-    if not raw:
-        return "worker", 0, False
-    cfg = json.loads(raw)
-    task = cfg.get("task", {})
-    task_type, index = task.get("type", "worker"), int(task.get("index", 0))
-    has_chief = "chief" in cfg.get("cluster", {})
-    return task_type, index, has_chief
-
-
 def make_context(config):
     """A `DistributionContext` for a `DistributionConfig`.
 
@@ -341,7 +373,7 @@ def make_context(config):
                 sync_batch_norm=config.sync_batch_norm,
             )
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        task_type, index, has_chief = _tf_config_role()
+        task_type, index, has_chief = processes.tf_config_role()
         is_chief = task_type == "chief" or (task_type == "worker" and index == 0 and not has_chief)
         return DistributionContext(
             name, num_replicas=strategy.num_replicas_in_sync, strategy=strategy,
@@ -350,9 +382,14 @@ def make_context(config):
         )
     if name == "data_parallel":
         _require_backend(name, "jax")
+        process, count = processes.jax_processes()
         devices = list(config.devices) if config.devices else keras.distribution.list_devices()
-        distribution = keras.distribution.DataParallel(devices=devices)
-        return DistributionContext(name, num_replicas=len(devices), distribution=distribution)
+        distribution = (keras.distribution.DataParallel(devices=devices) if count == 1 else
+                        processes.ProcessDataParallel(devices, process=process, processes=count))
+        return DistributionContext(
+            name, num_replicas=len(devices), distribution=distribution, is_chief=process == 0,
+            worker_index=process, num_processes=count,
+        )
     raise ConfigError(
         "distribution.strategy must be one of 'none', 'mirrored', "
         f"'multi_worker_mirrored', 'data_parallel'. Received: {name!r}"

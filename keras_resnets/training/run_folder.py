@@ -90,7 +90,7 @@ class RunState:
     note: str = ""
 
 
-def inspect(run_dir, current, epochs, *, overwrite=False):
+def inspect(run_dir, current, epochs, *, overwrite=False, chief_dir=None):
     """Decides whether `run_dir` starts, resumes or already finished the run.
 
     Reads only; `train` acts on the answer after every other check.
@@ -100,6 +100,10 @@ def inspect(run_dir, current, epochs, *, overwrite=False):
         current: the new run's `fingerprint`.
         epochs: the new run's `training.epochs`.
         overwrite: start over (the run files are to be cleared).
+        chief_dir: for another worker of a multi-worker run, the chief's run
+            folder: `run_dir` is checked as above, but whether the run
+            finished and the epochs it holds are the chief's (every worker
+            restores the chief's state, so all resume at the same epoch).
 
     Returns:
         A `RunState`.
@@ -109,6 +113,16 @@ def inspect(run_dir, current, epochs, *, overwrite=False):
             or files that are not a run's.
     """
     run_dir = pathlib.Path(run_dir)
+    state = _inspect_own(run_dir, current, epochs, overwrite)
+    if chief_dir is None or pathlib.Path(chief_dir) == run_dir or overwrite:
+        return state
+    chief = _progress(pathlib.Path(chief_dir), epochs, state.needs_fingerprint)
+    if chief.kind == "resume" and state.kind == "new" and chief.epochs_done == 0:
+        return state
+    return dataclasses.replace(chief, note=state.note)
+
+
+def _inspect_own(run_dir, current, epochs, overwrite):
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"training.output_dir={str(run_dir)!r} is a file, not a folder.")
     entries = _entries(run_dir)
@@ -142,6 +156,12 @@ def inspect(run_dir, current, epochs, *, overwrite=False):
         _refuse_if_different(run_dir, stored, current, legacy=True)
         needs_fingerprint = True
         note = "made before run.json; its config.yaml matches, run.json added"
+    return dataclasses.replace(_progress(run_dir, epochs, needs_fingerprint), note=note)
+
+
+def _progress(run_dir, epochs, needs_fingerprint):
+    """`"finished"` or `"resume"` from the run's metrics.json and backup."""
+    metrics = _read_json(run_dir / "metrics.json")
     done = ResumableBackup.read_epoch(run_dir / "backup")
     if metrics and _finished(metrics) and metrics.get("epochs") == epochs:
         return RunState("finished", epochs_done=done, metrics=metrics,
@@ -151,7 +171,7 @@ def inspect(run_dir, current, epochs, *, overwrite=False):
             f"{run_dir} already holds {done} epochs, more than training.epochs={epochs}; "
             f"use --epochs {done} or more, --output NEW_DIR or --overwrite."
         )
-    return RunState("resume", epochs_done=done, needs_fingerprint=needs_fingerprint, note=note)
+    return RunState("resume", epochs_done=done, needs_fingerprint=needs_fingerprint)
 
 
 def clear(run_dir):

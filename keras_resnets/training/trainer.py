@@ -185,12 +185,10 @@ def _apply_precision(config):
 
 def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=None):
     t = config.training
-    run_dir = pathlib.Path(t.output_dir) if t.output_dir else default_output_dir(config)
-    if not context.is_chief:
-        # Other workers of a multi-worker run keep their own copy aside.
-        run_dir = run_dir / "workers" / f"worker-{context.worker_index}"
-    backup_dir = run_dir / "backup"
-    initial_epoch = 0 if overwrite else callbacks_lib.ResumableBackup.read_epoch(backup_dir)
+    chief_dir = pathlib.Path(t.output_dir) if t.output_dir else default_output_dir(config)
+    run_dir = context.run_dir(chief_dir)  # other workers keep their copy aside
+    backup_dir, restore_dir = run_dir / "backup", chief_dir / "backup"  # all restore the chief's
+    initial_epoch = 0 if overwrite else callbacks_lib.ResumableBackup.read_epoch(restore_dir)
     keras.utils.set_random_seed(t.seed)
 
     # === Check everything before writing ===
@@ -203,7 +201,9 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
     fingerprint = run_folder.fingerprint(
         resolved, ds.info, backend=keras.backend.backend(), version=report.package_version()
     )
-    state = run_folder.inspect(run_dir, fingerprint, t.epochs, overwrite=overwrite)
+    state = run_folder.inspect(run_dir, fingerprint, t.epochs, overwrite=overwrite,
+                               chief_dir=chief_dir)
+    context.check_resume(state)
     if state.kind == "finished":
         print(report.finished_line(run_dir, state.metrics), flush=True)
         return state.metrics
@@ -256,7 +256,7 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
         # The row first: a kill before the state is saved redoes the epoch
         # and trim_csv_log drops its row; the other way round it would be lost.
         callbacks_lib.CSVLog(csv_path, validation=validation is not None),
-        callbacks_lib.ResumableBackup(backup_dir),
+        callbacks_lib.ResumableBackup(backup_dir, restore_dir=None if overwrite else restore_dir),
         callbacks_lib.AtomicModelCheckpoint(run_dir, monitor=monitor),
     ]
     if context.is_chief:
