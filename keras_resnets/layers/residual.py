@@ -12,6 +12,19 @@ from keras_resnets.layers.conv import Shortcut
 VALID_KERNEL_SIZES = (1, 3)
 
 
+def check_kernel_sizes(name, kernel_sizes):
+    """Checks the kernel sizes of a block's convolutions (a Wide ResNet
+    block type B(...)) and returns them as a tuple."""
+    kernel_sizes = tuple(kernel_sizes)
+    if not kernel_sizes or any(k not in VALID_KERNEL_SIZES for k in kernel_sizes):
+        raise ValueError(
+            f"`{name}` must be a non-empty sequence of kernel sizes 1 and 3, "
+            "such as the Wide ResNet block types (3, 3), (3, 1, 3), (1, 3, 1), "
+            f"(1, 3), (3, 1) or (3, 1, 1). Received: {name}={kernel_sizes!r}"
+        )
+    return kernel_sizes
+
+
 class _ResidualBlock(ResidualBlockBase):
     """Shared configuration and construction of the residual blocks."""
 
@@ -41,14 +54,7 @@ class _ResidualBlock(ResidualBlockBase):
         self.bottleneck = bool(bottleneck)
         if kernel_sizes is None:
             kernel_sizes = (1, 3, 1) if bottleneck else (3, 3)
-        kernel_sizes = tuple(kernel_sizes)
-        if not kernel_sizes or any(k not in VALID_KERNEL_SIZES for k in kernel_sizes):
-            raise ValueError(
-                "`kernel_sizes` must be a non-empty sequence of 1 and 3, such "
-                "as the Wide ResNet block types (3, 3), (3, 1, 3), (1, 3, 1), "
-                f"(1, 3), (3, 1) or (3, 1, 1). Received: kernel_sizes={kernel_sizes!r}"
-            )
-        self.kernel_sizes = kernel_sizes
+        self.kernel_sizes = check_kernel_sizes("kernel_sizes", kernel_sizes)
         if expansion is None:
             expansion = 4 if bottleneck else 1
         self.expansion = check_positive_int("expansion", expansion)

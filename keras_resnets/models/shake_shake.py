@@ -8,8 +8,8 @@ from keras_resnets.layers._utils import check_positive_int
 from keras_resnets.layers._utils import strided_output_shape
 from keras_resnets.layers.block import ResidualBlockBase
 from keras_resnets.layers.conv import make_conv
-from keras_resnets.layers.regularization import ShakeShake
-from keras_resnets.layers.regularization import check_shake_modes
+from keras_resnets.layers.shake import ShakeShake
+from keras_resnets.layers.shake import check_shake_modes
 from keras_resnets.models import base
 from keras_resnets.registry import register_model
 
@@ -190,7 +190,7 @@ class ShakeShakeBlock(ResidualBlockBase):
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
-class ShakeShakeResNet(keras.Model):
+class ShakeShakeResNet(base.FamilyModel):
     """Shake-Shake ResNet for CIFAR (Gastaldi 2017).
 
     Paper: "Shake-Shake regularization", https://arxiv.org/abs/1705.07485.
@@ -216,18 +216,21 @@ class ShakeShakeResNet(keras.Model):
         base_width: int, channels per group in the first stage of a
             bottleneck branch. Defaults to 64.
         stem_filters: int; default 16 (basic) or 64 (bottleneck).
-        drop_path_rate: float in [0, 1), stochastic depth of the last block
-            (linear decay over blocks).
         seed: int or None, seed of the random layers.
-        include_top, input_shape, num_classes (alias classes), pooling,
-        classifier_activation, kernel_regularizer, bn_momentum, bn_epsilon,
-        data_format, dtype, name: as `keras_resnets.ResNet`.
+        **kwargs: the shared options and the block option `drop_path_rate`
+            (stochastic depth of the last block, linear decay over blocks),
+            see `keras_resnets.models.base.ModelOptions`.
 
     Example:
     >>> model = ShakeShakeResNet(8, 8, forward="shake", backward="even")
     >>> model.output_shape
     (None, 10)
     """
+
+    post_activation = ("relu",)
+    block_options = ("drop_path_rate",)
+    # `forward` is torch.nn.Module's call method on the torch backend.
+    config_attributes = {"forward": "forward_mode", "backward": "backward_mode"}
 
     def __init__(
         self,
@@ -241,24 +244,11 @@ class ShakeShakeResNet(keras.Model):
         cardinality=1,
         base_width=64,
         stem_filters=None,
-        drop_path_rate=0.0,
         seed=None,
-        include_top=True,
-        input_shape=None,
-        num_classes=None,
-        classes=None,
-        pooling=None,
-        classifier_activation="softmax",
-        kernel_regularizer=None,
-        bn_momentum=0.9,
-        bn_epsilon=1e-5,
-        data_format=None,
-        dtype=None,
-        name=None,
         **kwargs,
     ):
         # === Validation ===
-        base.check_model_kwargs(ShakeShakeResNet, kwargs, type(self).__name__)
+        options = self.take_options(kwargs)
         if block_type not in BLOCK_TYPES:
             raise ValueError(
                 f"`block_type` must be one of {BLOCK_TYPES}. Received: block_type={block_type!r}"
@@ -272,28 +262,20 @@ class ShakeShakeResNet(keras.Model):
         check_positive_int("cardinality", cardinality)
         check_positive_int("base_width", base_width)
         check_shake_modes(forward, backward, level)
-        base.check_pooling(pooling)
-        num_classes = base.resolve_num_classes(num_classes, classes, 10)
+        options = options.resolve(10)
         if stem_filters is None:
             stem_filters = 64 if bottleneck else 16
         schedule = base.block_schedule(
             [n, n, n],
             [1, 2, 2],
             stackwise_num_filters=[width, 2 * width, 4 * width],
-            drop_path_rate=drop_path_rate,
-        )
-        config = base.BuildConfig(
-            data_format=data_format,
-            dtype=dtype,
-            kernel_regularizer=kernel_regularizer,
-            bn_momentum=bn_momentum,
-            bn_epsilon=bn_epsilon,
+            drop_path_rate=options.drop_path_rate,
         )
 
         # === Functional Model ===
-        inputs = base.make_inputs(input_shape, 32, config.data_format, 4, "ShakeShakeResNet")
-        x = base.apply_cifar_stem(inputs, stem_filters, bn=False, config=config)
-        x = config.batch_norm("stem_bn")(x)
+        inputs = options.make_inputs(32, 4, "ShakeShakeResNet")
+        x = base.apply_cifar_stem(inputs, stem_filters, bn=False, options=options)
+        x = options.batch_norm("stem_bn")(x)
         x = base.apply_stages(
             x,
             lambda spec: ShakeShakeBlock(
@@ -307,57 +289,14 @@ class ShakeShakeResNet(keras.Model):
                 drop_path_rate=spec.drop_path_rate,
                 seed=spec.seed(seed),
                 name=spec.name,
-                **config.block_kwargs(),
+                **options.block_kwargs(),
             ),
             schedule,
         )
-        x = config.relu("post_relu")(x)
-        outputs = base.apply_head(
-            x,
-            include_top=include_top,
-            pooling=pooling,
-            num_classes=num_classes,
-            classifier_activation=classifier_activation,
-            config=config,
-        )
-        super().__init__(
-            inputs=inputs, outputs=outputs, name=name or f"shake_shake_{depth}", **kwargs
-        )
+        super().__init__(inputs, x, options, default_name=f"shake_shake_{depth}", **kwargs)
 
         # === Config ===
-        base.store_common_config(
-            self, inputs, config, include_top=include_top, num_classes=num_classes,
-            pooling=pooling, classifier_activation=classifier_activation,
-        )
-        self.depth = depth
-        self.width = width
-        self.forward_mode = forward
-        self.backward_mode = backward
-        self.level = level
-        self.block_type = block_type
-        self.cardinality = cardinality
-        self.base_width = base_width
-        self.stem_filters = stem_filters
-        self.drop_path_rate = drop_path_rate
-        self.seed = seed
-
-    def get_config(self):
-        return base.common_config(
-            self,
-            {
-                "depth": self.depth,
-                "width": self.width,
-                "forward": self.forward_mode,
-                "backward": self.backward_mode,
-                "level": self.level,
-                "block_type": self.block_type,
-                "cardinality": self.cardinality,
-                "base_width": self.base_width,
-                "stem_filters": self.stem_filters,
-                "drop_path_rate": self.drop_path_rate,
-                "seed": self.seed,
-            },
-        )
+        self.store_config(locals())
 
 
 # === Registry: Table 2 (CIFAR-10, Shake-Shake-Image) and Table 3 (CIFAR-100) ===
