@@ -48,8 +48,6 @@ class _ResidualBlock(ResidualBlockBase):
         residual_bias=False,
         **kwargs,
     ):
-        # filters, strides, drop_path_rate, the conv/BN settings, data_format
-        # and seed are `ResidualBlockBase`'s.
         super().__init__(filters, strides, **kwargs)
         self.bottleneck = bool(bottleneck)
         if kernel_sizes is None:
@@ -227,11 +225,8 @@ class ResNetBlock(_ResidualBlock):
         drop_path_rate: float in [0, 1), stochastic depth on the branch.
         se_ratio: squeeze-excitation reduction on the branch, or None.
         zero_init_last_bn: bool, gamma = 0 in the branch's last BN.
-        kernel_initializer: defaults to He-normal.
-        kernel_regularizer: regularizer on the conv kernels.
-        bn_momentum, bn_epsilon: BN settings (Torch defaults 0.9, 1e-5).
-        data_format: "channels_last" or "channels_first".
-        seed: int, seed of the random layers inside.
+        **kwargs: `seed` (of the dropout and drop-path sub-layers) and the
+            conv/BN settings, see `ResidualBlockBase`.
 
     Call arguments:
         inputs: 4D tensor.

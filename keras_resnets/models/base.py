@@ -127,8 +127,15 @@ class ModelOptions:
             "dtype": self.dtype,
         }
 
-    def block_kwargs(self):
-        return {**self.conv_kwargs(), "bn_momentum": self.bn_momentum, "bn_epsilon": self.bn_epsilon}
+    def block_kwargs(self, spec=None, seed=None):
+        """What every residual block gets: the conv/BN settings and, with a
+        `BlockSpec`, its stochastic-depth rate, seed (`seed + index`) and
+        name."""
+        kwargs = self.conv_kwargs()
+        kwargs.update(bn_momentum=self.bn_momentum, bn_epsilon=self.bn_epsilon)
+        if spec is not None:
+            kwargs.update(drop_path_rate=spec.drop_path_rate, seed=spec.seed(seed), name=spec.name)
+        return kwargs
 
     def batch_norm(self, name):
         return make_batch_norm(
@@ -194,10 +201,11 @@ class FamilyModel(keras.Model):
     `**kwargs`. It calls `options = self.take_options(kwargs)` first (the
     unknown-keyword check), `options.resolve(default_num_classes)` once its
     layout is known, builds its stem and stages with the options' inputs
-    and sub-layer settings, then `super().__init__(inputs, features,
-    options)`, which adds the post-activation and the classifier head, and
-    `self.store_config(locals())`: its own constructor arguments are its
-    signature's, read once.
+    and sub-layer settings, then calls `super().__init__(inputs, features,
+    options, locals())`, which adds the post-activation and the classifier
+    head, makes the `keras.Model`, and keeps the options and the family's
+    own constructor arguments (those its signature names, read once from
+    its normalized `locals()`) as attributes and in `get_config`.
 
     Class attributes:
         block_options: the names of `BLOCK_OPTIONS` the family takes.
@@ -239,7 +247,7 @@ class FamilyModel(keras.Model):
         check_model_kwargs(cls, {k: v for k, v in kwargs.items() if k not in names})
         return ModelOptions(**{k: kwargs.pop(k) for k in names if k in kwargs})
 
-    def __init__(self, inputs, features, options, *, default_name=None, **kwargs):
+    def __init__(self, inputs, features, options, arguments, *, default_name=None, **kwargs):
         x = features
         for op in self.post_activation:
             x = options.batch_norm("post_bn")(x) if op == "bn" else options.relu("post_relu")(x)
@@ -260,26 +268,18 @@ class FamilyModel(keras.Model):
         self.bn_momentum = options.bn_momentum
         self.bn_epsilon = options.bn_epsilon
         self.data_format = options.data_format
-
-    def store_config(self, values):
-        """Keeps the family's own constructor arguments, as named by its
-        `__init__` signature (less `unsaved_arguments`): `get_config`
-        returns them and each is an attribute (see `config_attributes`).
-
-        Args:
-            values: dict holding each argument's final value, normally the
-                constructor's `locals()` once it has normalized them.
-        """
+        # The family's own arguments: those its signature names.
         keys = [
             key for key in _named_parameters(type(self).__init__)
             if key not in self.unsaved_arguments
         ]
         for key in keys:
-            setattr(self, self.config_attributes.get(key, key), values[key])
+            setattr(self, self.config_attributes.get(key, key), arguments[key])
         self._family_config_keys = tuple(keys)
 
     def get_config(self):
         regularizer = self.kernel_regularizer
+        regularizer = keras.regularizers.serialize(regularizer) if regularizer else None
         return {
             "name": self.name,
             "trainable": self.trainable,
@@ -293,7 +293,7 @@ class FamilyModel(keras.Model):
             "pooling": self.pooling,
             "classifier_activation": self.classifier_activation,
             **{key: getattr(self, key) for key in self.block_options},
-            "kernel_regularizer": keras.regularizers.serialize(regularizer) if regularizer else None,
+            "kernel_regularizer": regularizer,
             "bn_momentum": self.bn_momentum,
             "bn_epsilon": self.bn_epsilon,
             "data_format": self.data_format,

@@ -295,11 +295,8 @@ class FractalNet(base.FamilyModel):
             x = current[-1]
             x = keras.layers.MaxPooling2D(2, data_format=df, dtype=dt, name=f"{prefix}_pool")(x)
         super().__init__(
-            inputs, x, options, default_name=f"fractalnet_{num_blocks * depth}", **kwargs
+            inputs, x, options, locals(), default_name=f"fractalnet_{num_blocks * depth}", **kwargs
         )
-
-        # === Config ===
-        self.store_config(locals())
 
 
 # === Registry ===

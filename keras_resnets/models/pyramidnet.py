@@ -34,10 +34,7 @@ class PyramidBlock(ResidualBlockBase):
         bottleneck: bool. Defaults to False.
         shakedrop_p: float in [0, 1] or None, ShakeDrop keep probability.
         drop_path_rate: float in [0, 1), stochastic depth (without ShakeDrop).
-        kernel_initializer, kernel_regularizer: for every conv.
-        bn_momentum, bn_epsilon: BN settings.
-        data_format: "channels_last" or "channels_first".
-        seed: int or None, seed of the random layers inside.
+        **kwargs: `seed` and the conv/BN settings, see `ResidualBlockBase`.
 
     Call arguments:
         inputs: 4D tensor.
@@ -58,8 +55,6 @@ class PyramidBlock(ResidualBlockBase):
         shakedrop_p=None,
         **kwargs,
     ):
-        # filters, strides, drop_path_rate, the conv/BN settings, data_format
-        # and seed are `ResidualBlockBase`'s.
         super().__init__(filters, strides, **kwargs)
         self.bottleneck = bool(bottleneck)
         if shakedrop_p is not None:
@@ -235,17 +230,11 @@ class PyramidNet(base.FamilyModel):
                 spec.strides,
                 bottleneck=bottleneck,
                 shakedrop_p=spec.shakedrop_p,
-                drop_path_rate=spec.drop_path_rate,
-                seed=spec.seed(seed),
-                name=spec.name,
-                **options.block_kwargs(),
+                **options.block_kwargs(spec, seed),
             ),
             schedule,
         )
-        super().__init__(inputs, x, options, default_name=f"pyramidnet_{depth}", **kwargs)
-
-        # === Config ===
-        self.store_config(locals())
+        super().__init__(inputs, x, options, locals(), default_name=f"pyramidnet_{depth}", **kwargs)
 
 
 # === Registry: PyramidNet Table 4 (CIFAR-10); ShakeDrop Table 7 ===

@@ -166,25 +166,17 @@ class ResNet(base.FamilyModel):
             dropout_rate=options.dropout_rate,
             se_ratio=options.se_ratio,
             zero_init_last_bn=options.zero_init_last_bn,
-            **options.block_kwargs(),
         )
         if self.preactivation:
             block_kwargs["residual_bias"] = residual_bias
         x = base.apply_stages(
             x,
             lambda spec: self.block_cls(
-                spec.filters,
-                spec.strides,
-                drop_path_rate=spec.drop_path_rate,
-                name=spec.name,
-                **block_kwargs,
+                spec.filters, spec.strides, **block_kwargs, **options.block_kwargs(spec)
             ),
             schedule,
         )
-        super().__init__(inputs, x, options, **kwargs)
-
-        # === Config ===
-        self.store_config({**locals(), **layout})
+        super().__init__(inputs, x, options, {**locals(), **layout}, **kwargs)
         if weights is not None:
             from keras_resnets.weights import load_weights
 

@@ -1,5 +1,7 @@
 """ResNeXt: aggregated residual transformations (Xie et al. 2017)."""
 
+import re
+
 import keras
 
 from keras_resnets.layers._utils import check_positive_int
@@ -116,18 +118,13 @@ class ResNeXt(base.FamilyModel):
                 shortcut="B",
                 groups=cardinality,
                 dropout_rate=options.dropout_rate,
-                drop_path_rate=spec.drop_path_rate,
                 se_ratio=options.se_ratio,
                 zero_init_last_bn=options.zero_init_last_bn,
-                name=spec.name,
-                **options.block_kwargs(),
+                **options.block_kwargs(spec),
             ),
             schedule,
         )
-        super().__init__(inputs, x, options, default_name="resnext", **kwargs)
-
-        # === Config ===
-        self.store_config(locals())
+        super().__init__(inputs, x, options, locals(), default_name="resnext", **kwargs)
         if weights is not None:
             from keras_resnets.weights import load_weights
 
@@ -197,7 +194,8 @@ def _register(name, depth, cardinality, base_width, params, paper, dataset, erro
             return cifar_resnext(**{**arch, **kwargs})
         return imagenet_resnext(depth, cardinality, base_width, **kwargs)
 
-    entry.__name__ = name.replace("-", "_").replace("resnext_", "resnext").replace("resnet_", "resnet")
+    # resnext50_32x4d, wide_resnet50_2, ... (torchvision's names)
+    entry.__name__ = re.sub(r"(resnext|resnet)_", r"\1", name.replace("-", "_"))
     return entry
 
 

@@ -7,7 +7,6 @@ from keras_resnets.layers._utils import channel_axis
 from keras_resnets.layers._utils import check_positive_int
 from keras_resnets.layers._utils import strided_output_shape
 from keras_resnets.layers.block import ResidualBlockBase
-from keras_resnets.layers.conv import make_conv
 from keras_resnets.layers.shake import ShakeShake
 from keras_resnets.layers.shake import check_shake_modes
 from keras_resnets.models import base
@@ -40,10 +39,8 @@ class ShakeShakeBlock(ResidualBlockBase):
         groups: int, groups of the 3x3 conv (ResNeXt cardinality).
         forward, backward, level: Shake-Shake modes, see `ShakeShake`.
         drop_path_rate: float in [0, 1), stochastic depth on the mixed branches.
-        kernel_initializer, kernel_regularizer: for every conv.
-        bn_momentum, bn_epsilon: BN settings.
-        data_format: "channels_last" or "channels_first".
-        seed: int or None, seed of the random layers inside.
+        **kwargs: `seed` (each random sub-layer's) and the conv/BN
+            settings, see `ResidualBlockBase`.
 
     Call arguments:
         inputs: 4D tensor.
@@ -67,8 +64,6 @@ class ShakeShakeBlock(ResidualBlockBase):
         level="image",
         **kwargs,
     ):
-        # filters, strides, drop_path_rate, the conv/BN settings, data_format
-        # and seed are `ResidualBlockBase`'s.
         super().__init__(filters, strides, **kwargs)
         if bottleneck_width is not None:
             check_positive_int("bottleneck_width", bottleneck_width)
@@ -120,15 +115,7 @@ class ShakeShakeBlock(ResidualBlockBase):
                 )
             self.shortcut_convs = []
             for j in (1, 2):
-                conv = make_conv(
-                    self.filters // 2,
-                    1,
-                    kernel_initializer=self.kernel_initializer,
-                    kernel_regularizer=self.kernel_regularizer,
-                    data_format=self.data_format,
-                    dtype=self.dtype_policy,
-                    name=f"shortcut_conv{j}",
-                )
+                conv = self.conv_layer(self.filters // 2, 1, name=f"shortcut_conv{j}")
                 conv.build(self._subsampled(input_shape))
                 self.shortcut_convs.append(conv)
             self.shortcut_bn = self.batch_norm(
@@ -286,17 +273,13 @@ class ShakeShakeResNet(base.FamilyModel):
                 forward=forward,
                 backward=backward,
                 level=level,
-                drop_path_rate=spec.drop_path_rate,
-                seed=spec.seed(seed),
-                name=spec.name,
-                **options.block_kwargs(),
+                **options.block_kwargs(spec, seed),
             ),
             schedule,
         )
-        super().__init__(inputs, x, options, default_name=f"shake_shake_{depth}", **kwargs)
-
-        # === Config ===
-        self.store_config(locals())
+        super().__init__(
+            inputs, x, options, locals(), default_name=f"shake_shake_{depth}", **kwargs
+        )
 
 
 # === Registry: Table 2 (CIFAR-10, Shake-Shake-Image) and Table 3 (CIFAR-100) ===

@@ -82,7 +82,6 @@ class WideResNet(base.FamilyModel):
             dropout_rate=dropout_rate,
             se_ratio=options.se_ratio,
             zero_init_last_bn=options.zero_init_last_bn,
-            **options.block_kwargs(),
         )
 
         # === Functional Model ===
@@ -91,18 +90,11 @@ class WideResNet(base.FamilyModel):
         x = base.apply_stages(
             x,
             lambda spec: PreActBlock(
-                spec.filters,
-                spec.strides,
-                drop_path_rate=spec.drop_path_rate,
-                name=spec.name,
-                **block_kwargs,
+                spec.filters, spec.strides, **block_kwargs, **options.block_kwargs(spec)
             ),
             schedule,
         )
-        super().__init__(inputs, x, options, default_name=f"wrn_{depth}_{k}", **kwargs)
-
-        # === Config ===
-        self.store_config(locals())
+        super().__init__(inputs, x, options, locals(), default_name=f"wrn_{depth}_{k}", **kwargs)
         self.deepening_factor = l
 
     def get_config(self):
