@@ -7,8 +7,8 @@ from keras_resnets.layers.residual import ResNetBlock
 from keras_resnets.layers.residual import WideResNetBlock
 from keras_resnets.layers.attention import SqueezeExcite
 from keras_resnets.layers.regularization import DropPath
-from keras_resnets.layers.regularization import ShakeDrop
-from keras_resnets.layers.regularization import ShakeShake
+from keras_resnets.layers.shake import ShakeDrop
+from keras_resnets.layers.shake import ShakeShake
 from keras_resnets.layers.regularization import StochasticDepth
 from keras_resnets.layers.regularization import drop_path_rates
-from keras_resnets.layers.regularization import shakedrop_probabilities
+from keras_resnets.layers.shake import shakedrop_probabilities

@@ -1,5 +1,7 @@
 """Small helpers shared by the layers (argument checks and data formats)."""
 
+import numbers
+
 import keras
 
 
@@ -58,3 +60,67 @@ def strided_output_shape(input_shape, strides, data_format, channels=None):
     if channels is not None:
         shape[channel_axis(data_format)] = channels
     return tuple(shape)
+
+
+def is_real(value):
+    """Whether `value` is a real number (bools are not)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_num_blocks(num_blocks):
+    """Checks the block count `L` a per-block schedule is computed for."""
+    if isinstance(num_blocks, bool) or not isinstance(num_blocks, numbers.Integral):
+        raise TypeError(
+            "Argument `num_blocks` must be an integer. "
+            f"Received: num_blocks={num_blocks!r}"
+        )
+    if num_blocks < 0:
+        raise ValueError(
+            "Argument `num_blocks` must be a non-negative integer. "
+            f"Received: num_blocks={num_blocks}"
+        )
+
+
+class SeededLayer(keras.layers.Layer):
+    """Base class of the random layers: the keras `Dropout` contract.
+
+    Owns the layer's `seed` and the `keras.random.SeedGenerator(seed)` made
+    from it in `__init__` (so seeded runs are reproducible on every backend
+    and inside compiled train steps), puts `seed` in `get_config`, and
+    keeps the input shape (subclasses that change it override
+    `compute_output_shape`).
+
+    Args:
+        seed: int or `None`, seed of the layer's `SeedGenerator`.
+        **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    @staticmethod
+    def draw_dtype(dtype):
+        """Dtype in which to draw random coefficients for inputs of `dtype`.
+
+        Draws happen in the compute dtype when it is float32/float64 and in
+        float32 for float16/bfloat16 (the draws are then cast back), which
+        keeps `U(0, 1)` and the Bernoulli threshold accurate and avoids
+        half-precision random kernels that some backends lack on CPU.
+        """
+        dtype = keras.backend.standardize_dtype(dtype)
+        if dtype in ("float32", "float64"):
+            return dtype
+        return "float32"
+
+    @staticmethod
+    def per_example_shape(x):
+        """`(batch, 1, ..., 1)`: one coefficient per example, broadcastable to `x`."""
+        return (keras.ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}

@@ -12,10 +12,7 @@ import keras
 
 from keras_resnets.layers._utils import check_positive_int
 from keras_resnets.layers._utils import check_rate
-from keras_resnets.layers._utils import standardize_data_format
-from keras_resnets.layers.conv import CONV_INITIALIZER
-from keras_resnets.layers.conv import make_batch_norm
-from keras_resnets.layers.conv import make_conv
+from keras_resnets.layers.conv import ConvBNLayer
 from keras_resnets.layers.conv import make_padding
 from keras_resnets.layers.regularization import DropPath
 
@@ -27,7 +24,7 @@ def check_block_strides(strides):
     return strides
 
 
-class ResidualBlockBase(keras.layers.Layer):
+class ResidualBlockBase(ConvBNLayer):
     """Base class of the residual blocks: shared arguments and sub-layers.
 
     Not a block by itself: subclasses implement `build`, `call` and
@@ -37,13 +34,11 @@ class ResidualBlockBase(keras.layers.Layer):
         filters: int, width of the block (its meaning is the subclass's).
         strides: int, 1 or 2.
         drop_path_rate: float in [0, 1), stochastic depth on the branch.
-        kernel_initializer: initializer of every conv kernel (each conv gets
-            its own instance, see `make_conv`). Defaults to He-normal.
-        kernel_regularizer: regularizer on every conv kernel.
-        bn_momentum, bn_epsilon: BN settings (Torch defaults 0.9, 1e-5).
-        data_format: "channels_last" or "channels_first".
         seed: int or None, seed of the random layers inside.
-        **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
+        **kwargs: the conv/BN settings (`kernel_initializer`,
+            `kernel_regularizer`, `bn_momentum`, `bn_epsilon`,
+            `data_format`), see `ConvBNLayer`, and the base layer ones
+            (`name`, `dtype`, ...).
     """
 
     def __init__(
@@ -52,11 +47,6 @@ class ResidualBlockBase(keras.layers.Layer):
         strides=1,
         *,
         drop_path_rate=0.0,
-        kernel_initializer=CONV_INITIALIZER,
-        kernel_regularizer=None,
-        bn_momentum=0.9,
-        bn_epsilon=1e-5,
-        data_format=None,
         seed=None,
         **kwargs,
     ):
@@ -64,11 +54,6 @@ class ResidualBlockBase(keras.layers.Layer):
         self.filters = check_positive_int("filters", filters)
         self.strides = check_block_strides(strides)
         self.drop_path_rate = check_rate("drop_path_rate", drop_path_rate)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bn_momentum = bn_momentum
-        self.bn_epsilon = bn_epsilon
-        self.data_format = standardize_data_format(data_format)
         self.seed = seed
 
     def conv_stack(self, input_shape, convs, *, stride_index=0, prefix="", last_bias=False):
@@ -100,36 +85,18 @@ class ResidualBlockBase(keras.layers.Layer):
                 dtype=self.dtype_policy, name=f"{prefix}pad{i + 1}",
             )
             conv_shape = shape if pad is None else pad.compute_output_shape(shape)
-            conv = make_conv(
+            conv = self.conv_layer(
                 filters,
                 kernel_size,
                 strides=strides,
                 use_bias=last_bias and i == last,
                 groups=groups,
-                kernel_initializer=self.kernel_initializer,
-                kernel_regularizer=self.kernel_regularizer,
-                data_format=self.data_format,
-                dtype=self.dtype_policy,
                 name=f"{prefix}conv{i + 1}",
             )
             conv.build(conv_shape)
             out_shape = conv.compute_output_shape(conv_shape)
             yield i, pad, conv, shape, out_shape
             shape = out_shape
-
-    def batch_norm(self, name, shape=None, *, gamma_zero=False):
-        """A BN with the block's settings, built on `shape` when given."""
-        bn = make_batch_norm(
-            momentum=self.bn_momentum,
-            epsilon=self.bn_epsilon,
-            gamma_zero=gamma_zero,
-            data_format=self.data_format,
-            dtype=self.dtype_policy,
-            name=name,
-        )
-        if shape is not None:
-            bn.build(shape)
-        return bn
 
     def make_drop_path(self):
         """The block's `DropPath` sub-layer, or None without stochastic depth."""
@@ -146,13 +113,6 @@ class ResidualBlockBase(keras.layers.Layer):
                 "filters": self.filters,
                 "strides": self.strides,
                 "drop_path_rate": self.drop_path_rate,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
-                if self.kernel_regularizer
-                else None,
-                "bn_momentum": self.bn_momentum,
-                "bn_epsilon": self.bn_epsilon,
-                "data_format": self.data_format,
                 "seed": self.seed,
             }
         )

@@ -101,8 +101,86 @@ def make_batch_norm(
     )
 
 
+class ConvBNLayer(keras.layers.Layer):
+    """Base class of the layers that make their own convolutions and BNs.
+
+    Stores and serializes the settings those sub-layers share, and makes
+    them with it (`conv_layer`, `batch_norm`). Not a layer by itself.
+
+    Args:
+        kernel_initializer: initializer of every conv kernel (each conv gets
+            its own instance, see `make_conv`). Defaults to He-normal.
+        kernel_regularizer: regularizer on every conv kernel.
+        bn_momentum, bn_epsilon: BN settings (Torch defaults 0.9, 1e-5).
+        data_format: "channels_last" or "channels_first".
+        **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
+    """
+
+    def __init__(
+        self,
+        *,
+        kernel_initializer=CONV_INITIALIZER,
+        kernel_regularizer=None,
+        bn_momentum=0.9,
+        bn_epsilon=1e-5,
+        data_format=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bn_momentum = bn_momentum
+        self.bn_epsilon = bn_epsilon
+        self.data_format = standardize_data_format(data_format)
+
+    def conv_layer(self, filters, kernel_size, *, strides=1, use_bias=False, groups=1, name=None):
+        """A `make_conv` convolution with the layer's settings."""
+        return make_conv(
+            filters,
+            kernel_size,
+            strides=strides,
+            use_bias=use_bias,
+            groups=groups,
+            kernel_initializer=self.kernel_initializer,
+            kernel_regularizer=self.kernel_regularizer,
+            data_format=self.data_format,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def batch_norm(self, name, shape=None, *, gamma_zero=False):
+        """A BN with the layer's settings, built on `shape` when given."""
+        bn = make_batch_norm(
+            momentum=self.bn_momentum,
+            epsilon=self.bn_epsilon,
+            gamma_zero=gamma_zero,
+            data_format=self.data_format,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+        if shape is not None:
+            bn.build(shape)
+        return bn
+
+    def get_config(self):
+        config = super().get_config()
+        regularizer = self.kernel_regularizer
+        config.update(
+            {
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "kernel_regularizer": keras.regularizers.serialize(regularizer)
+                if regularizer
+                else None,
+                "bn_momentum": self.bn_momentum,
+                "bn_epsilon": self.bn_epsilon,
+                "data_format": self.data_format,
+            }
+        )
+        return config
+
+
 @keras.saving.register_keras_serializable(package="keras_resnets")
-class Shortcut(keras.layers.Layer):
+class Shortcut(ConvBNLayer):
     """The identity path of a residual block, options A, B and C of He 2015.
 
     Paper: He, Zhang, Ren, Sun, "Deep Residual Learning for Image
@@ -126,9 +204,9 @@ class Shortcut(keras.layers.Layer):
         mode: `"A"`, `"B"` or `"C"`. Defaults to `"B"`.
         normalize: bool, BN after a projection. Defaults to `True`.
         use_bias: bool, bias on the projection conv. Defaults to `False`.
-        kernel_initializer, kernel_regularizer: for the projection conv.
-        bn_momentum, bn_epsilon: BN settings.
-        data_format: `"channels_last"` or `"channels_first"`.
+        **kwargs: the conv/BN settings (`kernel_initializer`,
+            `kernel_regularizer`, `bn_momentum`, `bn_epsilon`,
+            `data_format`), see `ConvBNLayer`, and the base layer ones.
 
     Call arguments:
         inputs: 4D tensor.
@@ -148,11 +226,6 @@ class Shortcut(keras.layers.Layer):
         mode="B",
         normalize=True,
         use_bias=False,
-        kernel_initializer=CONV_INITIALIZER,
-        kernel_regularizer=None,
-        bn_momentum=0.9,
-        bn_epsilon=1e-5,
-        data_format=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -171,11 +244,6 @@ class Shortcut(keras.layers.Layer):
         self.mode = mode
         self.normalize = normalize
         self.use_bias = use_bias
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bn_momentum = bn_momentum
-        self.bn_epsilon = bn_epsilon
-        self.data_format = standardize_data_format(data_format)
         self.conv = None
         self.bn = None
 
@@ -199,27 +267,12 @@ class Shortcut(keras.layers.Layer):
                 "Use mode='B' or 'C'."
             )
         if self.uses_projection(in_channels):
-            self.conv = make_conv(
-                self.filters,
-                1,
-                strides=self.strides,
-                use_bias=self.use_bias,
-                kernel_initializer=self.kernel_initializer,
-                kernel_regularizer=self.kernel_regularizer,
-                data_format=self.data_format,
-                dtype=self.dtype_policy,
-                name="conv",
+            self.conv = self.conv_layer(
+                self.filters, 1, strides=self.strides, use_bias=self.use_bias, name="conv"
             )
             self.conv.build(input_shape)
             if self.normalize:
-                self.bn = make_batch_norm(
-                    momentum=self.bn_momentum,
-                    epsilon=self.bn_epsilon,
-                    data_format=self.data_format,
-                    dtype=self.dtype_policy,
-                    name="bn",
-                )
-                self.bn.build(self.conv.compute_output_shape(input_shape))
+                self.bn = self.batch_norm("bn", self.conv.compute_output_shape(input_shape))
 
     def call(self, inputs, training=None):
         if self.conv is not None:
@@ -255,17 +308,6 @@ class Shortcut(keras.layers.Layer):
                 "mode": self.mode,
                 "normalize": self.normalize,
                 "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                )
-                if self.kernel_regularizer
-                else None,
-                "bn_momentum": self.bn_momentum,
-                "bn_epsilon": self.bn_epsilon,
-                "data_format": self.data_format,
             }
         )
         return config

@@ -12,6 +12,19 @@ from keras_resnets.layers.conv import Shortcut
 VALID_KERNEL_SIZES = (1, 3)
 
 
+def check_kernel_sizes(name, kernel_sizes):
+    """Checks the kernel sizes of a block's convolutions (a Wide ResNet
+    block type B(...)) and returns them as a tuple."""
+    kernel_sizes = tuple(kernel_sizes)
+    if not kernel_sizes or any(k not in VALID_KERNEL_SIZES for k in kernel_sizes):
+        raise ValueError(
+            f"`{name}` must be a non-empty sequence of kernel sizes 1 and 3, "
+            "such as the Wide ResNet block types (3, 3), (3, 1, 3), (1, 3, 1), "
+            f"(1, 3), (3, 1) or (3, 1, 1). Received: {name}={kernel_sizes!r}"
+        )
+    return kernel_sizes
+
+
 class _ResidualBlock(ResidualBlockBase):
     """Shared configuration and construction of the residual blocks."""
 
@@ -35,20 +48,11 @@ class _ResidualBlock(ResidualBlockBase):
         residual_bias=False,
         **kwargs,
     ):
-        # filters, strides, drop_path_rate, the conv/BN settings, data_format
-        # and seed are `ResidualBlockBase`'s.
         super().__init__(filters, strides, **kwargs)
         self.bottleneck = bool(bottleneck)
         if kernel_sizes is None:
             kernel_sizes = (1, 3, 1) if bottleneck else (3, 3)
-        kernel_sizes = tuple(kernel_sizes)
-        if not kernel_sizes or any(k not in VALID_KERNEL_SIZES for k in kernel_sizes):
-            raise ValueError(
-                "`kernel_sizes` must be a non-empty sequence of 1 and 3, such "
-                "as the Wide ResNet block types (3, 3), (3, 1, 3), (1, 3, 1), "
-                f"(1, 3), (3, 1) or (3, 1, 1). Received: kernel_sizes={kernel_sizes!r}"
-            )
-        self.kernel_sizes = kernel_sizes
+        self.kernel_sizes = check_kernel_sizes("kernel_sizes", kernel_sizes)
         if expansion is None:
             expansion = 4 if bottleneck else 1
         self.expansion = check_positive_int("expansion", expansion)
@@ -221,11 +225,8 @@ class ResNetBlock(_ResidualBlock):
         drop_path_rate: float in [0, 1), stochastic depth on the branch.
         se_ratio: squeeze-excitation reduction on the branch, or None.
         zero_init_last_bn: bool, gamma = 0 in the branch's last BN.
-        kernel_initializer: defaults to He-normal.
-        kernel_regularizer: regularizer on the conv kernels.
-        bn_momentum, bn_epsilon: BN settings (Torch defaults 0.9, 1e-5).
-        data_format: "channels_last" or "channels_first".
-        seed: int, seed of the random layers inside.
+        **kwargs: `seed` (of the dropout and drop-path sub-layers) and the
+            conv/BN settings, see `ResidualBlockBase`.
 
     Call arguments:
         inputs: 4D tensor.

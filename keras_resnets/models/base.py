@@ -1,24 +1,303 @@
-"""Shared model builder pieces: inputs, stems, stages, heads, validation."""
+"""What every model family shares: its common options and the model base.
 
-import collections
+`ModelOptions` is the one record of the constructor options all families
+take (their names, defaults, validation and how sub-layers use them), and
+`FamilyModel` the `keras.Model` base class that owns them in the
+keras-hub `Backbone` spirit: a family's constructor declares only its own
+arguments, takes the shared ones from `**kwargs` with `take_options`, and
+`FamilyModel` checks unknown keywords, stores the options as attributes
+and puts them in `get_config`. The inputs, stems and classifier head are
+built here too; the per-block schedule lives in `models/stages.py`.
+"""
+
+import dataclasses
 import difflib
 import inspect
 
 import keras
 
-from keras_resnets.layers._utils import channel_axis
-from keras_resnets.layers._utils import check_rate
 from keras_resnets.layers._utils import standardize_data_format
 from keras_resnets.layers.conv import make_batch_norm
 from keras_resnets.layers.conv import make_conv
-from keras_resnets.layers.regularization import drop_path_rates
-from keras_resnets.layers.regularization import shakedrop_probabilities
+from keras_resnets.models.stages import BlockSpec  # noqa: F401  (re-exported)
+from keras_resnets.models.stages import apply_stages  # noqa: F401
+from keras_resnets.models.stages import block_schedule  # noqa: F401
+from keras_resnets.models.stages import blocks_per_stage  # noqa: F401
+from keras_resnets.models.stages import check_stackwise  # noqa: F401
+from keras_resnets.models.stages import fits_depth  # noqa: F401
 
 POOLING_OPTIONS = (None, "avg", "max")
 # keras.Model keyword arguments the model classes pass on through `**kwargs`
-# (`name` and `dtype` are named constructor arguments). keras' Functional
-# ignores any other keyword silently, so the constructors reject the rest.
+# (`name` and `dtype` are shared options). keras' Functional ignores any
+# other keyword silently, so the constructors reject the rest.
 KERAS_MODEL_KWARGS = ("trainable",)
+# Shared options only the families built of residual blocks take (each
+# family lists its own in `FamilyModel.block_options`).
+BLOCK_OPTIONS = ("dropout_rate", "drop_path_rate", "se_ratio", "zero_init_last_bn")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelOptions:
+    """The constructor options every model family shares.
+
+    Documented once, here; each family's docstring points here. Every
+    family takes them as keyword arguments, with these defaults:
+
+    Args:
+        include_top: bool, add global average pooling and the Dense
+            classifier. Defaults to True.
+        input_shape: tuple `(height, width, channels)` (channels first with
+            `data_format="channels_first"`); default 32x32x3 for the CIFAR
+            layouts, 224x224x3 for the ImageNet ones.
+        num_classes: int (alias `classes`, as keras.applications); default
+            10 for the CIFAR layouts, 1000 for the ImageNet ones.
+        classes: alias of `num_classes`; passing both with different values
+            is an error.
+        pooling: None, "avg" or "max": the global pooling of the features
+            when `include_top=False`.
+        classifier_activation: activation of the classifier. Defaults to
+            "softmax"; None gives logits.
+        dropout_rate, drop_path_rate, se_ratio, zero_init_last_bn: options
+            of the residual blocks, taken by the families that list them in
+            `FamilyModel.block_options`: dropout between a block's
+            convolutions, stochastic depth of the last block (linear decay
+            over depth, Huang 2016), the squeeze-excitation ratio of every
+            block (None: no SE), and gamma 0 in each branch's last BN.
+            Defaults 0.0, 0.0, None, False.
+        kernel_regularizer: regularizer on every kernel (and on the
+            classifier's bias).
+        bn_momentum, bn_epsilon: BN settings. Defaults to Torch's (0.9,
+            1e-5).
+        data_format: "channels_last" or "channels_first"; default
+            `keras.config.image_data_format()`.
+        dtype: dtype policy of every layer.
+        name: model name; default the family's.
+
+    `trainable` (bool, as `keras.Model`) is accepted too; any other keyword
+    argument raises a TypeError naming the closest valid one.
+    """
+
+    include_top: bool = True
+    input_shape: tuple | None = None
+    num_classes: int | None = None
+    classes: int | None = None
+    pooling: str | None = None
+    classifier_activation: str | None = "softmax"
+    dropout_rate: float = 0.0
+    drop_path_rate: float = 0.0
+    se_ratio: float | None = None
+    zero_init_last_bn: bool = False
+    kernel_regularizer: object = None
+    bn_momentum: float = 0.9
+    bn_epsilon: float = 1e-5
+    data_format: str | None = None
+    dtype: object = None
+    name: str | None = None
+
+    def resolve(self, default_num_classes):
+        """The options checked and completed: `pooling` and `num_classes`
+        (with its alias) validated, `data_format` standardized and the
+        regularizer deserialized.
+
+        Args:
+            default_num_classes: int, the family's (layout's) default.
+
+        Returns:
+            A new `ModelOptions` with `classes` folded into `num_classes`.
+        """
+        if self.pooling not in POOLING_OPTIONS:
+            raise ValueError(
+                "`pooling` must be None, 'avg' or 'max'. Received: pooling="
+                f"{self.pooling!r}"
+            )
+        return dataclasses.replace(
+            self,
+            num_classes=resolve_num_classes(self.num_classes, self.classes, default_num_classes),
+            classes=None,
+            data_format=standardize_data_format(self.data_format),
+            kernel_regularizer=keras.regularizers.get(self.kernel_regularizer),
+        )
+
+    # === What the sub-layers get (call on resolved options) ===
+
+    def conv_kwargs(self):
+        return {
+            "kernel_regularizer": self.kernel_regularizer,
+            "data_format": self.data_format,
+            "dtype": self.dtype,
+        }
+
+    def block_kwargs(self, spec=None, seed=None):
+        """What every residual block gets: the conv/BN settings and, with a
+        `BlockSpec`, its stochastic-depth rate, seed (`seed + index`) and
+        name."""
+        kwargs = self.conv_kwargs()
+        kwargs.update(bn_momentum=self.bn_momentum, bn_epsilon=self.bn_epsilon)
+        if spec is not None:
+            kwargs.update(drop_path_rate=spec.drop_path_rate, seed=spec.seed(seed), name=spec.name)
+        return kwargs
+
+    def batch_norm(self, name):
+        return make_batch_norm(
+            momentum=self.bn_momentum,
+            epsilon=self.bn_epsilon,
+            data_format=self.data_format,
+            dtype=self.dtype,
+            name=name,
+        )
+
+    def relu(self, name):
+        return keras.layers.Activation("relu", dtype=self.dtype, name=name)
+
+    def make_inputs(self, default_size, min_size, family):
+        """The `keras.Input`, its spatial size checked against `min_size`."""
+        input_shape = self.input_shape
+        if input_shape is None:
+            input_shape = (
+                (default_size, default_size, 3)
+                if self.data_format == "channels_last"
+                else (3, default_size, default_size)
+            )
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 3:
+            raise ValueError(
+                "`input_shape` must be (height, width, channels) (or channels "
+                f"first). Received: input_shape={input_shape}"
+            )
+        spatial = input_shape[:2] if self.data_format == "channels_last" else input_shape[1:]
+        for size in spatial:
+            if size is not None and size < min_size:
+                raise ValueError(
+                    f"{family} needs inputs of at least {min_size}x{min_size} "
+                    f"pixels (its stem and stages downsample by {min_size}). "
+                    f"Received: input_shape={input_shape}"
+                )
+        return keras.Input(shape=input_shape, name="input")
+
+    def apply_head(self, x):
+        """Global pooling and the classifier, keras.applications-style."""
+        df, dt = self.data_format, self.dtype
+        if self.include_top:
+            x = keras.layers.GlobalAveragePooling2D(data_format=df, dtype=dt, name="avg_pool")(x)
+            return keras.layers.Dense(
+                self.num_classes,
+                activation=self.classifier_activation,
+                kernel_regularizer=self.kernel_regularizer,
+                bias_regularizer=self.kernel_regularizer,
+                dtype=dt,
+                name="predictions",
+            )(x)
+        if self.pooling == "avg":
+            return keras.layers.GlobalAveragePooling2D(data_format=df, dtype=dt, name="avg_pool")(x)
+        if self.pooling == "max":
+            return keras.layers.GlobalMaxPooling2D(data_format=df, dtype=dt, name="max_pool")(x)
+        return x
+
+
+class FamilyModel(keras.Model):
+    """Base class of the model families: owns the shared `ModelOptions`.
+
+    A family's `__init__` declares only its own arguments and ends in
+    `**kwargs`. It calls `options = self.take_options(kwargs)` first (the
+    unknown-keyword check), `options.resolve(default_num_classes)` once its
+    layout is known, builds its stem and stages with the options' inputs
+    and sub-layer settings, then calls `super().__init__(inputs, features,
+    options, locals())`, which adds the post-activation and the classifier
+    head, makes the `keras.Model`, and keeps the options and the family's
+    own constructor arguments (those its signature names, read once from
+    its normalized `locals()`) as attributes and in `get_config`.
+
+    Class attributes:
+        block_options: the names of `BLOCK_OPTIONS` the family takes.
+        post_activation: what comes between the last stage and the head:
+            `("bn", "relu")` (the final BN-ReLU of pre-activation networks,
+            `post_bn` and `post_relu`), `("relu",)` or nothing.
+        config_attributes: dict, `get_config` key -> attribute name where
+            they differ (`forward` is `torch.nn.Module`'s call method).
+        unsaved_arguments: constructor arguments `get_config` leaves out
+            (a weights path is loaded once).
+    """
+
+    block_options = ()
+    post_activation = ()
+    config_attributes = {}
+    unsaved_arguments = ("weights",)
+
+    @classmethod
+    def option_names(cls):
+        """The shared options `cls` takes, in `ModelOptions` order."""
+        return tuple(
+            f.name
+            for f in dataclasses.fields(ModelOptions)
+            if f.name not in BLOCK_OPTIONS or f.name in cls.block_options
+        )
+
+    @classmethod
+    def take_options(cls, kwargs):
+        """Removes the shared options from a constructor's `kwargs`.
+
+        Raises the TypeError of `check_model_kwargs` for any keyword that
+        is neither a shared option nor a keras.Model one; `kwargs` keeps the
+        latter.
+
+        Returns:
+            The (unresolved) `ModelOptions`.
+        """
+        names = cls.option_names()
+        check_model_kwargs(cls, {k: v for k, v in kwargs.items() if k not in names})
+        return ModelOptions(**{k: kwargs.pop(k) for k in names if k in kwargs})
+
+    def __init__(self, inputs, features, options, arguments, *, default_name=None, **kwargs):
+        x = features
+        for op in self.post_activation:
+            x = options.batch_norm("post_bn")(x) if op == "bn" else options.relu("post_relu")(x)
+        super().__init__(
+            inputs=inputs,
+            outputs=options.apply_head(x),
+            name=options.name or default_name,
+            **kwargs,
+        )
+        self.include_top = options.include_top
+        self.model_input_shape = tuple(inputs.shape[1:])
+        self.num_classes = options.num_classes
+        self.pooling = options.pooling
+        self.classifier_activation = options.classifier_activation
+        for key in self.block_options:
+            setattr(self, key, getattr(options, key))
+        self.kernel_regularizer = options.kernel_regularizer
+        self.bn_momentum = options.bn_momentum
+        self.bn_epsilon = options.bn_epsilon
+        self.data_format = options.data_format
+        # The family's own arguments: those its signature names.
+        keys = [
+            key for key in _named_parameters(type(self).__init__)
+            if key not in self.unsaved_arguments
+        ]
+        for key in keys:
+            setattr(self, self.config_attributes.get(key, key), arguments[key])
+        self._family_config_keys = tuple(keys)
+
+    def get_config(self):
+        regularizer = self.kernel_regularizer
+        regularizer = keras.regularizers.serialize(regularizer) if regularizer else None
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            **{
+                key: getattr(self, self.config_attributes.get(key, key))
+                for key in self._family_config_keys
+            },
+            "include_top": self.include_top,
+            "input_shape": self.model_input_shape,
+            "num_classes": self.num_classes,
+            "pooling": self.pooling,
+            "classifier_activation": self.classifier_activation,
+            **{key: getattr(self, key) for key in self.block_options},
+            "kernel_regularizer": regularizer,
+            "bn_momentum": self.bn_momentum,
+            "bn_epsilon": self.bn_epsilon,
+            "data_format": self.data_format,
+        }
 
 
 def _named_parameters(fn):
@@ -40,10 +319,12 @@ def model_argument_names(cls, builder=None):
 
     Returns:
         Tuple of str: the named parameters of `builder` and of
-        `cls.__init__` in signature order, then the keras.Model ones passed
-        through `**kwargs`.
+        `cls.__init__` in signature order, the shared options of a
+        `FamilyModel`, then the keras.Model ones passed through `**kwargs`.
     """
     names = (_named_parameters(builder) if builder else ()) + _named_parameters(cls.__init__)
+    if issubclass(cls, FamilyModel):
+        names += cls.option_names()
     names += KERAS_MODEL_KWARGS
     return tuple(dict.fromkeys(names))
 
@@ -83,7 +364,8 @@ def check_model_kwargs(cls, kwargs, owner=None):
 
     Args:
         cls: the model class whose `__init__` received `kwargs`.
-        kwargs: dict, the constructor's `**kwargs`.
+        kwargs: dict, the constructor's `**kwargs` (less the shared options
+            of a `FamilyModel`, see `FamilyModel.take_options`).
         owner: str, the class named in the message; default `cls.__name__`.
     """
     unknown = [k for k in kwargs if k not in KERAS_MODEL_KWARGS]
@@ -133,316 +415,24 @@ def resolve_num_classes(num_classes, classes, default):
     return value
 
 
-def make_inputs(input_shape, default_size, data_format, min_size, family, input_tensor=None):
-    """Creates the `keras.Input`, checking the spatial size against `min_size`."""
-    if input_shape is None:
-        input_shape = (
-            (default_size, default_size, 3)
-            if data_format == "channels_last"
-            else (3, default_size, default_size)
-        )
-    input_shape = tuple(input_shape)
-    if len(input_shape) != 3:
-        raise ValueError(
-            "`input_shape` must be (height, width, channels) (or channels "
-            f"first). Received: input_shape={input_shape}"
-        )
-    spatial = input_shape[:2] if data_format == "channels_last" else input_shape[1:]
-    for size in spatial:
-        if size is not None and size < min_size:
-            raise ValueError(
-                f"{family} needs inputs of at least {min_size}x{min_size} "
-                f"pixels (its stem and stages downsample by {min_size}). "
-                f"Received: input_shape={input_shape}"
-            )
-    if input_tensor is not None:
-        return input_tensor
-    return keras.Input(shape=input_shape, name="input")
-
-
-def apply_cifar_stem(x, filters, *, bn=True, config):
+def apply_cifar_stem(x, filters, *, bn=True, options):
     """conv3x3(filters) [+ BN + ReLU] as in the CIFAR ResNets."""
-    x = make_conv(filters, 3, name="stem_conv", **config.conv_kwargs())(x)
+    x = make_conv(filters, 3, name="stem_conv", **options.conv_kwargs())(x)
     if bn:
-        x = config.batch_norm("stem_bn")(x)
-        x = keras.layers.Activation("relu", dtype=config.dtype, name="stem_relu")(x)
+        x = options.batch_norm("stem_bn")(x)
+        x = options.relu("stem_relu")(x)
     return x
 
 
-def apply_imagenet_stem(x, filters=64, *, bn=True, use_bias=False, config):
+def apply_imagenet_stem(x, filters=64, *, bn=True, use_bias=False, options):
     """7x7/2 conv [+ BN + ReLU] + 3x3/2 max-pool (He 2015 Table 1), with
     symmetric padding as in the reference implementations."""
-    df, dt = config.data_format, config.dtype
+    df, dt = options.data_format, options.dtype
     x = keras.layers.ZeroPadding2D(3, data_format=df, dtype=dt, name="stem_pad")(x)
-    conv_kwargs = config.conv_kwargs()
+    conv_kwargs = options.conv_kwargs()
     x = make_conv(filters, 7, strides=2, use_bias=use_bias, name="stem_conv", **conv_kwargs)(x)
     if bn:
-        x = config.batch_norm("stem_bn")(x)
-        x = keras.layers.Activation("relu", dtype=dt, name="stem_relu")(x)
+        x = options.batch_norm("stem_bn")(x)
+        x = options.relu("stem_relu")(x)
     x = keras.layers.ZeroPadding2D(1, data_format=df, dtype=dt, name="stem_pool_pad")(x)
     return keras.layers.MaxPooling2D(3, strides=2, data_format=df, dtype=dt, name="stem_pool")(x)
-
-
-def apply_head(x, *, include_top, pooling, num_classes, classifier_activation, config):
-    """Global pooling and the classifier, keras.applications-style."""
-    df, dt = config.data_format, config.dtype
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(data_format=df, dtype=dt, name="avg_pool")(x)
-        return keras.layers.Dense(
-            num_classes,
-            activation=classifier_activation,
-            kernel_regularizer=config.kernel_regularizer,
-            bias_regularizer=config.kernel_regularizer,
-            dtype=dt,
-            name="predictions",
-        )(x)
-    if pooling == "avg":
-        return keras.layers.GlobalAveragePooling2D(data_format=df, dtype=dt, name="avg_pool")(x)
-    if pooling == "max":
-        return keras.layers.GlobalMaxPooling2D(data_format=df, dtype=dt, name="max_pool")(x)
-    return x
-
-
-def check_pooling(pooling):
-    if pooling not in POOLING_OPTIONS:
-        raise ValueError(
-            "`pooling` must be None, 'avg' or 'max'. Received: pooling="
-            f"{pooling!r}"
-        )
-
-
-class BuildConfig:
-    """Settings every sub-layer of a model shares."""
-
-    def __init__(
-        self,
-        *,
-        data_format=None,
-        dtype=None,
-        kernel_regularizer=None,
-        bn_momentum=0.9,
-        bn_epsilon=1e-5,
-    ):
-        self.data_format = standardize_data_format(data_format)
-        self.dtype = dtype
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bn_momentum = bn_momentum
-        self.bn_epsilon = bn_epsilon
-
-    def conv_kwargs(self):
-        return {
-            "kernel_regularizer": self.kernel_regularizer,
-            "data_format": self.data_format,
-            "dtype": self.dtype,
-        }
-
-    def block_kwargs(self):
-        return {
-            "kernel_regularizer": self.kernel_regularizer,
-            "bn_momentum": self.bn_momentum,
-            "bn_epsilon": self.bn_epsilon,
-            "data_format": self.data_format,
-            "dtype": self.dtype,
-        }
-
-    def batch_norm(self, name):
-        return make_batch_norm(
-            momentum=self.bn_momentum,
-            epsilon=self.bn_epsilon,
-            data_format=self.data_format,
-            dtype=self.dtype,
-            name=name,
-        )
-
-    def relu(self, name):
-        return keras.layers.Activation("relu", dtype=self.dtype, name=name)
-
-
-def blocks_per_stage(depth, *, family, layers_per_block, extra_layers=2, rule="", examples):
-    """The blocks per stage `n` of a 3-stage CIFAR network of depth `depth`.
-
-    Such a network has `3 * layers_per_block * n + extra_layers` weighted
-    layers (He 2015: `6n+2`; bottleneck blocks: `9n+2`; WRN: `6n+4`).
-
-    Args:
-        depth: the depth received.
-        family: str, the name the error message starts with.
-        layers_per_block: int, weighted layers in one block.
-        extra_layers: int, the layers outside the blocks (stem, classifier,
-            and WRN's projections).
-        rule: str, what fixes `layers_per_block`, put after the rule (e.g.
-            " for block_type='basic'").
-        examples: str, valid depths shown in the message.
-
-    Returns:
-        int `n >= 1`.
-
-    Raises:
-        ValueError: "WRN depth must be 6n+4 for block_type (3, 3) (e.g. 10,
-            16, 22, 28, 34, 40). Received: depth=27" when `depth` is no such
-            integer.
-    """
-    step = 3 * layers_per_block
-    if not fits_depth(depth, step, extra_layers):
-        raise ValueError(
-            f"{family} depth must be {step}n+{extra_layers}{rule} (e.g. {examples}). "
-            f"Received: depth={depth!r}"
-        )
-    return (depth - extra_layers) // step
-
-
-def fits_depth(depth, step, extra_layers):
-    """Whether `depth` is an integer `step * n + extra_layers` with `n >= 1`."""
-    return (
-        isinstance(depth, int)
-        and not isinstance(depth, bool)
-        and depth >= step + extra_layers
-        and (depth - extra_layers) % step == 0
-    )
-
-
-class BlockSpec(collections.namedtuple(
-    "BlockSpec", ["stage", "block", "index", "filters", "strides", "drop_path_rate",
-                  "shakedrop_p", "name"],
-)):
-    """What one residual block of a network gets from its schedule.
-
-    Fields: `stage` and `block` (0-based position), `index` (0-based over
-    the whole network), `filters`, `strides`, `drop_path_rate`,
-    `shakedrop_p` (None without ShakeDrop) and `name` (`stage{s}_block{b}`,
-    1-based).
-    """
-
-    def seed(self, seed):
-        """The seed of this block's random layers: `seed + index`, or None."""
-        return None if seed is None else seed + self.index
-
-
-def block_schedule(
-    stackwise_num_blocks,
-    stackwise_strides,
-    *,
-    stackwise_num_filters=None,
-    block_filters=None,
-    downsample_last=False,
-    drop_path_rate=0.0,
-    shakedrop_p_last=None,
-):
-    """Every block's settings, computed once for the whole network.
-
-    The stride of a stage goes on its first block (He 2015/2016, WRN) or,
-    with `downsample_last`, on its last block (keras.applications' ResNet
-    V2). Stochastic depth decays linearly over all `L` blocks (Huang 2016:
-    block `l` gets `drop_path_rate * l / L`), and so does ShakeDrop's keep
-    probability (Yamada 2018: `p_l = 1 - l/L * (1 - p_L)`).
-
-    Args:
-        stackwise_num_blocks: list of int, blocks per stage.
-        stackwise_strides: list of int, stride of each stage.
-        stackwise_num_filters: list of int, filters of each stage's blocks.
-        block_filters: list of int, filters of each block (PyramidNet's
-            growing widths), instead of `stackwise_num_filters`.
-        downsample_last: bool, stride on the last block of a stage.
-        drop_path_rate: float in [0, 1), stochastic depth of the last block.
-        shakedrop_p_last: None (no ShakeDrop) or float in [0, 1], `p_L`.
-
-    Returns:
-        A list of `BlockSpec`, one per block, in network order.
-    """
-    total = sum(stackwise_num_blocks)
-    check_rate("drop_path_rate", drop_path_rate)
-    rates = drop_path_rates(total, drop_path_rate)
-    if shakedrop_p_last is None:
-        probs = [None] * total
-    else:
-        check_rate("shakedrop_p_last", shakedrop_p_last, allow_one=True)
-        probs = shakedrop_probabilities(total, shakedrop_p_last)
-    schedule = []
-    for s, (n, stride) in enumerate(zip(stackwise_num_blocks, stackwise_strides)):
-        for b in range(n):
-            i = len(schedule)
-            strided = b == (n - 1 if downsample_last else 0)
-            schedule.append(
-                BlockSpec(
-                    stage=s,
-                    block=b,
-                    index=i,
-                    filters=block_filters[i] if block_filters else stackwise_num_filters[s],
-                    strides=stride if strided else 1,
-                    drop_path_rate=rates[i],
-                    shakedrop_p=probs[i],
-                    name=f"stage{s + 1}_block{b + 1}",
-                )
-            )
-    return schedule
-
-
-def apply_stages(x, block_fn, schedule):
-    """Applies one block per entry of `schedule` (see `block_schedule`).
-
-    Args:
-        x: the stem's output.
-        block_fn: function of a `BlockSpec` returning the block layer.
-        schedule: list of `BlockSpec`.
-
-    Returns:
-        The output of the last block.
-    """
-    for spec in schedule:
-        x = block_fn(spec)(x)
-    return x
-
-
-def check_stackwise(num_blocks, num_filters, strides):
-    lengths = {len(num_blocks), len(num_filters), len(strides)}
-    if len(lengths) != 1:
-        raise ValueError(
-            "`stackwise_num_blocks`, `stackwise_num_filters` and "
-            "`stackwise_strides` must have the same length. Received: "
-            f"stackwise_num_blocks={num_blocks}, stackwise_num_filters="
-            f"{num_filters}, stackwise_strides={strides}"
-        )
-    for n in num_blocks:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(
-                "Every stage needs at least one block. Received: "
-                f"stackwise_num_blocks={num_blocks}"
-            )
-
-
-def model_channel_axis(config):
-    return channel_axis(config.data_format)
-
-
-def store_common_config(
-    model, inputs, config, *, include_top, num_classes, pooling, classifier_activation
-):
-    """Sets the constructor arguments every model family shares on `model`."""
-    model.include_top = include_top
-    model.model_input_shape = tuple(inputs.shape[1:])
-    model.num_classes = num_classes
-    model.pooling = pooling
-    model.classifier_activation = classifier_activation
-    model.kernel_regularizer = config.kernel_regularizer
-    model.bn_momentum = config.bn_momentum
-    model.bn_epsilon = config.bn_epsilon
-    model.data_format = config.data_format
-
-
-def common_config(model, family_config):
-    """`get_config` of a model: its family's arguments plus the shared ones."""
-    regularizer = model.kernel_regularizer
-    return {
-        "name": model.name,
-        "trainable": model.trainable,
-        **family_config,
-        "include_top": model.include_top,
-        "input_shape": model.model_input_shape,
-        "num_classes": model.num_classes,
-        "pooling": model.pooling,
-        "classifier_activation": model.classifier_activation,
-        "kernel_regularizer": keras.regularizers.serialize(regularizer) if regularizer else None,
-        "bn_momentum": model.bn_momentum,
-        "bn_epsilon": model.bn_epsilon,
-        "data_format": model.data_format,
-    }

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_resnets.layers._utils import SeededLayer
 from keras_resnets.layers._utils import check_positive_int
 from keras_resnets.layers._utils import check_rate
 from keras_resnets.layers.conv import make_conv
@@ -11,7 +12,7 @@ from keras_resnets._registry import register_model
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
-class FractalPathSampler(keras.layers.Layer):
+class FractalPathSampler(SeededLayer):
     """Draws, per example, the global drop-path column of a FractalNet.
 
     Paper: Larsson, Maire, Shakhnarovich, "FractalNet: Ultra-Deep Neural
@@ -42,11 +43,9 @@ class FractalPathSampler(keras.layers.Layer):
     """
 
     def __init__(self, num_columns, global_ratio=0.5, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(seed, **kwargs)
         self.num_columns = check_positive_int("num_columns", num_columns)
         self.global_ratio = check_rate("global_ratio", global_ratio, allow_one=True)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, inputs, training=None):
         batch = ops.shape(inputs)[0]
@@ -65,18 +64,12 @@ class FractalPathSampler(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "num_columns": self.num_columns,
-                "global_ratio": self.global_ratio,
-                "seed": self.seed,
-            }
-        )
+        config.update({"num_columns": self.num_columns, "global_ratio": self.global_ratio})
         return config
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
-class FractalJoin(keras.layers.Layer):
+class FractalJoin(SeededLayer):
     """Element-wise mean join of FractalNet columns, with drop-path.
 
     Paper: Larsson, Maire, Shakhnarovich, "FractalNet: Ultra-Deep Neural
@@ -111,7 +104,7 @@ class FractalJoin(keras.layers.Layer):
     """
 
     def __init__(self, columns, drop_rate=0.15, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(seed, **kwargs)
         columns = [int(c) for c in columns]
         if len(columns) < 2 or len(set(columns)) != len(columns):
             raise ValueError(
@@ -120,8 +113,6 @@ class FractalJoin(keras.layers.Layer):
             )
         self.columns = columns
         self.drop_rate = check_rate("drop_rate", drop_rate)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
 
     def _split(self, inputs):
         inputs = list(inputs)
@@ -165,14 +156,12 @@ class FractalJoin(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {"columns": self.columns, "drop_rate": self.drop_rate, "seed": self.seed}
-        )
+        config.update({"columns": self.columns, "drop_rate": self.drop_rate})
         return config
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
-class FractalNet(keras.Model):
+class FractalNet(base.FamilyModel):
     """FractalNet for CIFAR (Larsson, Maire, Shakhnarovich 2016).
 
     Paper: "FractalNet: Ultra-Deep Neural Networks without Residuals",
@@ -200,9 +189,8 @@ class FractalNet(keras.Model):
             drop-path. Defaults to 0.5.
         drop_path: bool, whether to use drop-path at all. Defaults to True.
         seed: int or None, seed of the random layers.
-        include_top, input_shape, num_classes (alias classes), pooling,
-        classifier_activation, kernel_regularizer, bn_momentum, bn_epsilon,
-        data_format, dtype, name: as `keras_resnets.ResNet`.
+        **kwargs: the shared options, see
+            `keras_resnets.models.base.ModelOptions`.
 
     Example:
     >>> model = FractalNet(2, stackwise_num_filters=[8, 16],
@@ -221,22 +209,10 @@ class FractalNet(keras.Model):
         global_ratio=0.5,
         drop_path=True,
         seed=None,
-        include_top=True,
-        input_shape=None,
-        num_classes=None,
-        classes=None,
-        pooling=None,
-        classifier_activation="softmax",
-        kernel_regularizer=None,
-        bn_momentum=0.9,
-        bn_epsilon=1e-5,
-        data_format=None,
-        dtype=None,
-        name=None,
         **kwargs,
     ):
         # === Validation ===
-        base.check_model_kwargs(FractalNet, kwargs, type(self).__name__)
+        options = self.take_options(kwargs)
         check_positive_int("num_columns", num_columns)
         stackwise_num_filters = [
             check_positive_int("stackwise_num_filters", f) for f in stackwise_num_filters
@@ -260,19 +236,11 @@ class FractalNet(keras.Model):
             )
         check_rate("local_drop_rate", local_drop_rate)
         check_rate("global_ratio", global_ratio, allow_one=True)
-        base.check_pooling(pooling)
-        num_classes = base.resolve_num_classes(num_classes, classes, 10)
-        config = base.BuildConfig(
-            data_format=data_format,
-            dtype=dtype,
-            kernel_regularizer=kernel_regularizer,
-            bn_momentum=bn_momentum,
-            bn_epsilon=bn_epsilon,
-        )
-        df, dt = config.data_format, config.dtype
+        options = options.resolve(10)
+        df, dt = options.data_format, options.dtype
 
         # === Functional Model ===
-        inputs = base.make_inputs(input_shape, 32, df, 2**num_blocks, "FractalNet")
+        inputs = options.make_inputs(32, 2**num_blocks, "FractalNet")
         code = None
         if drop_path and num_columns > 1:
             code = FractalPathSampler(
@@ -294,7 +262,7 @@ class FractalNet(keras.Model):
                 for c in ending:
                     counts[c] += 1
                     name = f"{prefix}_column{c + 1}_layer{counts[c]}"
-                    y = make_conv(filters, 3, name=f"{name}_conv", **config.conv_kwargs())(
+                    y = make_conv(filters, 3, name=f"{name}_conv", **options.conv_kwargs())(
                         current[c]
                     )
                     if rate > 0:
@@ -305,8 +273,8 @@ class FractalNet(keras.Model):
                             dtype=dt,
                             name=f"{name}_dropout",
                         )(y)
-                    y = config.batch_norm(f"{name}_bn")(y)
-                    current[c] = config.relu(f"{name}_relu")(y)
+                    y = options.batch_norm(f"{name}_bn")(y)
+                    current[c] = options.relu(f"{name}_relu")(y)
                 if len(ending) > 1:
                     branches = [current[c] for c in ending]
                     if code is not None:
@@ -326,46 +294,8 @@ class FractalNet(keras.Model):
                         current[c] = joined
             x = current[-1]
             x = keras.layers.MaxPooling2D(2, data_format=df, dtype=dt, name=f"{prefix}_pool")(x)
-        outputs = base.apply_head(
-            x,
-            include_top=include_top,
-            pooling=pooling,
-            num_classes=num_classes,
-            classifier_activation=classifier_activation,
-            config=config,
-        )
         super().__init__(
-            inputs=inputs,
-            outputs=outputs,
-            name=name or f"fractalnet_{num_blocks * depth}",
-            **kwargs,
-        )
-
-        # === Config ===
-        base.store_common_config(
-            self, inputs, config, include_top=include_top, num_classes=num_classes,
-            pooling=pooling, classifier_activation=classifier_activation,
-        )
-        self.num_columns = num_columns
-        self.stackwise_num_filters = stackwise_num_filters
-        self.stackwise_dropout_rates = stackwise_dropout_rates
-        self.local_drop_rate = local_drop_rate
-        self.global_ratio = global_ratio
-        self.drop_path = drop_path
-        self.seed = seed
-
-    def get_config(self):
-        return base.common_config(
-            self,
-            {
-                "num_columns": self.num_columns,
-                "stackwise_num_filters": self.stackwise_num_filters,
-                "stackwise_dropout_rates": self.stackwise_dropout_rates,
-                "local_drop_rate": self.local_drop_rate,
-                "global_ratio": self.global_ratio,
-                "drop_path": self.drop_path,
-                "seed": self.seed,
-            },
+            inputs, x, options, locals(), default_name=f"fractalnet_{num_blocks * depth}", **kwargs
         )
 
 

@@ -7,7 +7,7 @@ from keras_resnets.layers._utils import channel_axis
 from keras_resnets.layers._utils import check_rate
 from keras_resnets.layers._utils import strided_output_shape
 from keras_resnets.layers.block import ResidualBlockBase
-from keras_resnets.layers.regularization import ShakeDrop
+from keras_resnets.layers.shake import ShakeDrop
 from keras_resnets.models import base
 from keras_resnets._registry import register_model
 
@@ -34,10 +34,7 @@ class PyramidBlock(ResidualBlockBase):
         bottleneck: bool. Defaults to False.
         shakedrop_p: float in [0, 1] or None, ShakeDrop keep probability.
         drop_path_rate: float in [0, 1), stochastic depth (without ShakeDrop).
-        kernel_initializer, kernel_regularizer: for every conv.
-        bn_momentum, bn_epsilon: BN settings.
-        data_format: "channels_last" or "channels_first".
-        seed: int or None, seed of the random layers inside.
+        **kwargs: `seed` and the conv/BN settings, see `ResidualBlockBase`.
 
     Call arguments:
         inputs: 4D tensor.
@@ -58,8 +55,6 @@ class PyramidBlock(ResidualBlockBase):
         shakedrop_p=None,
         **kwargs,
     ):
-        # filters, strides, drop_path_rate, the conv/BN settings, data_format
-        # and seed are `ResidualBlockBase`'s.
         super().__init__(filters, strides, **kwargs)
         self.bottleneck = bool(bottleneck)
         if shakedrop_p is not None:
@@ -150,7 +145,7 @@ def pyramid_widths(num_blocks, alpha, start=16):
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
-class PyramidNet(keras.Model):
+class PyramidNet(base.FamilyModel):
     """PyramidNet for CIFAR (Han, Kim, Kim 2017), optionally with ShakeDrop.
 
     Paper: "Deep Pyramidal Residual Networks", CVPR 2017,
@@ -171,18 +166,19 @@ class PyramidNet(keras.Model):
         bottleneck: bool. Defaults to False.
         shakedrop: bool, ShakeDrop on every branch. Defaults to False.
         shakedrop_p_last: float in [0, 1], `p_L`. Defaults to 0.5.
-        drop_path_rate: float in [0, 1), stochastic depth of the last block
-            (linear decay), used when `shakedrop=False`.
         seed: int or None, seed of the random layers.
-        include_top, input_shape, num_classes (alias classes), pooling,
-        classifier_activation, kernel_regularizer, bn_momentum, bn_epsilon,
-        data_format, dtype, name: as `keras_resnets.ResNet`.
+        **kwargs: the shared options and the block option `drop_path_rate`
+            (stochastic depth of the last block, linear decay; only without
+            ShakeDrop), see `keras_resnets.models.base.ModelOptions`.
 
     Example:
     >>> model = PyramidNet(8, 12, shakedrop=True)
     >>> model.output_shape
     (None, 10)
     """
+
+    post_activation = ("bn", "relu")
+    block_options = ("drop_path_rate",)
 
     def __init__(
         self,
@@ -192,41 +188,29 @@ class PyramidNet(keras.Model):
         bottleneck=False,
         shakedrop=False,
         shakedrop_p_last=0.5,
-        drop_path_rate=0.0,
         seed=None,
-        include_top=True,
-        input_shape=None,
-        num_classes=None,
-        classes=None,
-        pooling=None,
-        classifier_activation="softmax",
-        kernel_regularizer=None,
-        bn_momentum=0.9,
-        bn_epsilon=1e-5,
-        data_format=None,
-        dtype=None,
-        name=None,
         **kwargs,
     ):
         # === Validation ===
-        base.check_model_kwargs(PyramidNet, kwargs, type(self).__name__)
+        options = self.take_options(kwargs)
+        bottleneck, shakedrop = bool(bottleneck), bool(shakedrop)
         n = base.blocks_per_stage(
             depth, family="PyramidNet", layers_per_block=3 if bottleneck else 2,
-            rule=f" with bottleneck={bool(bottleneck)}", examples="272" if bottleneck else "110",
+            rule=f" with bottleneck={bottleneck}", examples="272" if bottleneck else "110",
         )
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
             raise ValueError(
                 f"PyramidNet `alpha` must be a positive number. Received: alpha={alpha!r}"
             )
         check_rate("shakedrop_p_last", shakedrop_p_last, allow_one=True)
+        drop_path_rate = options.drop_path_rate
         check_rate("drop_path_rate", drop_path_rate)
         if shakedrop and drop_path_rate > 0:
             raise ValueError(
                 "Use either `shakedrop=True` or `drop_path_rate`, not both. "
                 f"Received: shakedrop=True, drop_path_rate={drop_path_rate}"
             )
-        base.check_pooling(pooling)
-        num_classes = base.resolve_num_classes(num_classes, classes, 10)
+        options = options.resolve(10)
         schedule = base.block_schedule(
             [n, n, n],
             [1, 2, 2],
@@ -234,18 +218,11 @@ class PyramidNet(keras.Model):
             drop_path_rate=drop_path_rate,
             shakedrop_p_last=shakedrop_p_last if shakedrop else None,
         )
-        config = base.BuildConfig(
-            data_format=data_format,
-            dtype=dtype,
-            kernel_regularizer=kernel_regularizer,
-            bn_momentum=bn_momentum,
-            bn_epsilon=bn_epsilon,
-        )
 
         # === Functional Model ===
-        inputs = base.make_inputs(input_shape, 32, config.data_format, 4, "PyramidNet")
-        x = base.apply_cifar_stem(inputs, 16, bn=False, config=config)
-        x = config.batch_norm("stem_bn")(x)
+        inputs = options.make_inputs(32, 4, "PyramidNet")
+        x = base.apply_cifar_stem(inputs, 16, bn=False, options=options)
+        x = options.batch_norm("stem_bn")(x)
         x = base.apply_stages(
             x,
             lambda spec: PyramidBlock(
@@ -253,53 +230,11 @@ class PyramidNet(keras.Model):
                 spec.strides,
                 bottleneck=bottleneck,
                 shakedrop_p=spec.shakedrop_p,
-                drop_path_rate=spec.drop_path_rate,
-                seed=spec.seed(seed),
-                name=spec.name,
-                **config.block_kwargs(),
+                **options.block_kwargs(spec, seed),
             ),
             schedule,
         )
-        x = config.batch_norm("post_bn")(x)
-        x = config.relu("post_relu")(x)
-        outputs = base.apply_head(
-            x,
-            include_top=include_top,
-            pooling=pooling,
-            num_classes=num_classes,
-            classifier_activation=classifier_activation,
-            config=config,
-        )
-        super().__init__(
-            inputs=inputs, outputs=outputs, name=name or f"pyramidnet_{depth}", **kwargs
-        )
-
-        # === Config ===
-        base.store_common_config(
-            self, inputs, config, include_top=include_top, num_classes=num_classes,
-            pooling=pooling, classifier_activation=classifier_activation,
-        )
-        self.depth = depth
-        self.alpha = alpha
-        self.bottleneck = bool(bottleneck)
-        self.shakedrop = bool(shakedrop)
-        self.shakedrop_p_last = shakedrop_p_last
-        self.drop_path_rate = drop_path_rate
-        self.seed = seed
-
-    def get_config(self):
-        return base.common_config(
-            self,
-            {
-                "depth": self.depth,
-                "alpha": self.alpha,
-                "bottleneck": self.bottleneck,
-                "shakedrop": self.shakedrop,
-                "shakedrop_p_last": self.shakedrop_p_last,
-                "drop_path_rate": self.drop_path_rate,
-                "seed": self.seed,
-            },
-        )
+        super().__init__(inputs, x, options, locals(), default_name=f"pyramidnet_{depth}", **kwargs)
 
 
 # === Registry: PyramidNet Table 4 (CIFAR-10); ShakeDrop Table 7 ===

@@ -1,5 +1,7 @@
 """ResNeXt: aggregated residual transformations (Xie et al. 2017)."""
 
+import re
+
 import keras
 
 from keras_resnets.layers._utils import check_positive_int
@@ -12,7 +14,7 @@ IMAGENET_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
-class ResNeXt(keras.Model):
+class ResNeXt(base.FamilyModel):
     """ResNeXt (Xie et al. 2017): bottlenecks with a grouped 3x3 convolution.
 
     Paper: "Aggregated Residual Transformations for Deep Neural Networks",
@@ -42,13 +44,12 @@ class ResNeXt(keras.Model):
         stackwise_strides: list of int; default (1, 2, 2, ...).
         stride_index: which conv of a block carries the stride; default 1
             (the grouped 3x3, as the paper's Torch code).
-        include_top, input_shape, num_classes (alias classes), pooling,
-        classifier_activation, dropout_rate, drop_path_rate, se_ratio,
-        zero_init_last_bn, kernel_regularizer, bn_momentum, bn_epsilon,
-        data_format, dtype, name: as `keras_resnets.ResNet`.
         weights: None, or the path to a torchvision/timm checkpoint
             (`.pth`, `.safetensors`; ImageNet stem) or to a `.weights.h5`
             saved from the same architecture. See `keras_resnets.weights`.
+        **kwargs: the shared options and block options, see
+            `keras_resnets.models.base.ModelOptions`; `num_classes` defaults
+            to 10 with the CIFAR stem and 1000 with the ImageNet stem.
 
     Example:
     >>> model = ResNeXt([1, 1, 1], cardinality=2, base_width=4, stem="cifar",
@@ -56,6 +57,8 @@ class ResNeXt(keras.Model):
     >>> model.output_shape
     (None, 10)
     """
+
+    block_options = base.BLOCK_OPTIONS
 
     def __init__(
         self,
@@ -67,27 +70,11 @@ class ResNeXt(keras.Model):
         stackwise_num_filters=None,
         stackwise_strides=None,
         stride_index=1,
-        include_top=True,
-        input_shape=None,
-        num_classes=None,
-        classes=None,
-        pooling=None,
-        classifier_activation="softmax",
-        dropout_rate=0.0,
-        drop_path_rate=0.0,
-        se_ratio=None,
-        zero_init_last_bn=False,
-        kernel_regularizer=None,
-        bn_momentum=0.9,
-        bn_epsilon=1e-5,
-        data_format=None,
         weights=None,
-        dtype=None,
-        name=None,
         **kwargs,
     ):
         # === Validation ===
-        base.check_model_kwargs(ResNeXt, kwargs, type(self).__name__)
+        options = self.take_options(kwargs)
         if stem not in STEMS:
             raise ValueError(f"`stem` must be one of {STEMS}. Received: stem={stem!r}")
         check_positive_int("cardinality", cardinality)
@@ -101,32 +88,22 @@ class ResNeXt(keras.Model):
             stackwise_strides = [1] + [2] * (num_stages - 1)
         stackwise_strides = list(stackwise_strides)
         base.check_stackwise(stackwise_num_blocks, stackwise_num_filters, stackwise_strides)
-        base.check_pooling(pooling)
         cifar = stem == "cifar"
-        num_classes = base.resolve_num_classes(num_classes, classes, 10 if cifar else 1000)
-        config = base.BuildConfig(
-            data_format=data_format,
-            dtype=dtype,
-            kernel_regularizer=kernel_regularizer,
-            bn_momentum=bn_momentum,
-            bn_epsilon=bn_epsilon,
-        )
+        options = options.resolve(10 if cifar else 1000)
         min_size = (1 if cifar else 4) * 2 ** sum(s > 1 for s in stackwise_strides)
         schedule = base.block_schedule(
             stackwise_num_blocks,
             stackwise_strides,
             stackwise_num_filters=stackwise_num_filters,
-            drop_path_rate=drop_path_rate,
+            drop_path_rate=options.drop_path_rate,
         )
 
         # === Functional Model ===
-        inputs = base.make_inputs(
-            input_shape, 32 if cifar else 224, config.data_format, min_size, "ResNeXt"
-        )
+        inputs = options.make_inputs(32 if cifar else 224, min_size, "ResNeXt")
         if cifar:
-            x = base.apply_cifar_stem(inputs, 64, config=config)
+            x = base.apply_cifar_stem(inputs, 64, options=options)
         else:
-            x = base.apply_imagenet_stem(inputs, 64, config=config)
+            x = base.apply_imagenet_stem(inputs, 64, options=options)
         x = base.apply_stages(
             x,
             # The schedule's filters are a stage's output width; the inner
@@ -140,63 +117,18 @@ class ResNeXt(keras.Model):
                 stride_index=stride_index,
                 shortcut="B",
                 groups=cardinality,
-                dropout_rate=dropout_rate,
-                drop_path_rate=spec.drop_path_rate,
-                se_ratio=se_ratio,
-                zero_init_last_bn=zero_init_last_bn,
-                name=spec.name,
-                **config.block_kwargs(),
+                dropout_rate=options.dropout_rate,
+                se_ratio=options.se_ratio,
+                zero_init_last_bn=options.zero_init_last_bn,
+                **options.block_kwargs(spec),
             ),
             schedule,
         )
-        outputs = base.apply_head(
-            x,
-            include_top=include_top,
-            pooling=pooling,
-            num_classes=num_classes,
-            classifier_activation=classifier_activation,
-            config=config,
-        )
-        super().__init__(inputs=inputs, outputs=outputs, name=name or "resnext", **kwargs)
-
-        # === Config ===
-        base.store_common_config(
-            self, inputs, config, include_top=include_top, num_classes=num_classes,
-            pooling=pooling, classifier_activation=classifier_activation,
-        )
-        self.stackwise_num_blocks = stackwise_num_blocks
-        self.cardinality = cardinality
-        self.base_width = base_width
-        self.stem = stem
-        self.stackwise_num_filters = stackwise_num_filters
-        self.stackwise_strides = stackwise_strides
-        self.stride_index = stride_index
-        self.dropout_rate = dropout_rate
-        self.drop_path_rate = drop_path_rate
-        self.se_ratio = se_ratio
-        self.zero_init_last_bn = zero_init_last_bn
+        super().__init__(inputs, x, options, locals(), default_name="resnext", **kwargs)
         if weights is not None:
             from keras_resnets.weights import load_weights
 
             load_weights(self, weights)
-
-    def get_config(self):
-        return base.common_config(
-            self,
-            {
-                "stackwise_num_blocks": self.stackwise_num_blocks,
-                "cardinality": self.cardinality,
-                "base_width": self.base_width,
-                "stem": self.stem,
-                "stackwise_num_filters": self.stackwise_num_filters,
-                "stackwise_strides": self.stackwise_strides,
-                "stride_index": self.stride_index,
-                "dropout_rate": self.dropout_rate,
-                "drop_path_rate": self.drop_path_rate,
-                "se_ratio": self.se_ratio,
-                "zero_init_last_bn": self.zero_init_last_bn,
-            },
-        )
 
 
 def cifar_resnext(depth=29, cardinality=8, base_width=64, **kwargs):
@@ -226,61 +158,49 @@ _FIXED_CIFAR = ("stackwise_num_blocks", "stem")
 _FIXED_IMAGENET = ("depth", "cardinality", "base_width") + _FIXED_CIFAR
 
 
-@register_model("resnext-29-8x64d", params=34_426_698, paper="arXiv:1611.05431", dataset="cifar10", error=3.65)
-@base.builds(ResNeXt, cifar_resnext, fixed=_FIXED_CIFAR)
-def resnext29_8x64d(**kwargs):
-    return cifar_resnext(**{"depth": 29, "cardinality": 8, "base_width": 64, **kwargs})
+# name: (depth, cardinality, base_width, params, paper, dataset, error)
+_TABLE = {
+    "resnext-29-8x64d": (29, 8, 64, 34_426_698, "arXiv:1611.05431", "cifar10", 3.65),
+    "resnext-29-16x64d": (29, 16, 64, 68_155_210, "arXiv:1611.05431", "cifar10", 3.58),
+    "resnext-50-32x4d": (50, 32, 4, 25_028_904, "arXiv:1611.05431", "imagenet", 22.2),
+    "resnext-101-32x4d": (101, 32, 4, 44_177_704, "arXiv:1611.05431", "imagenet", 21.2),
+    # Not in Xie 2017's tables (no error given here): the ResNeXt-101 that
+    # torchvision (resnext101_32x8d) publishes weights for.
+    "resnext-101-32x8d": (101, 32, 8, 88_791_336, "arXiv:1611.05431", "imagenet", None),
+    # Xie 2017 Table 5: 20.4% top-1 error at 224x224; torchvision's resnext101_64x4d.
+    "resnext-101-64x4d": (101, 64, 4, 83_455_272, "arXiv:1611.05431", "imagenet", 20.4),
+    # Wide ResNet-50-2 / 101-2 (Zagoruyko & Komodakis 2016, their ImageNet
+    # models): ResNet-50/101 bottlenecks with twice the inner width, i.e. a
+    # ResNeXt of cardinality 1 and base width 128 (torchvision's
+    # wide_resnet50_2: groups=1, width_per_group=128); 68.9M and 126.9M
+    # parameters.
+    "wide-resnet-50-2": (50, 1, 128, 68_883_240, "arXiv:1605.07146", "imagenet", None),
+    "wide-resnet-101-2": (101, 1, 128, 126_886_696, "arXiv:1605.07146", "imagenet", None),
+}
 
 
-@register_model("resnext-29-16x64d", params=68_155_210, paper="arXiv:1611.05431", dataset="cifar10", error=3.58)
-@base.builds(ResNeXt, cifar_resnext, fixed=_FIXED_CIFAR)
-def resnext29_16x64d(**kwargs):
-    return cifar_resnext(**{"depth": 29, "cardinality": 16, "base_width": 64, **kwargs})
+def _register(name, depth, cardinality, base_width, params, paper, dataset, error):
+    cifar = dataset == "cifar10"
+
+    @register_model(name, params=params, paper=paper, dataset=dataset, error=error)
+    @base.builds(
+        ResNeXt,
+        cifar_resnext if cifar else imagenet_resnext,
+        fixed=_FIXED_CIFAR if cifar else _FIXED_IMAGENET,
+    )
+    def entry(**kwargs):
+        if cifar:  # the architecture may be overridden (keras_resnets.tuning)
+            arch = {"depth": depth, "cardinality": cardinality, "base_width": base_width}
+            return cifar_resnext(**{**arch, **kwargs})
+        return imagenet_resnext(depth, cardinality, base_width, **kwargs)
+
+    # resnext50_32x4d, wide_resnet50_2, ... (torchvision's names)
+    entry.__name__ = re.sub(r"(resnext|resnet)_", r"\1", name.replace("-", "_"))
+    return entry
 
 
-@register_model("resnext-50-32x4d", params=25_028_904, paper="arXiv:1611.05431", dataset="imagenet", error=22.2)
-@base.builds(ResNeXt, imagenet_resnext, fixed=_FIXED_IMAGENET)
-def resnext50_32x4d(**kwargs):
-    return imagenet_resnext(50, 32, 4, **kwargs)
-
-
-@register_model("resnext-101-32x4d", params=44_177_704, paper="arXiv:1611.05431", dataset="imagenet", error=21.2)
-@base.builds(ResNeXt, imagenet_resnext, fixed=_FIXED_IMAGENET)
-def resnext101_32x4d(**kwargs):
-    return imagenet_resnext(101, 32, 4, **kwargs)
-
-
-# ResNeXt-101 32x8d is not in Xie 2017's tables (no error given here); it
-# is the ResNeXt-101 that torchvision (resnext101_32x8d) publishes weights for.
-@register_model("resnext-101-32x8d", params=88_791_336, paper="arXiv:1611.05431", dataset="imagenet")
-@base.builds(ResNeXt, imagenet_resnext, fixed=_FIXED_IMAGENET)
-def resnext101_32x8d(**kwargs):
-    """ResNeXt-101 32x8d: 32 groups of width 8; torchvision's resnext101_32x8d."""
-    return imagenet_resnext(101, 32, 8, **kwargs)
-
-
-@register_model("resnext-101-64x4d", params=83_455_272, paper="arXiv:1611.05431", dataset="imagenet", error=20.4)
-@base.builds(ResNeXt, imagenet_resnext, fixed=_FIXED_IMAGENET)
-def resnext101_64x4d(**kwargs):
-    """ResNeXt-101 64x4d (Xie 2017 Table 5: 20.4% top-1 error at 224x224);
-    torchvision's resnext101_64x4d."""
-    return imagenet_resnext(101, 64, 4, **kwargs)
-
-
-# Wide ResNet-50-2 / 101-2 (Zagoruyko & Komodakis 2016, their ImageNet models):
-# ResNet-50/101 bottlenecks with twice the inner width, i.e. a ResNeXt of
-# cardinality 1 and base width 128 (torchvision's wide_resnet50_2: groups=1,
-# width_per_group=128); 68.9M and 126.9M parameters.
-@register_model("wide-resnet-50-2", params=68_883_240, paper="arXiv:1605.07146", dataset="imagenet")
-@base.builds(ResNeXt, imagenet_resnext, fixed=_FIXED_IMAGENET)
-def wide_resnet50_2(**kwargs):
-    return imagenet_resnext(50, 1, 128, **kwargs)
-
-
-@register_model("wide-resnet-101-2", params=126_886_696, paper="arXiv:1605.07146", dataset="imagenet")
-@base.builds(ResNeXt, imagenet_resnext, fixed=_FIXED_IMAGENET)
-def wide_resnet101_2(**kwargs):
-    return imagenet_resnext(101, 1, 128, **kwargs)
+for _name, _row in _TABLE.items():
+    _register(_name, *_row)
 
 
 # === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===

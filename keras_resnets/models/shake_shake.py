@@ -7,9 +7,8 @@ from keras_resnets.layers._utils import channel_axis
 from keras_resnets.layers._utils import check_positive_int
 from keras_resnets.layers._utils import strided_output_shape
 from keras_resnets.layers.block import ResidualBlockBase
-from keras_resnets.layers.conv import make_conv
-from keras_resnets.layers.regularization import ShakeShake
-from keras_resnets.layers.regularization import check_shake_modes
+from keras_resnets.layers.shake import ShakeShake
+from keras_resnets.layers.shake import check_shake_modes
 from keras_resnets.models import base
 from keras_resnets._registry import register_model
 
@@ -40,10 +39,8 @@ class ShakeShakeBlock(ResidualBlockBase):
         groups: int, groups of the 3x3 conv (ResNeXt cardinality).
         forward, backward, level: Shake-Shake modes, see `ShakeShake`.
         drop_path_rate: float in [0, 1), stochastic depth on the mixed branches.
-        kernel_initializer, kernel_regularizer: for every conv.
-        bn_momentum, bn_epsilon: BN settings.
-        data_format: "channels_last" or "channels_first".
-        seed: int or None, seed of the random layers inside.
+        **kwargs: `seed` (each random sub-layer's) and the conv/BN
+            settings, see `ResidualBlockBase`.
 
     Call arguments:
         inputs: 4D tensor.
@@ -67,8 +64,6 @@ class ShakeShakeBlock(ResidualBlockBase):
         level="image",
         **kwargs,
     ):
-        # filters, strides, drop_path_rate, the conv/BN settings, data_format
-        # and seed are `ResidualBlockBase`'s.
         super().__init__(filters, strides, **kwargs)
         if bottleneck_width is not None:
             check_positive_int("bottleneck_width", bottleneck_width)
@@ -120,15 +115,7 @@ class ShakeShakeBlock(ResidualBlockBase):
                 )
             self.shortcut_convs = []
             for j in (1, 2):
-                conv = make_conv(
-                    self.filters // 2,
-                    1,
-                    kernel_initializer=self.kernel_initializer,
-                    kernel_regularizer=self.kernel_regularizer,
-                    data_format=self.data_format,
-                    dtype=self.dtype_policy,
-                    name=f"shortcut_conv{j}",
-                )
+                conv = self.conv_layer(self.filters // 2, 1, name=f"shortcut_conv{j}")
                 conv.build(self._subsampled(input_shape))
                 self.shortcut_convs.append(conv)
             self.shortcut_bn = self.batch_norm(
@@ -190,7 +177,7 @@ class ShakeShakeBlock(ResidualBlockBase):
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
-class ShakeShakeResNet(keras.Model):
+class ShakeShakeResNet(base.FamilyModel):
     """Shake-Shake ResNet for CIFAR (Gastaldi 2017).
 
     Paper: "Shake-Shake regularization", https://arxiv.org/abs/1705.07485.
@@ -216,18 +203,21 @@ class ShakeShakeResNet(keras.Model):
         base_width: int, channels per group in the first stage of a
             bottleneck branch. Defaults to 64.
         stem_filters: int; default 16 (basic) or 64 (bottleneck).
-        drop_path_rate: float in [0, 1), stochastic depth of the last block
-            (linear decay over blocks).
         seed: int or None, seed of the random layers.
-        include_top, input_shape, num_classes (alias classes), pooling,
-        classifier_activation, kernel_regularizer, bn_momentum, bn_epsilon,
-        data_format, dtype, name: as `keras_resnets.ResNet`.
+        **kwargs: the shared options and the block option `drop_path_rate`
+            (stochastic depth of the last block, linear decay over blocks),
+            see `keras_resnets.models.base.ModelOptions`.
 
     Example:
     >>> model = ShakeShakeResNet(8, 8, forward="shake", backward="even")
     >>> model.output_shape
     (None, 10)
     """
+
+    post_activation = ("relu",)
+    block_options = ("drop_path_rate",)
+    # `forward` is torch.nn.Module's call method on the torch backend.
+    config_attributes = {"forward": "forward_mode", "backward": "backward_mode"}
 
     def __init__(
         self,
@@ -241,24 +231,11 @@ class ShakeShakeResNet(keras.Model):
         cardinality=1,
         base_width=64,
         stem_filters=None,
-        drop_path_rate=0.0,
         seed=None,
-        include_top=True,
-        input_shape=None,
-        num_classes=None,
-        classes=None,
-        pooling=None,
-        classifier_activation="softmax",
-        kernel_regularizer=None,
-        bn_momentum=0.9,
-        bn_epsilon=1e-5,
-        data_format=None,
-        dtype=None,
-        name=None,
         **kwargs,
     ):
         # === Validation ===
-        base.check_model_kwargs(ShakeShakeResNet, kwargs, type(self).__name__)
+        options = self.take_options(kwargs)
         if block_type not in BLOCK_TYPES:
             raise ValueError(
                 f"`block_type` must be one of {BLOCK_TYPES}. Received: block_type={block_type!r}"
@@ -272,28 +249,20 @@ class ShakeShakeResNet(keras.Model):
         check_positive_int("cardinality", cardinality)
         check_positive_int("base_width", base_width)
         check_shake_modes(forward, backward, level)
-        base.check_pooling(pooling)
-        num_classes = base.resolve_num_classes(num_classes, classes, 10)
+        options = options.resolve(10)
         if stem_filters is None:
             stem_filters = 64 if bottleneck else 16
         schedule = base.block_schedule(
             [n, n, n],
             [1, 2, 2],
             stackwise_num_filters=[width, 2 * width, 4 * width],
-            drop_path_rate=drop_path_rate,
-        )
-        config = base.BuildConfig(
-            data_format=data_format,
-            dtype=dtype,
-            kernel_regularizer=kernel_regularizer,
-            bn_momentum=bn_momentum,
-            bn_epsilon=bn_epsilon,
+            drop_path_rate=options.drop_path_rate,
         )
 
         # === Functional Model ===
-        inputs = base.make_inputs(input_shape, 32, config.data_format, 4, "ShakeShakeResNet")
-        x = base.apply_cifar_stem(inputs, stem_filters, bn=False, config=config)
-        x = config.batch_norm("stem_bn")(x)
+        inputs = options.make_inputs(32, 4, "ShakeShakeResNet")
+        x = base.apply_cifar_stem(inputs, stem_filters, bn=False, options=options)
+        x = options.batch_norm("stem_bn")(x)
         x = base.apply_stages(
             x,
             lambda spec: ShakeShakeBlock(
@@ -304,59 +273,12 @@ class ShakeShakeResNet(keras.Model):
                 forward=forward,
                 backward=backward,
                 level=level,
-                drop_path_rate=spec.drop_path_rate,
-                seed=spec.seed(seed),
-                name=spec.name,
-                **config.block_kwargs(),
+                **options.block_kwargs(spec, seed),
             ),
             schedule,
         )
-        x = config.relu("post_relu")(x)
-        outputs = base.apply_head(
-            x,
-            include_top=include_top,
-            pooling=pooling,
-            num_classes=num_classes,
-            classifier_activation=classifier_activation,
-            config=config,
-        )
         super().__init__(
-            inputs=inputs, outputs=outputs, name=name or f"shake_shake_{depth}", **kwargs
-        )
-
-        # === Config ===
-        base.store_common_config(
-            self, inputs, config, include_top=include_top, num_classes=num_classes,
-            pooling=pooling, classifier_activation=classifier_activation,
-        )
-        self.depth = depth
-        self.width = width
-        self.forward_mode = forward
-        self.backward_mode = backward
-        self.level = level
-        self.block_type = block_type
-        self.cardinality = cardinality
-        self.base_width = base_width
-        self.stem_filters = stem_filters
-        self.drop_path_rate = drop_path_rate
-        self.seed = seed
-
-    def get_config(self):
-        return base.common_config(
-            self,
-            {
-                "depth": self.depth,
-                "width": self.width,
-                "forward": self.forward_mode,
-                "backward": self.backward_mode,
-                "level": self.level,
-                "block_type": self.block_type,
-                "cardinality": self.cardinality,
-                "base_width": self.base_width,
-                "stem_filters": self.stem_filters,
-                "drop_path_rate": self.drop_path_rate,
-                "seed": self.seed,
-            },
+            inputs, x, options, locals(), default_name=f"shake_shake_{depth}", **kwargs
         )
 
 

@@ -4,7 +4,7 @@ import keras
 
 from keras_resnets.layers._utils import check_rate
 from keras_resnets.layers.residual import PreActBlock
-from keras_resnets.layers.residual import VALID_KERNEL_SIZES
+from keras_resnets.layers.residual import check_kernel_sizes
 from keras_resnets.models import base
 from keras_resnets._registry import register_model
 
@@ -14,7 +14,7 @@ def _valid_depths(l):
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
-class WideResNet(keras.Model):
+class WideResNet(base.FamilyModel):
     """Wide ResNet WRN-d-k (Zagoruyko & Komodakis 2016).
 
     Paper: "Wide Residual Networks", BMVC 2016,
@@ -31,16 +31,18 @@ class WideResNet(keras.Model):
         dropout_rate: float in [0, 1), dropout between the convolutions.
         block_type: tuple of kernel sizes, e.g. (3, 3), (3, 1, 3), (1, 3, 1).
         stackwise_strides: strides of the three groups, default (1, 2, 2).
-        include_top, input_shape, num_classes (alias classes), pooling,
-        classifier_activation, drop_path_rate, se_ratio, zero_init_last_bn,
-        kernel_regularizer, bn_momentum, bn_epsilon, data_format, dtype,
-        name: as `keras_resnets.ResNet`.
+        **kwargs: the shared options and the block options
+            `drop_path_rate`, `se_ratio`, `zero_init_last_bn`, see
+            `keras_resnets.models.base.ModelOptions`.
 
     Example:
     >>> model = WideResNet(16, 4, dropout_rate=0.3)
     >>> model.output_shape
     (None, 10)
     """
+
+    post_activation = ("bn", "relu")
+    block_options = ("drop_path_rate", "se_ratio", "zero_init_last_bn")
 
     def __init__(
         self,
@@ -50,32 +52,11 @@ class WideResNet(keras.Model):
         dropout_rate=0.0,
         block_type=(3, 3),
         stackwise_strides=(1, 2, 2),
-        include_top=True,
-        input_shape=None,
-        num_classes=None,
-        classes=None,
-        pooling=None,
-        classifier_activation="softmax",
-        drop_path_rate=0.0,
-        se_ratio=None,
-        zero_init_last_bn=False,
-        kernel_regularizer=None,
-        bn_momentum=0.9,
-        bn_epsilon=1e-5,
-        data_format=None,
-        dtype=None,
-        name=None,
         **kwargs,
     ):
         # === Validation ===
-        base.check_model_kwargs(WideResNet, kwargs, type(self).__name__)
-        block_type = tuple(block_type)
-        if not block_type or any(k_ not in VALID_KERNEL_SIZES for k_ in block_type):
-            raise ValueError(
-                "`block_type` must be a tuple of kernel sizes 1 and 3, e.g. "
-                "(3, 3), (3, 1, 3), (1, 3, 1), (1, 3), (3, 1) or (3, 1, 1). "
-                f"Received: block_type={block_type!r}"
-            )
+        options = self.take_options(kwargs)
+        block_type = check_kernel_sizes("block_type", block_type)
         l = len(block_type)
         n = base.blocks_per_stage(
             depth, family="WRN", layers_per_block=l, extra_layers=4,
@@ -87,86 +68,37 @@ class WideResNet(keras.Model):
             )
         check_rate("dropout_rate", dropout_rate)
         stackwise_strides = list(stackwise_strides)
-        base.check_pooling(pooling)
-        num_classes = base.resolve_num_classes(num_classes, classes, 10)
-        config = base.BuildConfig(
-            data_format=data_format,
-            dtype=dtype,
-            kernel_regularizer=kernel_regularizer,
-            bn_momentum=bn_momentum,
-            bn_epsilon=bn_epsilon,
-        )
+        options = options.resolve(10)
         min_size = 2 ** sum(s > 1 for s in stackwise_strides)
         schedule = base.block_schedule(
             [n, n, n],
             stackwise_strides,
             stackwise_num_filters=[16 * k, 32 * k, 64 * k],
-            drop_path_rate=drop_path_rate,
+            drop_path_rate=options.drop_path_rate,
         )
         block_kwargs = dict(
             kernel_sizes=block_type,
             shortcut="B",
             dropout_rate=dropout_rate,
-            se_ratio=se_ratio,
-            zero_init_last_bn=zero_init_last_bn,
-            **config.block_kwargs(),
+            se_ratio=options.se_ratio,
+            zero_init_last_bn=options.zero_init_last_bn,
         )
 
         # === Functional Model ===
-        inputs = base.make_inputs(input_shape, 32, config.data_format, min_size, "WideResNet")
-        x = base.apply_cifar_stem(inputs, 16, bn=False, config=config)
+        inputs = options.make_inputs(32, min_size, "WideResNet")
+        x = base.apply_cifar_stem(inputs, 16, bn=False, options=options)
         x = base.apply_stages(
             x,
             lambda spec: PreActBlock(
-                spec.filters,
-                spec.strides,
-                drop_path_rate=spec.drop_path_rate,
-                name=spec.name,
-                **block_kwargs,
+                spec.filters, spec.strides, **block_kwargs, **options.block_kwargs(spec)
             ),
             schedule,
         )
-        x = config.batch_norm("post_bn")(x)
-        x = config.relu("post_relu")(x)
-        outputs = base.apply_head(
-            x,
-            include_top=include_top,
-            pooling=pooling,
-            num_classes=num_classes,
-            classifier_activation=classifier_activation,
-            config=config,
-        )
-        super().__init__(inputs=inputs, outputs=outputs, name=name or f"wrn_{depth}_{k}", **kwargs)
-
-        # === Config ===
-        base.store_common_config(
-            self, inputs, config, include_top=include_top, num_classes=num_classes,
-            pooling=pooling, classifier_activation=classifier_activation,
-        )
-        self.depth = depth
-        self.k = k
-        self.dropout_rate = dropout_rate
-        self.block_type = block_type
+        super().__init__(inputs, x, options, locals(), default_name=f"wrn_{depth}_{k}", **kwargs)
         self.deepening_factor = l
-        self.stackwise_strides = stackwise_strides
-        self.drop_path_rate = drop_path_rate
-        self.se_ratio = se_ratio
-        self.zero_init_last_bn = zero_init_last_bn
 
     def get_config(self):
-        return base.common_config(
-            self,
-            {
-                "depth": self.depth,
-                "k": self.k,
-                "dropout_rate": self.dropout_rate,
-                "block_type": list(self.block_type),
-                "stackwise_strides": self.stackwise_strides,
-                "drop_path_rate": self.drop_path_rate,
-                "se_ratio": self.se_ratio,
-                "zero_init_last_bn": self.zero_init_last_bn,
-            },
-        )
+        return {**super().get_config(), "block_type": list(self.block_type)}
 
 
 # Table 4 of the paper (CIFAR-10 errors without dropout).

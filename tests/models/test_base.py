@@ -46,6 +46,42 @@ def test_unknown_argument_raises_before_building(cls):
         cls(*args, num_class=100)
 
 
+@pytest.mark.parametrize("cls", MODEL_CLASSES, ids=lambda cls: cls.__name__)
+def test_get_config_returns_the_constructor_arguments(cls):
+    """Every named argument and shared option is in `get_config` except the
+    `classes` alias, `dtype` and the arguments a family declares unsaved
+    (a weights path; ResNet's depth, saved as its layout)."""
+    small = {
+        "PreActResNet": {"depth": 20, "block_type": "basic"},
+        "ResNeXt": {"stackwise_num_blocks": [1], "stackwise_num_filters": [16]},
+        "FractalNet": {"num_columns": 2, "stackwise_num_filters": [8], "stackwise_dropout_rates": None},
+    }
+    args = () if cls.__name__ in small else MINIMAL_ARGS[cls.__name__]
+    model = cls(*args, **small.get(cls.__name__, {}), input_shape=(32, 32, 3))
+    expected = set(base.model_argument_names(cls)) - {"classes", "dtype"}
+    expected -= set(cls.unsaved_arguments)
+    assert set(model.get_config()) == expected
+    assert set(cls.option_names()) <= set(base.model_argument_names(cls))
+
+
+def test_shared_options_are_validated_once_for_every_family():
+    with pytest.raises(ValueError, match=r"^`pooling` must be None, 'avg' or 'max'\. Received: pooling='mean'$"):
+        keras_resnets.FractalNet(2, stackwise_num_filters=[8], stackwise_dropout_rates=None, pooling="mean")
+    with pytest.raises(ValueError, match=r"^Pass either `num_classes` or its alias `classes`"):
+        keras_resnets.PyramidNet(8, 12, num_classes=3, classes=4)
+    # Block options only for the families built of residual blocks.
+    with pytest.raises(TypeError, match=r"^Unknown argument `se_ratio` for FractalNet\."):
+        keras_resnets.FractalNet(2, stackwise_num_filters=[8], se_ratio=4)
+
+
+def test_default_model_names():
+    model = keras_resnets.FractalNet(
+        2, stackwise_num_filters=[8], stackwise_dropout_rates=None, input_shape=(8, 8, 3)
+    )
+    assert model.name == "fractalnet_2"
+    assert keras_resnets.WideResNet(10, 1).name == "wrn_10_1"
+
+
 def test_unknown_argument_message_shapes():
     valid = ("depth", "k", "dropout_rate", "num_classes")
     one = base.unknown_arguments_error(["dropout"], valid, "WideResNet")
