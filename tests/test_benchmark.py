@@ -16,6 +16,11 @@ def test_benchmark_prints_valid_json(capsys):
     assert result["macs_per_image"] > 40e6
     assert result["train_images_per_sec"] > 0 and result["infer_images_per_sec"] > 0
     assert result["batch_size"] == 4 and result["image_size"] == 32
+    # Inference of the deployment model too: BNs folded, a true bfloat16
+    # model where training runs mixed_bfloat16.
+    assert result["infer_folded_images_per_sec"] > 0
+    expected = {"mixed_bfloat16": "bfloat16"}.get(result["precision"], "float32")
+    assert result["infer_folded_dtype"] == expected
     # `precision: auto` is the default: resolved by the processor and recorded.
     from keras_resnets import runtime
 

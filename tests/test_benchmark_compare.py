@@ -79,6 +79,23 @@ def test_summarize_medians_best_of_pytorch_ratios_and_peak_fractions():
     assert wrn["torch_best_infer_config"] == "float32"
 
 
+def test_ours_inference_is_the_folded_model():
+    raw = {**_ours(400, 1000, "mixed_bfloat16"), "infer_folded_images_per_sec": 1800,
+           "infer_folded_dtype": "bfloat16"}
+    runs = [_record("resnet-20", OURS, 0, raw), _record("resnet-20", BF16, 0,
+                                                       _torch(450, 1500, "bf16 autocast"))]
+    assert runs[0]["infer"] == 1800 and runs[0]["infer_unfolded"] == 1000
+    (row,) = bc.summarize(runs, PEAKS)
+    assert row["ours_infer"] == 1800 and row["ours_infer_unfolded"] == 1000
+    assert row["ours_infer_model"] == "folded, bfloat16"
+    assert row["ratio_infer"] == pytest.approx(1800 / 1500)
+    header = {"processor": {"name": "Fake CPU", "bf16_units": True, "accelerator": None},
+              "threads": 2, "date": "d", "versions": {}, "command": "c", "repeats": 1,
+              "steps": {"resnet-20": [1, 1]}, "peaks": PEAKS}
+    assert "| resnet-20 | 400 / 1,800 [1,000] (mixed_bfloat16) |" in bc.format_markdown(
+        [row], header)
+
+
 def test_summarize_all_failed_and_no_peak():
     runs = [{"model": "resnet-20", "framework": "ours", "label": "auto", "repeat": 0,
              "error": "boom"},
