@@ -6,25 +6,18 @@ never under CI=true.
 """
 
 import os
-import pathlib
 
 import numpy as np
 import pytest
 
 from keras_resnets import create_model
 from keras_resnets.weights import pretrained
-
-CIFAR10 = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10.npz"
+from tests.testing import cifar10_test_set
 
 
 @pytest.fixture(scope="module")
 def cifar10_test():
-    if not CIFAR10.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but the shared data is missing: {CIFAR10}")
-        pytest.skip(f"needs the original CIFAR-10 at {CIFAR10}")
-    with np.load(CIFAR10) as d:
-        return d["x_test"], d["y_test"].ravel()
+    return cifar10_test_set()
 
 
 def test_packaged_files_exist_and_are_small():
