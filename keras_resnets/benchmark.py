@@ -13,10 +13,6 @@ import time
 
 # FLOPs per image and forward multiply-add: a multiply and an add (2); a
 # training step also does the two backward products (x 3).
-# The deployment model of a training precision: BNs folded, and a true
-# low-precision model (weights cast once) instead of a mixed policy.
-FOLD_DTYPES = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16",
-               "bfloat16": "bfloat16", "float16": "float16"}
 FLOPS_PER_MAC = {"train": 2 * 3, "infer": 2}
 
 
@@ -160,7 +156,11 @@ def run_benchmark(
         train_ips = batch_size * timer.timed_steps / timer.elapsed
 
         infer_ips = _infer_rate(model, x, warmup, steps)
-        folded = fold_batch_norm(model, dtype=FOLD_DTYPES.get(precision))
+        peak_memory = _peak_memory_mb()  # of the model as trained
+        # The deployment model: BNs folded and, under a mixed policy, a true
+        # low-precision model (weights cast once) in its compute dtype.
+        folded_dtype = keras.DTypePolicy(precision).compute_dtype
+        folded = fold_batch_norm(model, dtype=folded_dtype)
         folded.compile(jit_compile=jit_compile)
         folded_ips = _infer_rate(folded, x, warmup, steps)
         macs = keras_resnets.count_flops(model)
@@ -180,10 +180,8 @@ def run_benchmark(
             "train_gflops": round(gflops(train_ips, macs, "train"), 1),
             "infer_images_per_sec": round(infer_ips, 1),
             "infer_folded_images_per_sec": round(folded_ips, 1),
-            "infer_folded_dtype": FOLD_DTYPES.get(
-                precision, keras.DTypePolicy(precision).compute_dtype
-            ),
-            "peak_memory_mb": round(_peak_memory_mb(), 1),
+            "infer_folded_dtype": folded_dtype,
+            "peak_memory_mb": round(peak_memory, 1),
         }
     finally:
         keras.mixed_precision.set_global_policy("float32")

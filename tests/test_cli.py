@@ -15,13 +15,13 @@ import subprocess
 import sys
 
 import keras
-import numpy as np
 import pytest
 import yaml
 
 from keras_resnets import cli
 from keras_resnets import training
 from keras_resnets.training.trainer import RUN_FILES
+from tests.testing import make_npz
 
 
 class Interrupted(Exception):
@@ -33,22 +33,6 @@ class InterruptAfterFirstEpoch(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         raise Interrupted(f"killed after epoch {epoch + 1}")
-
-
-def make_npz(path, n_train=192, n_test=32, size=8, seed=0):
-    """Colour-coded 4-class images (learnable in a few steps)."""
-    rng = np.random.default_rng(seed)
-
-    def split(n):
-        y = rng.integers(0, 4, n)
-        x = rng.integers(0, 60, (n, size, size, 3)).astype("uint8")
-        for c in range(3):
-            x[y == c, :, :, c] += 150
-        return x, y.astype("int32")
-
-    (xt, yt), (xs, ys) = split(n_train), split(n_test)
-    np.savez(path, x_train=xt, y_train=yt, x_test=xs, y_test=ys)
-    return path
 
 
 def write_config(tmp_path, **training_overrides):

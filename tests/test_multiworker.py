@@ -35,10 +35,10 @@ import yaml
 
 from keras_resnets.training import processes
 from keras_resnets.training.config import ConfigError
-from tests.test_cli import make_npz
+from tests.testing import CIFAR10
+from tests.testing import make_npz
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-CIFAR10 = ROOT.parent / "shared" / "data" / "cifar10.npz"
 EPOCHS = 2
 PHASE_TIMEOUT = 500  # seconds for one launch on a loaded 2-core machine
 CHIEF_GRACE = 30  # seconds the chief gets to fail on its own once its peer died

@@ -12,7 +12,7 @@ for pytest): every test under tests/ uses these instead of local copies.
 - `run_serialization_test`, `run_seed_test`, `run_expectation_test`: the
   parts of `run_layer_test`, callable on their own.
 - `to_numpy`, `value_and_grads`, `gradients`: backend-independent utilities.
-- `cifar10_test_set`: the original CIFAR-10 test images and labels from
+- `make_npz`: a tiny learnable `.npz` data set; `cifar10_test_set`: the original CIFAR-10 test images and labels from
   ../shared/data (skips where absent, fails under CI=true).
 """
 
@@ -29,6 +29,22 @@ from keras import ops
 BACKEND = keras.backend.backend()
 EPS32 = float(np.finfo("float32").eps)
 CIFAR10 = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10.npz"
+
+
+def make_npz(path, n_train=192, n_test=32, size=8, seed=0):
+    """Colour-coded 4-class images (learnable in a few steps)."""
+    rng = np.random.default_rng(seed)
+
+    def split(n):
+        y = rng.integers(0, 4, n)
+        x = rng.integers(0, 60, (n, size, size, 3)).astype("uint8")
+        for c in range(3):
+            x[y == c, :, :, c] += 150
+        return x, y.astype("int32")
+
+    (xt, yt), (xs, ys) = split(n_train), split(n_test)
+    np.savez(path, x_train=xt, y_train=yt, x_test=xs, y_test=ys)
+    return path
 
 
 def cifar10_test_set():

@@ -36,9 +36,6 @@ from keras_resnets.data.archives import ARCHIVE_SUFFIXES
 from keras_resnets.data.archives import looks_like_path
 from keras_resnets.data.archives import strip_suffix
 from keras_resnets.data.cache import default_cache_dir
-from keras_resnets.data.errors import CorruptImagesError  # noqa: F401  (public here too)
-from keras_resnets.data.errors import DataUnavailableError  # noqa: F401  (public here too)
-from keras_resnets.data.errors import MissingPackageError  # noqa: F401  (public here too)
 from keras_resnets.data.folders import load_archive
 from keras_resnets.data.folders import load_image_folder
 from keras_resnets.data.reference import local_name

@@ -16,7 +16,6 @@ from keras_resnets.layers._utils import check_num_blocks
 from keras_resnets.layers._utils import is_real
 from keras_resnets.layers.shake import ShakeDrop
 from keras_resnets.layers.shake import ShakeShake
-from keras_resnets.layers.shake import check_shake_modes
 from keras_resnets.layers.shake import shakedrop_probabilities
 
 __all__ = [
@@ -24,7 +23,6 @@ __all__ = [
     "StochasticDepth",
     "ShakeDrop",
     "ShakeShake",
-    "check_shake_modes",
     "drop_path_rates",
     "shakedrop_probabilities",
 ]

@@ -19,12 +19,10 @@ import keras
 from keras_resnets.layers._utils import standardize_data_format
 from keras_resnets.layers.conv import make_batch_norm
 from keras_resnets.layers.conv import make_conv
-from keras_resnets.models.stages import BlockSpec  # noqa: F401  (re-exported)
-from keras_resnets.models.stages import apply_stages  # noqa: F401
+from keras_resnets.models.stages import apply_stages  # noqa: F401  (re-exported)
 from keras_resnets.models.stages import block_schedule  # noqa: F401
 from keras_resnets.models.stages import blocks_per_stage  # noqa: F401
 from keras_resnets.models.stages import check_stackwise  # noqa: F401
-from keras_resnets.models.stages import fits_depth  # noqa: F401
 
 POOLING_OPTIONS = (None, "avg", "max")
 # keras.Model keyword arguments the model classes pass on through `**kwargs`
@@ -268,9 +266,12 @@ class FamilyModel(keras.Model):
         self.bn_momentum = options.bn_momentum
         self.bn_epsilon = options.bn_epsilon
         self.data_format = options.data_format
-        # The family's own arguments: those its signature names.
+        # The family's own arguments: those its signature names. The family
+        # is the class right below FamilyModel (a user's subclass of ResNet
+        # passes ResNet's locals here and writes its own get_config).
+        family = next(c for c in type(self).__mro__ if FamilyModel in c.__bases__)
         keys = [
-            key for key in _named_parameters(type(self).__init__)
+            key for key in _named_parameters(family.__init__)
             if key not in self.unsaved_arguments
         ]
         for key in keys:

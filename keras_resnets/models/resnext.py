@@ -7,10 +7,14 @@ import keras
 from keras_resnets.layers._utils import check_positive_int
 from keras_resnets.layers.residual import ResNetBlock
 from keras_resnets.models import base
+from keras_resnets.models.resnet_layout import IMAGENET_DEPTHS as RESNET_DEPTHS
+from keras_resnets.models.resnet_layout import STEMS
 from keras_resnets._registry import register_model
 
-STEMS = ("cifar", "imagenet")
-IMAGENET_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+# ResNeXt has the bottleneck ResNets' stage depths (Xie et al. 2017, Table 1).
+IMAGENET_DEPTHS = {
+    depth: blocks for depth, (block, blocks) in RESNET_DEPTHS.items() if block == "bottleneck"
+}
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")

@@ -10,9 +10,8 @@ from keras_resnets.layers.block import ResidualBlockBase
 from keras_resnets.layers.shake import ShakeShake
 from keras_resnets.layers.shake import check_shake_modes
 from keras_resnets.models import base
+from keras_resnets.models.resnet_layout import BLOCK_TYPES
 from keras_resnets._registry import register_model
-
-BLOCK_TYPES = ("basic", "bottleneck")
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")

@@ -115,7 +115,7 @@ class DistributionContext:
             raise ConfigError(
                 "The workers of this multi-worker run found different states in the "
                 f"chief's run folder (epochs saved: {epochs}; finished on {finished} of "
-                f"{len(found)}); give every worker the same --output on storage "
+                f"{len(found)} replicas); give every worker the same --output on storage "
                 "they all can read."
             )
 

@@ -50,6 +50,24 @@ def build_model(name, kwargs=None, *, num_classes, input_shape, optimizer):
     return registry.create_model(name, **kwargs)
 
 
+def scaled_learning_rate(learning_rate, distribution, num_replicas):
+    """The learning rate a run starts from: `learning_rate`, times the
+    number of replicas under `distribution.lr_scaling: linear` (Goyal et al.
+    2017; the global batch grows with the replicas).
+
+    Args:
+        learning_rate: float, the configured rate.
+        distribution: `DistributionConfig` (its `lr_scaling`).
+        num_replicas: int, replicas of the run (1 without a strategy).
+
+    Returns:
+        float.
+    """
+    if distribution.lr_scaling == "linear":
+        return learning_rate * num_replicas
+    return learning_rate
+
+
 def compile_model(model, *, optimizer, learning_rate, label_smoothing=0.0,
                   classifier_activation=None, top5=False, jit_compile="auto"):
     """Compiles `model` with the papers' SGD, smoothed cross-entropy and accuracy.

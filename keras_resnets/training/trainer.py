@@ -24,6 +24,7 @@ a larger `training.epochs` extends it, a finished run is left as it is;
 another run in the folder is refused (`overwrite=True` starts over).
 """
 
+import dataclasses
 import json
 import pathlib
 import sys
@@ -81,17 +82,16 @@ def load_data(config, *, num_replicas=1, drop_remainder=False, seed_offset=0):
         A `data.Datasets`: the training set repeats forever in full batches.
     """
     d, t = config.data, config.training
-    return data_lib.build_datasets(
-        d.source, batch_size=t.batch_size, eval_batch_size=d.eval_batch_size,
-        num_replicas=num_replicas, preset=d.preset, validation_size=d.validation_size,
-        validation_method=d.validation_method, mean=d.mean, std=d.std, seed=t.seed,
+    # The `data:` section's settings carry the same names as DataOptions'.
+    names = lambda record: {f.name for f in dataclasses.fields(record)}
+    same = names(data_lib.DataOptions) & names(d)
+    options = data_lib.DataOptions(
+        **{name: getattr(d, name) for name in same},
+        batch_size=t.batch_size, num_replicas=num_replicas, seed=t.seed,
         shuffle_seed=t.seed + seed_offset, drop_remainder=True, repeat=True,
         shard_evaluation=drop_remainder, steps_per_epoch=t.steps_per_epoch,
-        train_limit=d.train_limit, test_limit=d.test_limit, loader=d.loader,
-        data_dir=d.data_dir, cache_dir=d.cache_dir, skip_corrupt=d.skip_corrupt,
-        padding=d.padding, padding_mode=d.padding_mode, image_size=d.image_size,
-        scale_range=tuple(d.scale_range), lighting_std=d.lighting_std,
     )
+    return data_lib.build_datasets(d.source, options, scale_range=tuple(d.scale_range))
 
 
 # === Model ===
@@ -208,9 +208,9 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
         print(report.finished_line(run_dir, state.metrics), flush=True)
         return state.metrics
     steps = ds.steps_per_epoch
-    learning_rate = config.optimizer.learning_rate
-    if config.distribution.lr_scaling == "linear":
-        learning_rate *= context.num_replicas
+    learning_rate = recipe.scaled_learning_rate(
+        config.optimizer.learning_rate, config.distribution, context.num_replicas
+    )
     schedule = schedules.from_config(
         config.schedule, learning_rate, steps_per_epoch=steps, epochs=t.epochs
     )

@@ -237,9 +237,9 @@ class ResidualHyperModel(keras_tuner.HyperModel):
     def compile(self, model, values):
         """Compiles `model` with the optimizer, schedule and loss of `values`."""
         s = self.schedule
-        learning_rate = values["learning_rate"]
-        if self.distribution.lr_scaling == "linear":
-            learning_rate *= self.num_replicas
+        learning_rate = recipe.scaled_learning_rate(
+            values["learning_rate"], self.distribution, self.num_replicas
+        )
         if s.name == "constant" and not (s.warmup_epochs or s.warmup_steps):
             rate = learning_rate
         else:

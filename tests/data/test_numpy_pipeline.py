@@ -14,7 +14,7 @@ import pytest
 from keras_resnets import data
 from keras_resnets.data import build
 from keras_resnets.data import decode
-from tests.test_cli import make_npz
+from tests.testing import make_npz
 from tests.testing import crop_offsets_and_flips
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

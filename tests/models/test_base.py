@@ -82,6 +82,26 @@ def test_default_model_names():
     assert keras_resnets.WideResNet(10, 1).name == "wrn_10_1"
 
 
+def test_user_subclass_with_its_own_arguments():
+    """A subclass of a family adds its own arguments and get_config, as
+    with any keras.Model; the family's part of the config is unchanged."""
+
+    class TaggedWideResNet(keras_resnets.WideResNet):
+        def __init__(self, depth, k=1, *, tag="x", **kwargs):
+            super().__init__(depth, k, **kwargs)
+            self.tag = tag
+
+        def get_config(self):
+            return {**super().get_config(), "tag": self.tag}
+
+    model = TaggedWideResNet(10, 2, tag="mine", dropout_rate=0.1)
+    config = model.get_config()
+    assert config["tag"] == "mine" and config["k"] == 2 and config["dropout_rate"] == 0.1
+    assert set(config) == set(keras_resnets.WideResNet(10, 2).get_config()) | {"tag"}
+    rebuilt = TaggedWideResNet.from_config(config)
+    assert rebuilt.tag == "mine" and rebuilt.count_params() == model.count_params()
+
+
 def test_unknown_argument_message_shapes():
     valid = ("depth", "k", "dropout_rate", "num_classes")
     one = base.unknown_arguments_error(["dropout"], valid, "WideResNet")

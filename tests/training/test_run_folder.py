@@ -28,7 +28,7 @@ from keras_resnets import training
 from keras_resnets.training import callbacks as callbacks_lib
 from keras_resnets.training import run_folder
 from keras_resnets.training.trainer import plot_curves
-from tests.test_cli import make_npz
+from tests.testing import make_npz
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
