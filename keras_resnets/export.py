@@ -122,5 +122,14 @@ def export_model(model, path, format="savedmodel", *, which="best", verbose=Fals
     model = load_for_export(model, which=which)
     path = os.fspath(path)
     keras_format = "tf_saved_model" if format == "savedmodel" else "onnx"
-    model.export(path, format=keras_format, verbose=verbose)
+    # The input signature from the model's own inputs: Keras's ONNX exporter
+    # otherwise refuses a functional model never called (fresh or loaded).
+    signature = [
+        keras.InputSpec(shape=(None,) + tuple(t.shape[1:]), dtype=t.dtype, name=t.name)
+        for t in model.inputs
+    ]
+    model.export(
+        path, format=keras_format, verbose=verbose,
+        input_signature=[signature[0] if len(signature) == 1 else signature],
+    )
     return path
