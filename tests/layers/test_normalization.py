@@ -156,3 +156,48 @@ def test_synchronized_is_accepted_and_kept_on_every_backend(tmp_path):
     loaded = keras.saving.load_model(path)
     assert loaded.layers[-1].get_config()["synchronized"] is True
     np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_half_precision_inputs_match_float32(policy):
+    """Under a mixed policy the fused kernel reads the half-precision
+    activations as they are (statistics in float32 inside it): outputs,
+    moving statistics and input gradients agree with the float32 layer to
+    the precision of the half type."""
+    half = policy.split("_")[1]
+    ours = BatchNormalization(momentum=0.9, epsilon=1e-5, dtype=policy)
+    full, _ = pair(momentum=0.9, epsilon=1e-5)
+    ours.build((None, 5, 6, 8))
+    ours.set_weights(full.get_weights())
+    # Values exact in the half type, so both layers see the same numbers.
+    x = batch().astype(half).astype("float32")
+    out = ours(x, training=True)
+    assert keras.backend.standardize_dtype(out.dtype) == half
+    tol = 2e-2 if half == "bfloat16" else 2e-3
+    np.testing.assert_allclose(
+        to_numpy(out).astype("float32"), to_numpy(full(x, training=True)), rtol=tol, atol=tol
+    )
+    for a, b in zip(ours.weights, full.weights):
+        assert a.dtype == "float32"
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-5, atol=1e-5)
+
+    def cubed(layer):
+        return lambda t: keras.ops.cast(layer(t, training=True), "float32") ** 3
+
+    grad_half, grad_full = gradients(cubed(ours), [x])[0], gradients(cubed(full), [x])[0]
+    scale = np.abs(grad_full).max()
+    np.testing.assert_allclose(grad_half / scale, grad_full / scale, atol=4 * tol)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="the fused kernel is TensorFlow's")
+def test_fused_kernel_reads_bfloat16_without_a_float32_copy():
+    import tensorflow as tf
+
+    layer = BatchNormalization(dtype="mixed_bfloat16")
+    layer.build((4, 5, 6, 8))
+    graph = tf.function(lambda t: layer(t, training=True)).get_concrete_function(
+        tf.TensorSpec((4, 5, 6, 8), tf.bfloat16)
+    ).graph
+    fused = [op for op in graph.get_operations() if op.type == "FusedBatchNormV3"]
+    assert [op.get_attr("T") for op in fused] == [tf.bfloat16]
+    assert [op.get_attr("U") for op in fused] == [tf.float32]
