@@ -59,11 +59,14 @@ def _step_timer(warmup):
             self.start = None
             self.timed_steps = 0
 
+        # With steps_per_execution N, Keras calls this once per N steps with
+        # the index of the last one: count steps by index, not by calls.
         def on_train_batch_end(self, batch, logs=None):
-            if batch + 1 == self.warmup:
-                self.start = time.perf_counter()
-            elif batch + 1 > self.warmup:
-                self.timed_steps += 1
+            if self.start is None:
+                if batch + 1 >= self.warmup:
+                    self.start, self.first = time.perf_counter(), batch
+            else:
+                self.timed_steps = batch - self.first
 
         def on_train_end(self, logs=None):
             self.elapsed = time.perf_counter() - self.start
@@ -95,6 +98,8 @@ def run_benchmark(
     jit_compile=None,
     num_classes=None,
     model_kwargs=None,
+    steps_per_execution=1,
+    augment_on="host",
 ):
     """Builds `model_name` and measures training and inference images/second.
 
@@ -103,24 +108,41 @@ def run_benchmark(
     train_gflops (`gflops`: multiply-adds x 2 x 3 per image), infer_images_per_sec,
     infer_folded_images_per_sec and infer_folded_dtype (the deployment model:
     `fold_batch_norm(model, dtype=...)`, a true bfloat16/float16 model when
-    `precision` is a mixed one, else float32), peak_memory_mb.
+    `precision` is a mixed one, else float32), peak_memory_mb,
+    steps_per_execution and augment_on.
+
+    `steps_per_execution` is `model.compile`'s. `augment_on="device"` feeds
+    uint8 batches to the model wrapped as `data.augment_on: device` trains
+    it (`training.device_input`: CIFAR normalisation, pad-crop and flip in
+    the train step), so the training figure includes the augmentation and
+    ships a quarter of the bytes; with `"host"` the batches are float32 and
+    nothing is augmented. Inference is always the model alone on float32.
     """
     import keras
     import numpy as np
 
     import keras_resnets
+    from keras_resnets.data.build import device_preprocessing
     from keras_resnets.fold import fold_batch_norm
     from keras_resnets.runtime import default_jit_compile
     from keras_resnets.runtime import onednn_enabled
     from keras_resnets.runtime import processor_info
     from keras_resnets.runtime import resolve_precision
+    from keras_resnets.training.device_input import DeviceAugmentedModel
 
     requested = precision
     precision = resolve_precision(precision)
-    if steps < 1 or warmup < 1 or batch_size < 1:
+    if min(steps, warmup, batch_size, steps_per_execution) < 1 or steps < steps_per_execution:
         raise ValueError(
-            "`steps`, `warmup` and `batch_size` must be >= 1. Received: "
-            f"steps={steps}, warmup={warmup}, batch_size={batch_size}"
+            "`steps`, `warmup`, `batch_size` and `steps_per_execution` must be >= 1, "
+            "and `steps` >= `steps_per_execution` (timing starts at a call boundary). "
+            f"Received: steps={steps}, warmup={warmup}, batch_size={batch_size}, "
+            f"steps_per_execution={steps_per_execution}"
+        )
+    if augment_on not in ("host", "device"):
+        raise ValueError(
+            "`augment_on` must be 'host' or 'device'. Received: "
+            f"augment_on={augment_on!r}"
         )
     if jit_compile is None:
         jit_compile = default_jit_compile()
@@ -134,21 +156,30 @@ def run_benchmark(
             **(model_kwargs or {}),
         )
         classes = model.output_shape[-1]
-        model.compile(
-            optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            jit_compile=jit_compile,
-        )
+        trained = model
         rng = np.random.default_rng(0)
         x = rng.random((batch_size, image_size, image_size, 3), dtype=np.float32)
         y = rng.integers(0, classes, size=(batch_size,)).astype("int32")
+        x_train = x
+        if augment_on == "device":
+            trained = DeviceAugmentedModel(
+                model, device_preprocessing("cifar", "cifar10", "cifar10", 4, "constant"),
+                seed=0,
+            )
+            x_train = (x * 255).astype(np.uint8)
+        trained.compile(
+            optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            jit_compile=jit_compile,
+            steps_per_execution=steps_per_execution,
+        )
         # The same batch repeated: in-memory arrays, no tensorflow needed
         # (GPU machines may only have the JAX or PyTorch backend).
         total = warmup + steps
-        xs = np.concatenate([x] * total)
+        xs = np.concatenate([x_train] * total)
         ys = np.concatenate([y] * total)
         timer = _step_timer(warmup)
-        model.fit(
+        trained.fit(
             xs, ys, batch_size=batch_size, epochs=1, shuffle=False, verbose=0,
             callbacks=[timer],
         )
@@ -182,6 +213,8 @@ def run_benchmark(
             "infer_folded_images_per_sec": round(folded_ips, 1),
             "infer_folded_dtype": folded_dtype,
             "peak_memory_mb": round(peak_memory, 1),
+            "steps_per_execution": steps_per_execution,
+            "augment_on": augment_on,
         }
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -210,6 +243,7 @@ def run_from_args(args):
             run_benchmark(
                 spec.name, batch_size=batch, image_size=size, steps=args.steps,
                 warmup=args.warmup, precision=args.precision, jit_compile=args.jit_compile,
+                steps_per_execution=args.steps_per_execution, augment_on=args.augment_on,
             )
         )
     if args.json:

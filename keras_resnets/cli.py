@@ -158,6 +158,17 @@ def _add_benchmark_arguments(parser):
                      help="compile with XLA (default: on with a GPU, off on CPU and PyTorch)")
     jit.add_argument("--no-jit", dest="jit_compile", action="store_false",
                      help="do not compile with XLA")
+    parser.add_argument(
+        "--steps-per-execution", type=int, default=1, metavar="N",
+        help="train steps per compiled call (model.compile's steps_per_execution; "
+        "default: %(default)s)",
+    )
+    parser.add_argument(
+        "--augment-on", choices=("host", "device"), default="host",
+        help="device: feed uint8 batches and time the CIFAR normalisation, pad-crop and "
+        "flip inside the train step (data.augment_on: device); host: float32 batches, "
+        "no augmentation timed (default: %(default)s)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 

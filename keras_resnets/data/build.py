@@ -61,6 +61,11 @@ class Datasets:
         batch_size: int, the global training batch (all replicas).
         steps_per_epoch: int, training steps per epoch.
         loader: `"tf"` or `"numpy"`, the loader that made the batches.
+        augment_on: `"host"`, or `"device"` when `train` ships uint8 batches
+            for the accelerator to preprocess.
+        device_preprocessing: with `augment_on="device"`, what the
+            accelerator must do to `train`'s batches (see
+            `device_preprocessing`); None otherwise.
     """
 
     train: object
@@ -76,6 +81,8 @@ class Datasets:
     batch_size: int
     steps_per_epoch: int
     loader: str
+    augment_on: str = "host"
+    device_preprocessing: dict | None = None
 
     @property
     def num_classes(self):
@@ -133,6 +140,30 @@ def resolve_loader(loader):
     return "numpy"
 
 
+def device_preprocessing(preset, mean, std, padding, padding_mode):
+    """What the accelerator does to uint8 training batches so they equal in
+    distribution the host pipelines' (`augment_on="device"`).
+
+    Returns:
+        dict: `scale`, `offset` (per-channel float lists with `x * scale +
+        offset == (x / 255 - mean) / std`: the host pipelines' float32
+        constants), `augment` (bool: pad, crop and flip, the CIFAR preset),
+        `padding`, `padding_mode`.
+    """
+    if preset == "none" and mean is None and std is None:
+        scale, offset = np.ones(1, np.float32), np.zeros(1, np.float32)  # pixels as they are
+    else:
+        mean, std = presets.resolve_statistics(preset, None, mean, std)
+        scale, offset = presets.normalization_constants(mean, std)
+    return {
+        "scale": [float(v) for v in np.ravel(scale)],
+        "offset": [float(v) for v in np.ravel(offset)],
+        "augment": preset == "cifar",
+        "padding": int(padding),
+        "padding_mode": padding_mode,
+    }
+
+
 def _limit(pair, limit):
     images, labels = pair
     if limit is None or labels is None:
@@ -175,6 +206,11 @@ class DataOptions:
         train_limit, test_limit: int, use only the first N training /
             evaluation examples (quick runs).
         loader: `"auto"`, `"tf"` or `"numpy"` (see the module docstring).
+        augment_on: `"host"` (default) or `"device"`: the training set ships
+            uint8 batches and the model's input stage normalises and
+            augments them on the accelerator
+            (`keras_resnets.training.device_input`); presets cifar, svhn,
+            none. Evaluation sets are preprocessed on the host either way.
         data_dir: str, tensorflow-datasets data directory.
         cache_dir: str or False, decoded-array cache (see `load_arrays`).
         download: bool, whether tensorflow-datasets may download.
@@ -201,6 +237,7 @@ class DataOptions:
     train_limit: int | None = None
     test_limit: int | None = None
     loader: str = "auto"
+    augment_on: str = "host"
     data_dir: str | None = None
     cache_dir: object = None
     download: bool = True
@@ -277,7 +314,8 @@ def build_datasets(source, options=None, **changes):
     train = make_dataset(
         train_images, train_labels, batch_size=global_batch, training=True,
         seed=options.seed if options.shuffle_seed is None else options.shuffle_seed,
-        repeat=options.repeat, drop_remainder=options.drop_remainder, **common,
+        repeat=options.repeat, drop_remainder=options.drop_remainder,
+        augment_on=options.augment_on, **common,
     )
     eval_batch = (options.eval_batch_size or options.batch_size) * options.num_replicas
     evaluation = {}
@@ -309,4 +347,8 @@ def build_datasets(source, options=None, **changes):
         batch_size=global_batch,
         steps_per_epoch=options.steps_per_epoch or math.ceil(num_train / global_batch),
         loader=loader,
+        augment_on=options.augment_on,
+        device_preprocessing=device_preprocessing(
+            preset, mean, std, options.padding, options.padding_mode
+        ) if options.augment_on == "device" else None,
     )

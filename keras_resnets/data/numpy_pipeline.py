@@ -32,10 +32,13 @@ NUMPY_PRESETS = ("cifar", "svhn", "none")
 
 
 def transform(images, *, preset, training, padding=4, padding_mode="constant", mean=None,
-              std=None, rng=None):
+              std=None, rng=None, augment_on="host"):
     """One batch of uint8 `(B, H, W, C)` images preprocessed as `preset`
     does (float32 out); augmented when `training` (CIFAR preset only), with
-    draws from the numpy generator `rng`."""
+    draws from the numpy generator `rng`. With `augment_on="device"` the
+    batch goes out as it is (uint8), for the accelerator to preprocess."""
+    if augment_on == "device":
+        return images
     if preset == "none":
         images = images.astype(np.float32)
         if mean is None and std is None:
@@ -87,18 +90,19 @@ class ArrayDataset(keras.utils.PyDataset):
         batch_size, training, preset, padding, padding_mode, drop_remainder,
         repeat: as for `make_dataset`.
         mean, std: numeric per-channel statistics (resolved).
+        augment_on: `"host"`, or `"device"` for uint8 batches as read.
         seed: int, the base seed.
     """
 
     def __init__(self, images, labels, *, batch_size, training, preset, padding,
-                 padding_mode, mean, std, seed, drop_remainder, repeat):
+                 padding_mode, mean, std, seed, drop_remainder, repeat, augment_on="host"):
         super().__init__(workers=1, use_multiprocessing=False)
         self.images, self.labels = images, labels
         self.batch_size, self.training, self.repeat = batch_size, training, repeat
         self.drop_remainder = drop_remainder
         self.seed = seed
         self._transform = dict(preset=preset, padding=padding, padding_mode=padding_mode,
-                               mean=mean, std=std)
+                               mean=mean, std=std, augment_on=augment_on)
         self._epoch = 0
         self._orders = {}
 
@@ -164,7 +168,7 @@ def make_dataset(images, labels=None, *, batch_size, training, seed=None, drop_r
     Arguments are those of `pipeline.make_dataset`, with the same defaults
     (`presets.PREPROCESSING_DEFAULTS` for `**preprocessing`: `preset`,
     `padding`, `padding_mode`, `mean`, `std`, `image_size`, `scale_range`,
-    `lighting_std`); the ImageNet options are checked but unused, and
+    `lighting_std`, `augment_on`); the ImageNet options are checked but unused, and
     `shuffle_buffer` is ignored (every epoch permutes the whole set, as the
     tf.data pipeline does by default for arrays).
 
@@ -195,7 +199,7 @@ def make_dataset(images, labels=None, *, batch_size, training, seed=None, drop_r
     presets.check_pipeline_arguments(
         batch_size=batch_size,
         **{k: options[k] for k in ("preset", "padding_mode", "padding", "scale_range",
-                                   "image_size")},
+                                   "image_size", "augment_on")},
     )
     if preset not in NUMPY_PRESETS:
         raise ValueError(
@@ -225,4 +229,5 @@ def make_dataset(images, labels=None, *, batch_size, training, seed=None, drop_r
         images, labels, batch_size=int(batch_size), training=training, preset=preset,
         padding=int(padding), padding_mode=options["padding_mode"], mean=mean, std=std,
         seed=int(seed), drop_remainder=drop_remainder, repeat=repeat,
+        augment_on=options["augment_on"],
     )

@@ -28,6 +28,7 @@ def make_dataset(
     drop_remainder=False,
     shuffle_buffer=None,
     repeat=False,
+    augment_on="host",
 ):
     """Builds a batched `tf.data.Dataset` of `(float32 images, int32 labels)`.
 
@@ -80,6 +81,11 @@ def make_dataset(
         shuffle_buffer: int, shuffle buffer size. Defaults to the whole data
             set for arrays and 10,000 examples for a `tf.data.Dataset`.
         repeat: bool, repeat forever (use with `steps_per_epoch`).
+        augment_on: `"host"` (default): the batches are preprocessed here,
+            float32. `"device"` (presets cifar, svhn, none): the batches are
+            the uint8 pixels as read, shuffled but neither normalised nor
+            augmented; `training.device_input.DeviceAugmentedModel` does
+            both on the accelerator.
 
     Returns:
         A `tf.data.Dataset` yielding `(images, labels)` batches.
@@ -94,7 +100,7 @@ def make_dataset(
     """
     presets.check_pipeline_arguments(
         preset=preset, padding_mode=padding_mode, batch_size=batch_size, padding=padding,
-        scale_range=scale_range, image_size=image_size,
+        scale_range=scale_range, image_size=image_size, augment_on=augment_on,
     )
     is_dataset = isinstance(images, tf.data.Dataset)
     if is_dataset:
@@ -117,6 +123,7 @@ def make_dataset(
         image_size=image_size,
         scale_range=scale_range,
         lighting_std=lighting_std,
+        augment_on=augment_on,
     )
     batch_fn = _batch_transform(**augment_kwargs)
     element_fn = _element_transform(**augment_kwargs)
@@ -166,7 +173,8 @@ def _read_image(path, label):
     return image, label
 
 
-def _batch_transform(*, preset, training, padding, padding_mode, mean, std, **_):
+def _batch_transform(*, preset, training, padding, padding_mode, mean, std, augment_on,
+                     **_):
     """The per-batch map for same-size presets, or None for ImageNet."""
     if preset == "imagenet":
         return None
@@ -174,6 +182,8 @@ def _batch_transform(*, preset, training, padding, padding_mode, mean, std, **_)
     def transform(batch, seed):
         images, labels = batch
         labels = tf.cast(labels, tf.int32)
+        if augment_on == "device":
+            return images, labels
         if preset == "none":
             images = tf.cast(images, tf.float32)
             if mean is not None or std is not None:
@@ -203,7 +213,7 @@ def _batch_transform(*, preset, training, padding, padding_mode, mean, std, **_)
 
 def _element_transform(
     *, preset, training, mean, std, image_size, scale_range, lighting_std, **_
-):
+):  # `augment_on` is always "host" here (check_pipeline_arguments)
     """The per-image map of the ImageNet preset, or None for the others."""
     if preset != "imagenet":
         return None

@@ -12,6 +12,11 @@ import numpy as np
 
 PRESETS = ("cifar", "svhn", "imagenet", "none")
 PADDING_MODES = ("constant", "reflect")
+# Where the same-size presets' preprocessing runs: on the host (the pipeline
+# ships float32 batches) or on the accelerator (uint8 batches as read;
+# `keras_resnets.training.device_input`).
+AUGMENT_ON = ("host", "device")
+DEVICE_PRESETS = ("cifar", "svhn", "none")
 
 # Per-channel statistics on the [0, 1] pixel scale.
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -164,15 +169,23 @@ PREPROCESSING_DEFAULTS = {
     "image_size": 224,
     "scale_range": (256, 480),
     "lighting_std": 0.1,
+    "augment_on": "host",
 }
 
 
 def check_pipeline_arguments(
-    *, preset, padding_mode, batch_size, padding, scale_range, image_size
+    *, preset, padding_mode, batch_size, padding, scale_range, image_size, augment_on="host"
 ):
     """The argument checks of `make_dataset` (both loaders)."""
     check_choice("preset", preset, PRESETS)
     check_choice("padding_mode", padding_mode, PADDING_MODES)
+    check_choice("augment_on", augment_on, AUGMENT_ON)
+    if augment_on == "device" and preset not in DEVICE_PRESETS:
+        raise ValueError(
+            f"augment_on='device' ships same-size uint8 batches, which the presets "
+            f"{DEVICE_PRESETS} allow; preset {preset!r} resizes every image on the host. "
+            f"Use augment_on='host'. Received: preset={preset!r}, augment_on='device'"
+        )
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(
             "Invalid value received for argument `batch_size`. Expected a "

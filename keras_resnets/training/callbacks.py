@@ -17,6 +17,8 @@ import time
 
 import keras
 
+from keras_resnets.training import device_input
+
 
 def atomic_write_text(path, text):
     """Writes `text` to `path` through a temporary file and `os.replace`."""
@@ -127,7 +129,7 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
 
     def _save(self, name):
         tmp = self.folder / f".{name}.tmp.keras"
-        self.model.save(str(tmp))
+        device_input.deployed_model(self.model).save(str(tmp))
         os.replace(tmp, self.folder / name)
 
     def on_epoch_end(self, epoch, logs=None):

@@ -234,6 +234,7 @@ def check_values(config):
     _positive("training.batch_size", t.batch_size)
     _positive("training.steps_per_epoch", t.steps_per_epoch, allow_none=True)
     _positive("training.validation_freq", t.validation_freq)
+    _positive("training.steps_per_execution", t.steps_per_execution)
     if not 0 <= t.label_smoothing < 1:
         raise ConfigError(
             "`training.label_smoothing` must be in [0, 1). "
@@ -251,6 +252,12 @@ def check_values(config):
     if len(d.scale_range) != 2:
         raise ConfigError(
             f"`data.scale_range` must be [low, high]. Received: data.scale_range={list(d.scale_range)!r}"
+        )
+    if d.augment_on == "device" and d.preset == "imagenet":
+        raise ConfigError(
+            "`data.augment_on: device` ships same-size uint8 batches (presets cifar, svhn, "
+            "none); the imagenet preset resizes every image on the host. Use "
+            "`data.augment_on: host`. Received: data.preset=imagenet, data.augment_on=device"
         )
     if not isinstance(config.model.kwargs, dict):
         raise ConfigTypeError("`model` must be a mapping")

@@ -69,7 +69,8 @@ def scaled_learning_rate(learning_rate, distribution, num_replicas):
 
 
 def compile_model(model, *, optimizer, learning_rate, label_smoothing=0.0,
-                  classifier_activation=None, top5=False, jit_compile="auto"):
+                  classifier_activation=None, top5=False, jit_compile="auto",
+                  steps_per_execution=1):
     """Compiles `model` with the papers' SGD, smoothed cross-entropy and accuracy.
 
     Args:
@@ -83,6 +84,7 @@ def compile_model(model, *, optimizer, learning_rate, label_smoothing=0.0,
             loss takes logits.
         top5: also report top-5 accuracy (`top5_accuracy`).
         jit_compile: passed to `model.compile`.
+        steps_per_execution: passed to `model.compile`.
     """
     metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     if top5:
@@ -95,4 +97,5 @@ def compile_model(model, *, optimizer, learning_rate, label_smoothing=0.0,
         ),
         metrics=metrics,
         jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
     )

@@ -35,6 +35,7 @@ from keras_resnets import data as data_lib
 from keras_resnets import runtime
 from keras_resnets.data.build import as_list
 from keras_resnets.training import callbacks as callbacks_lib
+from keras_resnets.training import device_input
 from keras_resnets.training import distribute
 from keras_resnets.training import recipe
 from keras_resnets.training import report
@@ -117,7 +118,7 @@ def compile_model(model, config, learning_rate):
         model, optimizer=config.optimizer, learning_rate=learning_rate,
         label_smoothing=t.label_smoothing,
         classifier_activation=config.model.kwargs.get("classifier_activation"),
-        top5=t.top5, jit_compile=t.jit_compile,
+        top5=t.top5, jit_compile=t.jit_compile, steps_per_execution=t.steps_per_execution,
     )
 
 
@@ -216,6 +217,9 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
     )
     with context.scope():
         model = build_model(config, num_classes=ds.num_classes, input_shape=ds.input_shape)
+        # With data.augment_on: device, fit trains a wrapper whose first ops
+        # preprocess the uint8 batches; the files hold `model` alone.
+        model = device_input.wrap(model, ds, seed=t.seed)
         context.configure_model(model)
         compile_model(model, config, schedule)
     validation = ds.validation
@@ -224,7 +228,7 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
         validation, monitor_name = ds.test, "test"
     monitor = "val_accuracy" if validation is not None else "accuracy"
     val_label = "test" if monitor_name == "test" else "val"
-    record = report.run_record(config, ds, context, model)
+    record = report.run_record(config, ds, context, device_input.deployed_model(model))
 
     # === Run folder ===
     if overwrite:

@@ -113,6 +113,8 @@ class _Datasets:
             from keras_resnets.training.trainer import load_data
 
             config = self.config.replace("training", batch_size=int(batch_size))
+            # Trials fit the hypermodel's model as it is: no device input stage.
+            config = config.replace("data", augment_on="host")
             ds = load_data(
                 config, num_replicas=self.context.num_replicas,
                 drop_remainder=self.context.needs_drop_remainder,
