@@ -139,6 +139,11 @@ def run_benchmark(
             f"Received: steps={steps}, warmup={warmup}, batch_size={batch_size}, "
             f"steps_per_execution={steps_per_execution}"
         )
+    if steps_per_execution != 1 and keras.backend.backend() == "torch":
+        raise ValueError(
+            "`steps_per_execution` must be 1 on the PyTorch backend (Keras runs its "
+            f"train step one step at a time). Received: steps_per_execution={steps_per_execution}"
+        )
     if augment_on not in ("host", "device"):
         raise ValueError(
             "`augment_on` must be 'host' or 'device'. Received: "

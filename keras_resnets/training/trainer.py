@@ -125,6 +125,31 @@ def compile_model(model, config, learning_rate):
 # === Training ===
 
 
+def check_steps_per_execution(steps_per_execution, steps_per_epoch):
+    """`training.steps_per_execution` must divide the epoch (Keras would
+    round every epoch up to a multiple, running steps the schedule and the
+    run folder do not count) and be 1 on PyTorch (Keras runs it step by step).
+
+    Raises:
+        ConfigError: either is not so; the message says what is valid.
+    """
+    if steps_per_execution == 1:
+        return
+    if keras.backend.backend() == "torch":
+        raise ConfigError(
+            "`training.steps_per_execution` must be 1 on the PyTorch backend (Keras "
+            "runs its train step one step at a time there). Received: "
+            f"training.steps_per_execution={steps_per_execution}"
+        )
+    if steps_per_epoch % steps_per_execution:
+        divisors = [d for d in range(1, min(steps_per_epoch, 64) + 1) if steps_per_epoch % d == 0]
+        raise ConfigError(
+            f"`training.steps_per_execution` must divide the {steps_per_epoch} steps of "
+            f"an epoch (divisors up to 64: {divisors}); or set training.steps_per_epoch "
+            f"to a multiple of it. Received: training.steps_per_execution={steps_per_execution}"
+        )
+
+
 def default_output_dir(config):
     stem = pathlib.Path(config.path).stem if config.path else config.model.name
     return pathlib.Path("runs") / stem
@@ -209,6 +234,7 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
         print(report.finished_line(run_dir, state.metrics), flush=True)
         return state.metrics
     steps = ds.steps_per_epoch
+    check_steps_per_execution(t.steps_per_execution, steps)
     learning_rate = recipe.scaled_learning_rate(
         config.optimizer.learning_rate, config.distribution, context.num_replicas
     )

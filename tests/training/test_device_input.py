@@ -158,3 +158,21 @@ def test_config_refuses_imagenet_on_the_device(tmp_path):
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(training.ConfigError, match="augment_on: device.*imagenet preset"):
         training.load_config(path)
+
+
+def test_steps_per_execution_trains_whole_epochs(tmp_path):
+    path = write_config(tmp_path, "host", epochs=1)
+    raw = yaml.safe_load(path.read_text())
+    raw["training"].update(steps_per_execution=2, steps_per_epoch=4)
+    path.write_text(yaml.safe_dump(raw))
+    config = training.load_config(path)
+    if keras.backend.backend() == "torch":
+        with pytest.raises(training.ConfigError, match="must be 1 on the PyTorch backend"):
+            training.train(config)
+        return
+    metrics = training.train(config)
+    assert metrics["epochs"] == 1 and metrics["steps_per_epoch"] == 4
+    raw["training"].update(steps_per_epoch=3, output_dir=str(tmp_path / "other"))
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(training.ConfigError, match=r"divide the 3 steps.*\[1, 3\]"):
+        training.train(training.load_config(path))
