@@ -28,6 +28,7 @@ from keras_resnets.data import datasets
 from keras_resnets.data import decode
 from keras_resnets.data import errors
 from keras_resnets.data import presets
+from keras_resnets import runtime
 
 LOADERS = ("auto", "tf", "numpy")
 # `DataOptions` fields passed on to `load_arrays` and to `make_dataset`.
@@ -140,6 +141,22 @@ def resolve_loader(loader):
     return "numpy"
 
 
+def resolve_augment_on(augment_on, preset):
+    """`"host"` or `"device"` for an `augment_on` argument.
+
+    `"auto"` gives `"device"` where the Keras backend sees a GPU and the
+    preset ships same-size images (`presets.DEVICE_PRESETS`), `"host"`
+    elsewhere. On a CPU the host pipelines run beside the train step, while
+    the same ops inside it cost ResNet-20 5-13% of its step (TensorFlow,
+    2-core AMD EPYC, docs/benchmarks.md); a GPU outruns the host's
+    augmentation instead (13-20k images/s on that CPU, numpy / tf.data).
+    """
+    presets.check_choice("augment_on", augment_on, presets.AUGMENT_ON + ("auto",))
+    if augment_on != "auto":
+        return augment_on
+    return "device" if preset in presets.DEVICE_PRESETS and runtime.has_gpu() else "host"
+
+
 def device_preprocessing(preset, mean, std, padding, padding_mode):
     """What the accelerator does to uint8 training batches so they equal in
     distribution the host pipelines' (`augment_on="device"`).
@@ -206,11 +223,13 @@ class DataOptions:
         train_limit, test_limit: int, use only the first N training /
             evaluation examples (quick runs).
         loader: `"auto"`, `"tf"` or `"numpy"` (see the module docstring).
-        augment_on: `"host"` (default) or `"device"`: the training set ships
-            uint8 batches and the model's input stage normalises and
-            augments them on the accelerator
+        augment_on: `"host"`, `"device"` or `"auto"` (default). With
+            `"device"` the training set ships uint8 batches and the model's
+            input stage normalises and augments them on the accelerator
             (`keras_resnets.training.device_input`); presets cifar, svhn,
-            none. Evaluation sets are preprocessed on the host either way.
+            none. `"auto"` (see `resolve_augment_on`): `"device"` where the
+            backend sees a GPU and the preset allows it, `"host"` elsewhere.
+            Evaluation sets are preprocessed on the host either way.
         data_dir: str, tensorflow-datasets data directory.
         cache_dir: str or False, decoded-array cache (see `load_arrays`).
         download: bool, whether tensorflow-datasets may download.
@@ -237,7 +256,7 @@ class DataOptions:
     train_limit: int | None = None
     test_limit: int | None = None
     loader: str = "auto"
-    augment_on: str = "host"
+    augment_on: str = "auto"
     data_dir: str | None = None
     cache_dir: object = None
     download: bool = True
@@ -309,13 +328,14 @@ def build_datasets(source, options=None, **changes):
         from keras_resnets.data.pipeline import make_dataset
     else:
         from keras_resnets.data.numpy_pipeline import make_dataset
+    augment_on = resolve_augment_on(options.augment_on, preset)
     common = dict(preset=preset, mean=mean, std=std, **options.pick(PIPELINE_OPTIONS))
     global_batch = options.batch_size * options.num_replicas
     train = make_dataset(
         train_images, train_labels, batch_size=global_batch, training=True,
         seed=options.seed if options.shuffle_seed is None else options.shuffle_seed,
         repeat=options.repeat, drop_remainder=options.drop_remainder,
-        augment_on=options.augment_on, **common,
+        augment_on=augment_on, **common,
     )
     eval_batch = (options.eval_batch_size or options.batch_size) * options.num_replicas
     evaluation = {}
@@ -347,8 +367,8 @@ def build_datasets(source, options=None, **changes):
         batch_size=global_batch,
         steps_per_epoch=options.steps_per_epoch or math.ceil(num_train / global_batch),
         loader=loader,
-        augment_on=options.augment_on,
+        augment_on=augment_on,
         device_preprocessing=device_preprocessing(
             preset, mean, std, options.padding, options.padding_mode
-        ) if options.augment_on == "device" else None,
+        ) if augment_on == "device" else None,
     )

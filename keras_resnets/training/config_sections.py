@@ -75,13 +75,15 @@ class DataConfig:
             `tf` (tf.data) or `numpy` (a keras `PyDataset` of numpy batches:
             no TensorFlow needed; presets cifar, svhn, none; the same
             evaluation images, augmentation with numpy's random draws).
-        augment_on: `host` (default: the loader normalises and augments,
-            float32 batches) or `device`: the training batches are the uint8
-            pixels and the compiled train step normalises, pads, crops and
-            flips them on the accelerator (`training.device_input`; four
-            times fewer bytes to ship, no host augmentation). Presets cifar,
-            svhn, none; evaluation is preprocessed on the host either way,
-            and `tune` always augments on the host.
+        augment_on: `auto` (default: `device` where the backend sees a GPU
+            and the preset allows it, `host` elsewhere; config.yaml records
+            the choice), `host` (the loader normalises and augments, float32
+            batches) or `device`: the training batches are the uint8 pixels
+            and the compiled train step normalises, pads, crops and flips
+            them on the accelerator (`training.device_input`; a quarter of
+            the bytes to ship, no host augmentation). Presets cifar, svhn,
+            none; evaluation is preprocessed on the host either way, and
+            `tune` always augments on the host.
     """
 
     source: str
@@ -102,7 +104,7 @@ class DataConfig:
     test_limit: int | None = None
     skip_corrupt: bool = False
     loader: Literal["auto", "tf", "numpy"] = "auto"
-    augment_on: Literal["host", "device"] = "host"
+    augment_on: Literal["auto", "host", "device"] = "auto"
 
 
 @dataclasses.dataclass(frozen=True)

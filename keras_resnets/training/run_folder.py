@@ -10,11 +10,14 @@ before the folder is touched, naming what differs.
 Keys that do not make another run, and so are left out of the fingerprint
 (`IGNORED_KEYS`): `training.epochs` (a larger value extends the run),
 `training.verbose`, `training.output_dir`, `training.tensorboard`,
-`training.jit_compile` (how the same maths is compiled), `data.data_dir`,
+`training.jit_compile` and `training.steps_per_execution` (how the same
+maths is compiled and dispatched), `data.data_dir`,
 `data.cache_dir`, `data.eval_batch_size` (where data is kept and how
 evaluation is batched), `data.loader` (tf.data or numpy: the same
 preprocessing, so a run started with TensorFlow resumes on a machine
-without it) and the `tuner` section (unused by `train`).
+without it) and the `tuner` section (unused by `train`). `data.augment_on`
+counts (a device run's backup also holds its input stage's random state);
+a run.json from before it existed matches `host` (`ADDED_KEYS`).
 
 Folders made before `run.json` existed are resumed only when their
 `config.yaml` matches the new resolved config (keys it lacks are skipped)
@@ -39,9 +42,12 @@ _OTHER_RUN_ENTRIES = ("workers",)
 IGNORED_KEYS = frozenset({
     "training.epochs", "training.verbose", "training.output_dir", "training.tensorboard",
     "training.jit_compile", "data.data_dir", "data.cache_dir", "data.eval_batch_size",
-    "data.loader",
+    "data.loader", "training.steps_per_execution",
 })
 _IGNORED_SECTIONS = ("tuner",)
+# Keys added after run.json existed, each with the value that does what the
+# versions before it did: a stored fingerprint without the key matches it.
+ADDED_KEYS = {"data.augment_on": "host"}
 _MAX_DIFFERENCES = 3
 
 
@@ -230,6 +236,7 @@ def _refuse_if_different(run_dir, stored, current, *, legacy):
             section, name = key.split(".")
             stored["config"].get(section, {}).pop(name, None)
         current = {k: v for k, v in current.items() if k in stored}
+    current = _without_added_keys(stored, current)
     diff = differences(stored, current, skip_missing=legacy)
     if diff:
         more = len(diff) - _MAX_DIFFERENCES
@@ -237,6 +244,18 @@ def _refuse_if_different(run_dir, stored, current, *, legacy):
         raise ConfigError(
             f"{run_dir} holds a different run: {shown}; use --output NEW_DIR or --overwrite."
         )
+
+
+def _without_added_keys(stored, current):
+    """`current` without the `ADDED_KEYS` that `stored` predates and whose
+    value is the one that behaves as before."""
+    current = _json_copy(current)
+    for key, before in ADDED_KEYS.items():
+        section, name = key.split(".")
+        values = current.get("config", {}).get(section, {})
+        if name not in stored.get("config", {}).get(section, {}) and values.get(name) == before:
+            values.pop(name)
+    return current
 
 
 def _finished(metrics):

@@ -222,7 +222,8 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
         config, num_replicas=context.num_replicas,
         drop_remainder=context.needs_drop_remainder, seed_offset=initial_epoch,
     )
-    resolved = config.replace("data", mean=as_list(ds.mean), std=as_list(ds.std))
+    resolved = config.replace("data", mean=as_list(ds.mean), std=as_list(ds.std),
+                              augment_on=ds.augment_on)
     resolved = resolved.replace("training", output_dir=str(run_dir))
     fingerprint = run_folder.fingerprint(
         resolved, ds.info, backend=keras.backend.backend(), version=report.package_version()

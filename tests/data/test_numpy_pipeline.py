@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+import yaml
 
 from keras_resnets import data
 from keras_resnets.data import build
@@ -254,9 +255,11 @@ print(json.dumps({"loaded": sorted(m for m in sys.modules if m.startswith("tenso
     assert "\n" not in tf_error + tfds_error
 
 
-def test_cli_train_on_jax_without_tensorflow(tmp_path):
+@pytest.mark.parametrize("augment_on", ["host", "device"])
+def test_cli_train_on_jax_without_tensorflow(tmp_path, augment_on):
     """`keras-resnets train` where `import tensorflow` fails: numpy loader,
-    metrics.json, a model that loads and predicts."""
+    metrics.json, a model that loads and predicts; with the augmentation on
+    the host (numpy) or in the jitted train step (uint8 batches)."""
     make_npz(tmp_path / "tiny.npz", n_train=96, n_test=24)
     config = tmp_path / "tiny.yaml"
     config.write_text(
@@ -268,12 +271,14 @@ def test_cli_train_on_jax_without_tensorflow(tmp_path):
     run_dir = tmp_path / "out"
     result = _run_without_tf(tmp_path, ["-m", "keras_resnets.cli", "train", str(config),
                                         "--output", str(run_dir),
-                                        "--set", "data.train_limit=64"])
+                                        "--set", "data.train_limit=64",
+                                        "--set", f"data.augment_on={augment_on}"])
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert "TensorBoard logs are not written: they need the tensorflow package" in result.stdout
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "finished" and metrics["backend"] == "jax"
     assert metrics["epochs"] == 1 and metrics["train_examples"] == 64
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["data"]["augment_on"] == augment_on
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
     preprocessing = json.loads((run_dir / "preprocessing.json").read_text())
     assert preprocessing["preset"] == "cifar" and len(preprocessing["mean"]) == 3

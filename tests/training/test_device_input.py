@@ -53,7 +53,7 @@ def test_imagenet_preset_is_refused_with_what_is_valid(tmp_path):
     with pytest.raises(ValueError, match=r"presets \('cifar', 'svhn', 'none'\).*augment_on='host'"):
         data.build_datasets(source, batch_size=8, cache_dir=False, preset="imagenet",
                             mean="imagenet", std="imagenet", augment_on="device", loader="numpy")
-    with pytest.raises(ValueError, match=r"augment_on.*\('host', 'device'\).*'gpu'"):
+    with pytest.raises(ValueError, match=r"augment_on.*\('host', 'device', 'auto'\).*'gpu'"):
         data.build_datasets(source, batch_size=8, cache_dir=False, augment_on="gpu",
                             loader="numpy")
 
@@ -176,3 +176,15 @@ def test_steps_per_execution_trains_whole_epochs(tmp_path):
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(training.ConfigError, match=r"divide the 3 steps.*\[1, 3\]"):
         training.train(training.load_config(path))
+
+
+def test_auto_is_the_host_on_a_cpu_and_the_device_on_a_gpu(monkeypatch):
+    from keras_resnets.data import build
+
+    assert data.DataOptions().augment_on == "auto"
+    monkeypatch.setattr(build.runtime, "has_gpu", lambda: False)
+    assert build.resolve_augment_on("auto", "cifar") == "host"
+    monkeypatch.setattr(build.runtime, "has_gpu", lambda: True)
+    assert [build.resolve_augment_on("auto", p) for p in presets.PRESETS] == [
+        "device", "device", "host", "device"]  # cifar, svhn, imagenet, none
+    assert build.resolve_augment_on("host", "cifar") == "host"

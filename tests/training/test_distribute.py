@@ -388,3 +388,41 @@ def test_multi_worker_patch_matches_installed_keras():
     assert distribute.multi_worker_patch_verified("3.15.1")
     with pytest.raises(RuntimeError, match="keras-team/keras#20585"):
         distribute.check_multi_worker_patch(object())
+
+
+MIRRORED_DEVICE_AUGMENT = r"""
+import json, sys, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from keras_resnets import training
+from keras_resnets.training.config import config_from_dict
+source, out = sys.argv[1], sys.argv[2]
+config = config_from_dict({
+    "model": {"name": "resnet-20", "depth": 8},
+    "data": {"source": source, "cache_dir": out + "-cache", "augment_on": "device"},
+    "training": {"epochs": 1, "batch_size": 8, "steps_per_epoch": 2, "jit_compile": False,
+                 "verbose": 0, "tensorboard": False, "output_dir": out},
+    "distribution": {"strategy": "mirrored", "devices": ["/cpu:0", "/cpu:1"]},
+})
+metrics = training.train(config)
+model = keras.saving.load_model(out + "/last.keras")
+print(json.dumps({"replicas": metrics["replicas"], "loss": metrics["test_loss"],
+                  "saved": type(model).__name__}))
+"""
+
+
+@pytest.mark.tensorflow_only
+def test_mirrored_two_cpus_trains_with_device_augmentation(tmp_path):
+    """`data.augment_on: device` under MirroredStrategy (2 logical CPUs): the
+    input stage runs per replica, and the run saves the model alone."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("needs the TensorFlow backend (tf.distribute)")
+    from tests.testing import make_npz
+
+    make_npz(tmp_path / "tiny.npz", n_train=64, n_test=16)
+    script = MIRRORED_DEVICE_AUGMENT.replace("sys.argv[1], sys.argv[2]", repr(
+        (str(tmp_path / "tiny.npz"), str(tmp_path / "run"))))
+    out = json.loads(_run(script).strip().splitlines()[-1])
+    assert out["replicas"] == 2 and np.isfinite(out["loss"])
+    assert out["saved"] != "DeviceAugmentedModel"

@@ -388,3 +388,20 @@ def test_curves_say_test_and_skip_zero_learning_rates(tmp_path):
         labels = plot_curves(tmp_path / "log.csv", tmp_path / "curves.png", val_label="test")
     assert labels == [["loss", "test_loss"], ["accuracy", "test_accuracy"], ["learning_rate"]]
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_run_from_before_added_keys_resumes(finished, tmp_path, capsys):
+    """A run.json written before `data.augment_on` existed matches its old
+    behaviour (host) and nothing else (a device run's backup holds other
+    weights: the input stage's random state)."""
+    config_path, run_dir = copy_run(finished, tmp_path)
+    stored = json.loads((run_dir / "run.json").read_text())
+    assert stored["fingerprint"]["config"]["data"]["augment_on"] == "host"  # resolved on a CPU
+    del stored["fingerprint"]["config"]["data"]["augment_on"]
+    (run_dir / "run.json").write_text(json.dumps(stored))
+    assert train_cli(config_path, run_dir, "--epochs", "2") == 0
+    assert "(resuming after epoch 1 of 2)" in capsys.readouterr().out
+    (run_dir / "run.json").write_text(json.dumps(stored))
+    assert train_cli(config_path, run_dir, "--epochs", "3", "--set",
+                     "data.augment_on=device") == 2
+    assert "data.augment_on (absent) -> device;" in capsys.readouterr().err
