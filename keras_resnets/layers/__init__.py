@@ -1,6 +1,7 @@
 """Reusable residual-network layers (keras.ops only, every backend)."""
 
 from keras_resnets.layers.normalization import BatchNormalization
+from keras_resnets.layers.augmentation import RandomPadCrop
 from keras_resnets.layers.conv import Shortcut
 from keras_resnets.layers.residual import PreActBlock
 from keras_resnets.layers.residual import ResNetBlock
