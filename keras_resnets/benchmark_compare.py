@@ -72,7 +72,7 @@ class Config:
     """One way of running a model: ours at a precision, or a PyTorch config."""
 
     framework: str  # "ours" or "pytorch"
-    label: str  # ours: the requested precision; pytorch: "float32", "channels_last", ...
+    label: str  # ours: the precision asked for (+ " spe8", " device-aug"); pytorch: "float32", ...
     args: tuple = ()
 
 
@@ -92,8 +92,21 @@ def torch_configs(labels=None, *, bf16=False):
     return [Config("pytorch", label, TORCH_CONFIGS[label]) for label in labels]
 
 
-def ours_configs(precisions):
-    return [Config("ours", p, ("--precision", p)) for p in precisions]
+def ours_configs(precisions, steps_per_execution=(1,), augment_on="host"):
+    """Our configs: one per precision and steps-per-execution value, named
+    `auto`, `auto spe8`, `auto device-aug`, ... (plain names for the
+    defaults, so CPU tables read as before)."""
+    configs = []
+    for precision in precisions:
+        for n in steps_per_execution:
+            name = precision + (f" spe{n}" if n != 1 else "")
+            args = ("--precision", precision)
+            if n != 1:
+                args += ("--steps-per-execution", str(n))
+            if augment_on != "host":
+                name, args = name + " device-aug", args + ("--augment-on", augment_on)
+            configs.append(Config("ours", name, args))
+    return configs
 
 
 def torch_model_name(name):
@@ -268,7 +281,9 @@ def run_comparison(args, progress=None):
     from keras_resnets.runtime import cpu_has_bf16_units
 
     bf16 = cpu_has_bf16_units() or _gpu_visible()
-    configs = ours_configs(args.ours_precision) + torch_configs(args.torch_configs, bf16=bf16)
+    configs = ours_configs(
+        args.ours_precision, args.ours_steps_per_execution, args.ours_augment_on
+    ) + torch_configs(args.torch_configs, bf16=bf16)
     steps = {m: steps_for(m, args.steps, args.warmup) for m in models}
     order = schedule(models, configs, args.repeats)
     runs = []
@@ -344,6 +359,12 @@ def add_arguments(parser):
     parser.add_argument("--ours-precision", nargs="+", choices=PRECISIONS, default=["auto"],
                         help="our precision(s), one table row each (default: auto; "
                         "add float32 for the explicit float32 row)")
+    parser.add_argument("--ours-steps-per-execution", nargs="+", type=int, default=[1],
+                        metavar="N", help="our steps_per_execution value(s), one row each "
+                        "(default: 1; on a GPU try 1 8 32)")
+    parser.add_argument("--ours-augment-on", choices=("host", "device"), default="host",
+                        help="device: our runs feed uint8 batches and time the augmentation in "
+                        "the train step (`benchmark --augment-on device`; default: host)")
     parser.add_argument("--torch-configs", nargs="+", choices=tuple(TORCH_CONFIGS), default=None,
                         help="PyTorch's configs (default: float32 and channels_last, plus "
                         "bf16+channels_last where the CPU has bfloat16 units or a GPU is visible)")

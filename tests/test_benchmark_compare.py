@@ -245,3 +245,18 @@ def test_real_smoke_run(tmp_path):
 
     assert row["ours_precision"] == runtime.resolve_precision("auto")
     assert document["runs"][1]["threads"] == bc._threads()
+
+
+def test_ours_configs_for_steps_per_execution_and_device_augmentation():
+    from keras_resnets.benchmark_compare import ours_configs
+
+    plain = ours_configs(["auto", "float32"])
+    assert [(c.label, c.args) for c in plain] == [
+        ("auto", ("--precision", "auto")), ("float32", ("--precision", "float32"))]
+    gpu = ours_configs(["mixed_bfloat16"], [1, 8], "device")
+    assert [(c.label, c.args) for c in gpu] == [
+        ("mixed_bfloat16 device-aug", ("--precision", "mixed_bfloat16", "--augment-on", "device")),
+        ("mixed_bfloat16 spe8 device-aug", ("--precision", "mixed_bfloat16",
+                                            "--steps-per-execution", "8",
+                                            "--augment-on", "device")),
+    ]
