@@ -138,7 +138,7 @@ def format_markdown(rows, header):
             f"| {r['model']} | {_ips(r['ours_train'])} / {_ips(r['ours_infer'])}"
             + (f" [{_ips(r['ours_infer_unfolded'])}]" if r.get("ours_infer_unfolded") else "")
             + " "
-            f"({r['ours_precision'] or r['ours_label']}) "
+            f"({_ours_config(r)}) "
             f"| {_ips(r['torch_best_train'])} ({r['torch_best_train_config'] or '-'}) "
             f"| {_ips(r['torch_best_infer'])} ({r['torch_best_infer_config'] or '-'}) "
             f"| {_ratio(r['ratio_train'])} / {_ratio(r['ratio_infer'])} "
@@ -162,3 +162,11 @@ def format_markdown(rows, header):
             lines.append(f"| {r['model']} | {name}{error} | {_ips(m['train'])} [{runs('train')}] "
                          f"| {_ips(m['infer'])} [{runs('infer')}] |")
     return "\n".join(lines)
+
+
+def _ours_config(row):
+    """`mixed_bfloat16`, or `mixed_bfloat16, spe8 device-aug` for a config
+    with options beyond the precision (`benchmark_compare.ours_configs`)."""
+    precision = row["ours_precision"] or row["ours_label"]
+    options = row["ours_label"].split(" ", 1)[1:]
+    return precision + (f", {options[0]}" if options else "")

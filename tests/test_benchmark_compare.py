@@ -260,3 +260,13 @@ def test_ours_configs_for_steps_per_execution_and_device_augmentation():
                                             "--steps-per-execution", "8",
                                             "--augment-on", "device")),
     ]
+
+
+def test_table_names_the_options_of_each_ours_row():
+    from keras_resnets.benchmark_table import _ours_config
+
+    assert _ours_config({"ours_precision": "mixed_bfloat16", "ours_label": "auto"}) == "mixed_bfloat16"
+    assert _ours_config({"ours_precision": "mixed_bfloat16",
+                         "ours_label": "mixed_bfloat16 spe8 device-aug"}) == (
+        "mixed_bfloat16, spe8 device-aug")
+    assert _ours_config({"ours_precision": None, "ours_label": "float32"}) == "float32"
