@@ -3,6 +3,7 @@
 import numbers
 
 import keras
+from keras import ops
 
 
 def standardize_data_format(data_format):
@@ -60,6 +61,31 @@ def strided_output_shape(input_shape, strides, data_format, channels=None):
     if channels is not None:
         shape[channel_axis(data_format)] = channels
     return tuple(shape)
+
+
+def subsample(x, strides, data_format):
+    """Every `strides`-th row and column of `x`, from the first.
+
+    The same values as `x[:, ::s, ::s, :]` (`x[:, :, ::s, ::s]` for
+    channels_first). Where the spatial sizes are known multiples of `s` it is
+    computed as a reshape and a unit-step slice instead: TensorFlow's CPU
+    kernel for a slice with a step above 1 is about 10x slower (5.6 vs 0.6 ms
+    on a 128x32x32x16 bfloat16 batch, AMD EPYC; see docs/benchmarks.md).
+    """
+    s = strides
+    if s == 1:
+        return x
+    if data_format == "channels_last":
+        _, h, w, c = x.shape
+        if None in (h, w, c) or h % s or w % s:
+            return x[:, ::s, ::s, :]
+        x = ops.reshape(x, (-1, h // s, s, w // s, s * c))
+        return x[:, :, 0, :, :c]
+    _, c, h, w = x.shape
+    if None in (h, w, c) or h % s or w % s:
+        return x[:, :, ::s, ::s]
+    x = ops.reshape(x, (-1, c, h // s, s * w))[:, :, :, :w]
+    return ops.reshape(x, (-1, c, h // s, w // s, s))[:, :, :, :, 0]
 
 
 def is_real(value):

@@ -6,6 +6,7 @@ from keras import ops
 from keras_resnets.layers._utils import channel_axis
 from keras_resnets.layers._utils import standardize_data_format
 from keras_resnets.layers._utils import strided_output_shape
+from keras_resnets.layers._utils import subsample
 from keras_resnets.layers.normalization import BatchNormalization
 
 SHORTCUT_MODES = ("A", "B", "C")
@@ -280,13 +281,7 @@ class Shortcut(ConvBNLayer):
             if self.bn is not None:
                 x = self.bn(x, training=training)
             return x
-        x = inputs
-        s = self.strides
-        if s > 1:
-            if self.data_format == "channels_last":
-                x = x[:, ::s, ::s, :]
-            else:
-                x = x[:, :, ::s, ::s]
+        x = subsample(inputs, self.strides, self.data_format)
         extra = self.filters - self._in_channels(inputs.shape)
         if extra > 0:
             pads = [[0, 0], [0, 0], [0, 0], [0, 0]]

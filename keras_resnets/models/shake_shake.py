@@ -6,6 +6,7 @@ from keras import ops
 from keras_resnets.layers._utils import channel_axis
 from keras_resnets.layers._utils import check_positive_int
 from keras_resnets.layers._utils import strided_output_shape
+from keras_resnets.layers._utils import subsample
 from keras_resnets.layers.block import ResidualBlockBase
 from keras_resnets.layers.shake import ShakeShake
 from keras_resnets.layers.shake import check_shake_modes
@@ -137,10 +138,10 @@ class ShakeShakeBlock(ResidualBlockBase):
         s = self.strides
         if self.data_format == "channels_last":
             shifted = ops.pad(x[:, 1:, 1:, :], [[0, 0], [0, 1], [0, 1], [0, 0]])
-            path1, path2 = x[:, ::s, ::s, :], shifted[:, ::s, ::s, :]
         else:
             shifted = ops.pad(x[:, :, 1:, 1:], [[0, 0], [0, 0], [0, 1], [0, 1]])
-            path1, path2 = x[:, :, ::s, ::s], shifted[:, :, ::s, ::s]
+        path1 = subsample(x, s, self.data_format)
+        path2 = subsample(shifted, s, self.data_format)
         y = ops.concatenate(
             [self.shortcut_convs[0](path1), self.shortcut_convs[1](path2)],
             axis=channel_axis(self.data_format),
