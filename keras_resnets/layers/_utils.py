@@ -88,6 +88,16 @@ def subsample(x, strides, data_format):
     return ops.reshape(x, (-1, c, h // s, w // s, s))[:, :, :, :, 0]
 
 
+def pad_channels(x, extra, data_format):
+    """`x` with `extra` zero channels appended (the parameter-free widening
+    of an option-A / PyramidNet shortcut); `x` itself when `extra` is 0."""
+    if extra <= 0:
+        return x
+    pads = [[0, 0], [0, 0], [0, 0], [0, 0]]
+    pads[channel_axis(data_format)] = [0, extra]
+    return ops.pad(x, pads)
+
+
 def is_real(value):
     """Whether `value` is a real number (bools are not)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)

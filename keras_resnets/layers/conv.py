@@ -1,9 +1,9 @@
 """Convolution helpers and the residual shortcut (options A, B and C)."""
 
 import keras
-from keras import ops
 
 from keras_resnets.layers._utils import channel_axis
+from keras_resnets.layers._utils import pad_channels
 from keras_resnets.layers._utils import standardize_data_format
 from keras_resnets.layers._utils import strided_output_shape
 from keras_resnets.layers._utils import subsample
@@ -283,11 +283,7 @@ class Shortcut(ConvBNLayer):
             return x
         x = subsample(inputs, self.strides, self.data_format)
         extra = self.filters - self._in_channels(inputs.shape)
-        if extra > 0:
-            pads = [[0, 0], [0, 0], [0, 0], [0, 0]]
-            pads[channel_axis(self.data_format)] = [0, extra]
-            x = ops.pad(x, pads)
-        return x
+        return pad_channels(x, extra, self.data_format)
 
     def compute_output_shape(self, input_shape):
         return strided_output_shape(

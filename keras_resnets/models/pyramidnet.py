@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_resnets.layers._utils import channel_axis
 from keras_resnets.layers._utils import check_rate
+from keras_resnets.layers._utils import pad_channels
 from keras_resnets.layers._utils import strided_output_shape
 from keras_resnets.layers.block import ResidualBlockBase
 from keras_resnets.layers.shake import ShakeDrop
@@ -116,10 +117,7 @@ class PyramidBlock(ResidualBlockBase):
         elif self.drop_path is not None:
             x = self.drop_path(x, training=training)
         shortcut = inputs if self.pool is None else self.pool(inputs)
-        if self.extra_channels > 0:
-            pads = [[0, 0], [0, 0], [0, 0], [0, 0]]
-            pads[channel_axis(self.data_format)] = [0, self.extra_channels]
-            shortcut = ops.pad(shortcut, pads)
+        shortcut = pad_channels(shortcut, self.extra_channels, self.data_format)
         return x + shortcut
 
     def compute_output_shape(self, input_shape):

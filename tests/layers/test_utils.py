@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_resnets.layers._utils import pad_channels
 from keras_resnets.layers._utils import subsample
 from tests.testing import to_numpy
 from tests.testing import value_and_grads
@@ -43,3 +44,13 @@ def test_subsample_in_a_model_with_unknown_batch_and_size():
         model = keras.Model(inputs, subsample(inputs, 2, "channels_last"))
         x = np.random.default_rng(1).normal(size=(3, 8, 8, 4)).astype("float32")
         np.testing.assert_array_equal(to_numpy(model(x)), x[:, ::2, ::2, :])
+
+
+@pytest.mark.parametrize("data_format, axis", [("channels_last", 3), ("channels_first", 1)])
+def test_pad_channels_appends_zero_channels(data_format, axis):
+    x = np.random.default_rng(2).normal(size=(2, 3, 4, 5)).astype("float32")
+    assert pad_channels(x, 0, data_format) is x
+    y = to_numpy(pad_channels(x, 3, data_format))
+    assert y.shape[axis] == x.shape[axis] + 3
+    np.testing.assert_array_equal(np.take(y, range(x.shape[axis]), axis=axis), x)
+    np.testing.assert_array_equal(np.take(y, range(x.shape[axis], y.shape[axis]), axis=axis), 0.0)
