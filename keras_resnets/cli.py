@@ -18,7 +18,9 @@ Bad input (config keys, types, values, model names, data sources) is
 reported as one line on stderr with exit status 2 (so is a run folder that
 holds another run); a diverged run exits with status 1; Ctrl-C during
 training prints one line ("interrupted in epoch N; the same command resumes
-after epoch N-1") and exits with status 130. `--traceback` shows the full
+after epoch N-1") and exits with status 130; a run folder that cannot be
+written (full disk, read-only, permission denied) prints one line naming the
+folder and what it kept, and exits with status 74. `--traceback` shows the full
 Python traceback instead.
 
 Only the command that runs imports Keras and a backend: `--help`, every
@@ -35,6 +37,7 @@ from keras_resnets import _quiet
 
 EXIT_USAGE = 2
 EXIT_DIVERGED = 1
+EXIT_STORAGE = 74  # sysexits EX_IOERR: the run folder could not be written
 
 
 def _parser():
@@ -332,6 +335,10 @@ def _run(args):
     except Exception as e:
         if args.traceback:
             raise
+        storage = _loaded_class("keras_resnets.training.checkpoints", "RunFolderWriteError")
+        if storage is not None and isinstance(e, storage):
+            print(f"keras-resnets: {_one_line(e)}", file=sys.stderr)
+            return EXIT_STORAGE
         diverged = _loaded_class("keras_resnets.training.trainer", "TrainingDivergedError")
         if diverged is not None and isinstance(e, diverged):
             print(f"keras-resnets: {_one_line(e)}", file=sys.stderr)

@@ -34,7 +34,7 @@ Public API:
   road from a source to `model.fit` (train, evaluate and tune use it).
   `DataOptions` is the frozen record of its settings (`batch_size=128`,
   `eval_batch_size`, `num_replicas=1`, `preset`, `validation_size=0`,
-  `validation_method="last"`, `mean`, `std`, `seed=0`, `shuffle_seed`,
+  `validation_method="last"`, `mean`, `std`, `seed=0`, `start_epoch`,
   `drop_remainder`, `repeat`, `shard_evaluation`, `steps_per_epoch`,
   `train_limit`, `test_limit`, `loader="auto"`, `data_dir`, `cache_dir`,
   `download=True`, `skip_corrupt`, and `make_dataset`'s `padding`,

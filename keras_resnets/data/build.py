@@ -207,10 +207,12 @@ class DataOptions:
             preset, None computes it from the training images; the same
             values normalise all three sets.
         std: as `mean`.
-        seed: int, seeds the holdout, and the shuffle and augmentation
-            unless `shuffle_seed` is given.
-        shuffle_seed: int, seed of the shuffle and augmentation (a resumed
-            run offsets it); defaults to `seed`.
+        seed: int, seeds the holdout, the shuffle and the augmentation.
+        start_epoch: int, epochs of the training stream already trained: the
+            training set starts at batch `start_epoch * steps_per_epoch` of
+            the stream that `start_epoch=0` gives, so a resumed run sees
+            exactly the batches (order and augmentation draws) that the
+            uninterrupted run saw. Needs `repeat=True`.
         drop_remainder: bool, drop the training set's last partial batch
             (a static batch shape).
         repeat: bool, repeat the training set forever (use with
@@ -248,7 +250,7 @@ class DataOptions:
     mean: object = None
     std: object = None
     seed: int = 0
-    shuffle_seed: int | None = None
+    start_epoch: int = 0
     drop_remainder: bool = False
     repeat: bool = False
     shard_evaluation: bool = False
@@ -331,11 +333,17 @@ def build_datasets(source, options=None, **changes):
     augment_on = resolve_augment_on(options.augment_on, preset)
     common = dict(preset=preset, mean=mean, std=std, **options.pick(PIPELINE_OPTIONS))
     global_batch = options.batch_size * options.num_replicas
+    num_train = len(train_labels)
+    steps_per_epoch = options.steps_per_epoch or math.ceil(num_train / global_batch)
+    if options.start_epoch and not options.repeat:
+        raise ValueError(
+            "`start_epoch` continues a repeating training stream; set repeat=True. "
+            f"Received: start_epoch={options.start_epoch}, repeat=False"
+        )
     train = make_dataset(
         train_images, train_labels, batch_size=global_batch, training=True,
-        seed=options.seed if options.shuffle_seed is None else options.shuffle_seed,
-        repeat=options.repeat, drop_remainder=options.drop_remainder,
-        augment_on=augment_on, **common,
+        seed=options.seed, repeat=options.repeat, drop_remainder=options.drop_remainder,
+        augment_on=augment_on, start_batch=options.start_epoch * steps_per_epoch, **common,
     )
     eval_batch = (options.eval_batch_size or options.batch_size) * options.num_replicas
     evaluation = {}
@@ -352,7 +360,6 @@ def build_datasets(source, options=None, **changes):
             )
     image_size = options.image_size if preset == "imagenet" else None
     input_shape = (image_size, image_size, 3) if image_size else tuple(info.image_shape)
-    num_train = len(train_labels)
     return Datasets(
         train=train,
         validation=evaluation.get("validation"),
@@ -365,7 +372,7 @@ def build_datasets(source, options=None, **changes):
         image_size=image_size,
         num_train=num_train,
         batch_size=global_batch,
-        steps_per_epoch=options.steps_per_epoch or math.ceil(num_train / global_batch),
+        steps_per_epoch=steps_per_epoch,
         loader=loader,
         augment_on=augment_on,
         device_preprocessing=device_preprocessing(

@@ -92,10 +92,14 @@ class ArrayDataset(keras.utils.PyDataset):
         mean, std: numeric per-channel statistics (resolved).
         augment_on: `"host"`, or `"device"` for uint8 batches as read.
         seed: int, the base seed.
+        start_batch: int, batches of a repeating stream already trained (a
+            resumed run's): batch `i` is the stream's batch
+            `start_batch + i`, as in `pipeline.make_dataset`.
     """
 
     def __init__(self, images, labels, *, batch_size, training, preset, padding,
-                 padding_mode, mean, std, seed, drop_remainder, repeat, augment_on="host"):
+                 padding_mode, mean, std, seed, drop_remainder, repeat, augment_on="host",
+                 start_batch=0):
         super().__init__(workers=1, use_multiprocessing=False)
         self.images, self.labels = images, labels
         self.batch_size, self.training, self.repeat = batch_size, training, repeat
@@ -105,6 +109,7 @@ class ArrayDataset(keras.utils.PyDataset):
                                mean=mean, std=std, augment_on=augment_on)
         self._epoch = 0
         self._orders = {}
+        self.start_batch = start_batch if repeat else 0
 
     @property
     def num_batches(self):
@@ -149,6 +154,7 @@ class ArrayDataset(keras.utils.PyDataset):
     def __getitem__(self, index):
         if not self.repeat and not 0 <= index < self.num_batches:
             raise IndexError(f"Batch index out of range. Received: index={index}")
+        index += self.start_batch  # a resumed run continues the stream
         indices = self._indices(index)
         images = self.images[indices]
         rng = self._rng(1, self._epoch, index) if self.training else None
@@ -161,7 +167,7 @@ class ArrayDataset(keras.utils.PyDataset):
 
 
 def make_dataset(images, labels=None, *, batch_size, training, seed=None, drop_remainder=False,
-                 shuffle_buffer=None, repeat=False, **preprocessing):
+                 shuffle_buffer=None, repeat=False, start_batch=0, **preprocessing):
     """Builds an `ArrayDataset`: `pipeline.make_dataset`'s batches without
     TensorFlow.
 
@@ -229,5 +235,5 @@ def make_dataset(images, labels=None, *, batch_size, training, seed=None, drop_r
         images, labels, batch_size=int(batch_size), training=training, preset=preset,
         padding=int(padding), padding_mode=options["padding_mode"], mean=mean, std=std,
         seed=int(seed), drop_remainder=drop_remainder, repeat=repeat,
-        augment_on=options["augment_on"],
+        augment_on=options["augment_on"], start_batch=int(start_batch),
     )

@@ -29,6 +29,7 @@ def make_dataset(
     shuffle_buffer=None,
     repeat=False,
     augment_on="host",
+    start_batch=0,
 ):
     """Builds a batched `tf.data.Dataset` of `(float32 images, int32 labels)`.
 
@@ -86,6 +87,11 @@ def make_dataset(
             the uint8 pixels as read, shuffled but neither normalised nor
             augmented; `training.device_input.DeviceAugmentedModel` does
             both on the accelerator.
+        start_batch: int, batches of the stream to pass over first (a
+            resumed run's): the batches that follow are equal to the bit to
+            those at the same place in the stream from `start_batch=0`
+            (order and augmentation draws). Only the shuffled indices and
+            the random seeds are skipped, not the images.
 
     Returns:
         A `tf.data.Dataset` yielding `(images, labels)` batches.
@@ -112,6 +118,11 @@ def make_dataset(
     else:
         images, labels = presets.check_arrays(images, labels)
     mean, std = presets.resolve_statistics(preset, images, mean, std)
+    if isinstance(start_batch, bool) or not isinstance(start_batch, int) or start_batch < 0:
+        raise ValueError(
+            "Invalid value received for argument `start_batch`. Expected an int >= 0. "
+            f"Received: start_batch={start_batch!r}"
+        )
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     augment_kwargs = dict(
         preset=preset,
@@ -127,6 +138,10 @@ def make_dataset(
     )
     batch_fn = _batch_transform(**augment_kwargs)
     element_fn = _element_transform(**augment_kwargs)
+    # A resumed run passes over `start_batch` batches: their shuffled indices
+    # (or file names) and their seeds, one per image for the per-image map.
+    if start_batch:
+        seeds = seeds.skip(start_batch * (batch_size if element_fn is not None else 1))
 
     if not is_dataset and images.dtype.kind not in "USO" and element_fn is None:
         # Fast path: shuffle indices, gather whole batches, augment batches.
@@ -139,6 +154,8 @@ def make_dataset(
         if repeat:
             ds = ds.repeat()
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        if start_batch:
+            ds = ds.skip(start_batch)
         ds = ds.map(
             lambda idx: (tf.gather(images_t, idx), tf.gather(labels_t, idx)),
             num_parallel_calls=AUTOTUNE,
@@ -154,6 +171,8 @@ def make_dataset(
             ds = ds.shuffle(buffer, seed=seed)
         if repeat:
             ds = ds.repeat()
+        if start_batch:
+            ds = ds.skip(start_batch * batch_size)
         if not is_dataset and images.dtype.kind in "USO":
             ds = ds.map(_read_image, num_parallel_calls=AUTOTUNE)
         if element_fn is not None:

@@ -1,12 +1,14 @@
 """Callbacks of `keras-resnets train`: resumable state, atomic checkpoints,
 learning-rate / timing logs with an ETA, a CSV log and a NaN guard.
 
-Every file a run keeps is written to a temporary name and moved into place
-with `os.replace`, so a run killed at any moment leaves either the old or the
-new version of each file, never half of one.
+Every file a run keeps is written through `checkpoints.atomic_save` (a
+temporary name, `fsync`, `os.replace`), so a run killed at any moment leaves
+either the old or the new version of each file, never half of one, and a
+full disk is one `RunFolderWriteError`.
 """
 
 import csv
+import io
 import json
 import math
 import os
@@ -17,15 +19,9 @@ import time
 
 import keras
 
+from keras_resnets.training import checkpoints
 from keras_resnets.training import device_input
-
-
-def atomic_write_text(path, text):
-    """Writes `text` to `path` through a temporary file and `os.replace`."""
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+from keras_resnets.training.checkpoints import atomic_write_text
 
 
 def _finite(logs):
@@ -34,15 +30,19 @@ def _finite(logs):
 
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` whose state is replaced atomically at each epoch end.
+    """`BackupAndRestore` whose states are checksummed, kept two deep and
+    replaced atomically at each epoch end (`checkpoints.save_state`).
 
-    Each save writes `epoch-<n>.weights.h5` (model and optimizer variables,
-    so the schedule resumes at the right iteration), then swaps in
-    `training_metadata.json` naming it, then deletes older weight files. A
-    restart of the same run loads the state and `fit` continues at epoch
-    `n`; a run killed mid-epoch loses only that epoch's partial progress.
-    A non-finite loss is never saved. The state is kept after training and
-    after Ctrl-C (`--epochs` more continues a finished run).
+    A state holds the model and optimizer variables (so the schedule
+    resumes at the right iteration) and the state of every
+    `keras.random.SeedGenerator` in the model (Dropout, DropPath, ShakeDrop,
+    the device input stage, ...; `model.save_weights` leaves them out), so a
+    restart of the same run continues with the draws the uninterrupted run
+    would have made. A restart loads the newest intact state
+    (`checkpoints.latest_state`) and `fit` continues at its epoch; a run
+    killed mid-epoch loses only that epoch's partial progress. A non-finite
+    loss is never saved. The states are kept after training and after
+    Ctrl-C (`--epochs` more continues a finished run).
 
     In a multi-worker run every worker restores the chief's state
     (`restore_dir`), so all of them resume at the same epoch with the same
@@ -53,35 +53,34 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         backup_dir: str, folder this process saves its state to.
         restore_dir: str, folder of the state restored at the start
             (default: `backup_dir`).
+        state: the `checkpoints.State` to restore, when the caller has
+            already looked (default: the newest intact one of `restore_dir`).
     """
 
-    def __init__(self, backup_dir, *, restore_dir=None):
+    def __init__(self, backup_dir, *, restore_dir=None, state=None):
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
         self.backup_dir = str(backup_dir)
         self.restore_dir = str(restore_dir or backup_dir)
+        self.state = state
 
     @staticmethod
     def read_epoch(backup_dir):
-        """Epochs completed according to the state in `backup_dir` (0 if none)."""
-        meta = pathlib.Path(backup_dir) / "training_metadata.json"
-        if not meta.is_file():
-            return 0
-        return int(json.loads(meta.read_text()).get("epoch", 0))
+        """Epochs held by the newest intact state in `backup_dir` (0 if none)."""
+        return checkpoints.latest_state(backup_dir, quiet=True).epoch
 
     def on_train_begin(self, logs=None):
         self._load_model()
 
     def _load_model(self):
-        meta = pathlib.Path(self.restore_dir) / "training_metadata.json"
-        if not meta.is_file():
+        state = self.state or checkpoints.latest_state(self.restore_dir, quiet=True)
+        if state.weights is None:
             return
-        state = json.loads(meta.read_text())
-        weights = pathlib.Path(self.restore_dir) / state["weights"]
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(str(weights))
-        self.model._initial_epoch = int(state["epoch"])
-        self._current_epoch = int(state["epoch"])
+        self.model.load_weights(str(state.weights))
+        set_seed_states(self.model, state.record.get("seed_states"))
+        self.model._initial_epoch = state.epoch
+        self._current_epoch = state.epoch
 
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch = epoch + 1
@@ -89,22 +88,51 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             self._save_model()
 
     def _save_model(self):
-        folder = pathlib.Path(self.backup_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"epoch-{self._current_epoch}.weights.h5"
-        tmp = folder / f".{name}.tmp.weights.h5"
-        self.model.save_weights(str(tmp), overwrite=True)
-        os.replace(tmp, folder / name)
-        atomic_write_text(
-            folder / "training_metadata.json",
-            json.dumps({"epoch": self._current_epoch, "weights": name}),
+        checkpoints.save_state(
+            self.backup_dir, self._current_epoch,
+            lambda path: self.model.save_weights(str(path), overwrite=True),
+            extra={"seed_states": seed_states(self.model)},
         )
-        for old in folder.glob("epoch-*.weights.h5"):
-            if old.name != name:
-                old.unlink(missing_ok=True)
 
     def on_train_end(self, logs=None):
         pass
+
+
+def _seed_generators(model):
+    """The model's `SeedGenerator`s in a fixed order (layer by layer, each
+    layer's in creation order), once each."""
+    seen, generators = set(), []
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        for generator in getattr(layer, "_seed_generators", ()):
+            if id(generator) not in seen:
+                seen.add(id(generator))
+                generators.append(generator)
+    return generators
+
+
+def seed_states(model):
+    """`[[int, int], ...]`: the state of each of the model's seed generators."""
+    return [[int(v) for v in keras.ops.convert_to_numpy(g.state.value).ravel()]
+            for g in _seed_generators(model)]
+
+
+def set_seed_states(model, states):
+    """Sets the model's seed generators to `states` (from `seed_states`).
+
+    Raises:
+        ValueError: the states were saved from a model with another number
+            of seed generators.
+    """
+    if states is None:
+        return
+    generators = _seed_generators(model)
+    if len(states) != len(generators):
+        raise ValueError(
+            f"The saved state holds {len(states)} random-generator states but the model "
+            f"has {len(generators)} seed generators: it was saved from another model."
+        )
+    for generator, values in zip(generators, states):
+        generator.state.assign(keras.ops.convert_to_tensor(values, generator.state.dtype))
 
 
 class AtomicModelCheckpoint(keras.callbacks.Callback):
@@ -128,9 +156,9 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
             self.best = json.loads(best.read_text()).get("value")
 
     def _save(self, name):
-        tmp = self.folder / f".{name}.tmp.keras"
-        device_input.deployed_model(self.model).save(str(tmp))
-        os.replace(tmp, self.folder / name)
+        model = device_input.deployed_model(self.model)
+        checkpoints.atomic_save(self.folder / name, lambda path: model.save(str(path)),
+                                kept=f"the state of the epochs before (backup/)")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -225,8 +253,9 @@ def format_duration(seconds):
 
 
 class CSVLog(keras.callbacks.Callback):
-    """One CSV row per epoch (`epoch`, then the logs' keys sorted), flushed
-    at once; a resumed run appends under the file's existing header.
+    """One CSV row per epoch (`epoch`, then the logs' keys sorted), written
+    at once (the file is replaced atomically); a resumed run appends under
+    the file's existing header.
 
     Unlike keras's `CSVLogger`, no column is always empty: `val_*` columns
     exist only when `validation` is on, and only for the model's metrics
@@ -263,12 +292,16 @@ class CSVLog(keras.callbacks.Callback):
                 self.keys = sorted(keys)
                 header = ["epoch"] + self.keys
         row = [epoch] + [_csv_value(logs.get(k, "NA")) for k in self.keys]
-        with self.path.open("a", newline="") as f:
-            writer = csv.writer(f)
-            if header:
-                writer.writerow(header)
-            writer.writerow(row)
-            f.flush()
+        # The whole file is rewritten atomically (a few kB): a kill or a full
+        # disk during the write leaves the previous rows, never half a row.
+        text = io.StringIO()
+        writer = csv.writer(text)
+        if header:
+            writer.writerow(header)
+        writer.writerow(row)
+        previous = "" if header else self.path.read_text() if self.path.is_file() else ""
+        atomic_write_text(self.path, previous + text.getvalue(),
+                          kept="the rows of the epochs before")
 
 
 def _csv_value(value):
@@ -371,7 +404,8 @@ def trim_csv_log(path, epochs_done):
     if len(keep) == 1 and epochs_done == 0:
         path.unlink()
         return
-    atomic_write_text(path, "".join(keep))
+    if len(keep) < len(lines):
+        atomic_write_text(path, "".join(keep))
 
 
 class ScalarTensorBoard(keras.callbacks.Callback):

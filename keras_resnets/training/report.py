@@ -5,7 +5,6 @@ curves.png and the lines `keras-resnets train` prints (preprocessing.json is
 import csv
 import importlib
 import json
-import os
 import pathlib
 import time
 
@@ -15,7 +14,8 @@ from keras_resnets import registry
 from keras_resnets.flops import count_flops
 from keras_resnets.flops import count_trainable_params
 from keras_resnets.training.callbacks import ResumableBackup
-from keras_resnets.training.callbacks import atomic_write_text
+from keras_resnets.training.checkpoints import atomic_save
+from keras_resnets.training.checkpoints import atomic_write_text
 from keras_resnets.training.callbacks import format_duration
 
 
@@ -266,9 +266,8 @@ def plot_curves(csv_path, png_path, *, val_label="val"):
         if drawn[-1]:
             ax.legend()
     fig.tight_layout()
-    png_path = pathlib.Path(png_path)
-    tmp = png_path.with_name(f".{png_path.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
-    os.replace(tmp, png_path)
+    try:
+        atomic_save(png_path, lambda tmp: fig.savefig(tmp, format="png", dpi=80))
+    finally:
+        plt.close(fig)
     return drawn

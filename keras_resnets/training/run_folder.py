@@ -203,6 +203,14 @@ def write(run_dir, current, atomic_write_text):
     )
 
 
+def stored_precision(run_dir):
+    """The dtype policy the run in `run_dir` was started with (its
+    fingerprint's `training.mixed_precision`), or None."""
+    stored = (_read_json(pathlib.Path(run_dir) / "run.json") or {}).get("fingerprint") or {}
+    value = stored.get("config", {}).get("training", {}).get("mixed_precision")
+    return value if isinstance(value, str) and value != "auto" else None
+
+
 def differences(stored, current, *, skip_missing=False):
     """`["key old -> new", ...]` between two fingerprints (dotted keys;
     the config's keys without a prefix)."""

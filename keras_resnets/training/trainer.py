@@ -25,6 +25,7 @@ another run in the folder is refused (`overwrite=True` starts over).
 """
 
 import dataclasses
+import functools
 import json
 import pathlib
 import sys
@@ -35,6 +36,7 @@ from keras_resnets import data as data_lib
 from keras_resnets import runtime
 from keras_resnets.data.build import as_list
 from keras_resnets.training import callbacks as callbacks_lib
+from keras_resnets.training import checkpoints
 from keras_resnets.training import device_input
 from keras_resnets.training import distribute
 from keras_resnets.training import recipe
@@ -68,7 +70,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 # === Data ===
 
 
-def load_data(config, *, num_replicas=1, drop_remainder=False, seed_offset=0):
+def load_data(config, *, num_replicas=1, drop_remainder=False, start_epoch=0):
     """`data.build_datasets` with a `Config`'s `data:` and `training:` values.
 
     Args:
@@ -76,8 +78,8 @@ def load_data(config, *, num_replicas=1, drop_remainder=False, seed_offset=0):
         num_replicas: int, devices the batches are split over.
         drop_remainder: bool, evaluation batches must split evenly over the
             devices (JAX DataParallel).
-        seed_offset: int, added to `training.seed` for the shuffle and
-            augmentation (a resumed run's epoch, so it draws new batches).
+        start_epoch: int, epochs already trained: the training stream
+            continues where the uninterrupted run's would be (`DataOptions`).
 
     Returns:
         A `data.Datasets`: the training set repeats forever in full batches.
@@ -89,7 +91,7 @@ def load_data(config, *, num_replicas=1, drop_remainder=False, seed_offset=0):
     options = data_lib.DataOptions(
         **{name: getattr(d, name) for name in same},
         batch_size=t.batch_size, num_replicas=num_replicas, seed=t.seed,
-        shuffle_seed=t.seed + seed_offset, drop_remainder=True, repeat=True,
+        start_epoch=start_epoch, drop_remainder=True, repeat=True,
         shard_evaluation=drop_remainder, steps_per_epoch=t.steps_per_epoch,
     )
     return data_lib.build_datasets(d.source, options, scale_range=tuple(d.scale_range))
@@ -182,8 +184,15 @@ def train(config, *, callbacks=(), verbose=None, overwrite=False):
     try:
         precision_line = None
         if t.mixed_precision:
-            config, precision_line = _apply_precision(config)
+            kept = None if overwrite else run_folder.stored_precision(_chief_dir(config))
+            config, precision_line = _apply_precision(config, kept)
         return _train(config, context, list(callbacks), verbose, overwrite, precision_line)
+    except checkpoints.RunFolderWriteError as error:
+        # One line that says what the folder still holds: its newest state.
+        saved = checkpoints.latest_state(_chief_dir(config) / "backup", quiet=True)
+        kept = (f"the state after epoch {saved.epoch} (backup/{saved.weights.name})"
+                if saved.weights else "no training state yet")
+        raise error.keeping(kept) from error.__cause__
     except TrainingInterrupted:
         raise
     except KeyboardInterrupt:
@@ -193,9 +202,20 @@ def train(config, *, callbacks=(), verbose=None, overwrite=False):
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _apply_precision(config):
+def _apply_precision(config, kept=None):
     """Sets the dtype policy `training.mixed_precision` names (`auto`: by the
     hardware, see `runtime.auto_precision`).
+
+    A run keeps the precision it started with: `auto` resuming a run folder
+    whose fingerprint names a policy (`kept`) uses that policy, also on a
+    processor where `auto` would pick another (a run started on a bfloat16
+    machine stays bfloat16, slower where the units are emulated), so the
+    resumed run is the same run. An explicit value that differs from the
+    folder's is refused by the fingerprint check, as any other change is.
+
+    Args:
+        config: the validated `Config`.
+        kept: the policy of the run folder's fingerprint, or None.
 
     Returns:
         (the config with the resolved policy, so config.yaml, the run
@@ -205,22 +225,36 @@ def _apply_precision(config):
     requested = config.training.mixed_precision
     policy = runtime.resolve_precision(requested)
     why = f"auto: {runtime.auto_precision()[1]}" if requested == "auto" else "from the config"
+    if requested == "auto" and kept and kept != policy:
+        why = (f"kept from the run's start; auto would pick {policy} here: "
+               f"{runtime.auto_precision()[1]}")
+        policy = kept
+    elif requested == "auto" and kept:
+        why = f"kept from the run's start; {why}"
     keras.mixed_precision.set_global_policy(policy)
     return config.replace("training", mixed_precision=policy), f"Precision: {policy} ({why})"
 
 
+def _chief_dir(config):
+    t = config.training
+    return pathlib.Path(t.output_dir) if t.output_dir else default_output_dir(config)
+
+
 def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=None):
     t = config.training
-    chief_dir = pathlib.Path(t.output_dir) if t.output_dir else default_output_dir(config)
+    chief_dir = _chief_dir(config)
     run_dir = context.run_dir(chief_dir)  # other workers keep their copy aside
     backup_dir, restore_dir = run_dir / "backup", chief_dir / "backup"  # all restore the chief's
-    initial_epoch = 0 if overwrite else callbacks_lib.ResumableBackup.read_epoch(restore_dir)
+    # The newest intact state (checksums verified; damaged ones named later).
+    saved = checkpoints.State(0, None) if overwrite else checkpoints.latest_state(
+        restore_dir, quiet=True)
+    initial_epoch = saved.epoch
     keras.utils.set_random_seed(t.seed)
 
     # === Check everything before writing ===
     ds = load_data(
         config, num_replicas=context.num_replicas,
-        drop_remainder=context.needs_drop_remainder, seed_offset=initial_epoch,
+        drop_remainder=context.needs_drop_remainder, start_epoch=initial_epoch,
     )
     resolved = config.replace("data", mean=as_list(ds.mean), std=as_list(ds.std),
                               augment_on=ds.augment_on)
@@ -258,10 +292,11 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
     record = report.run_record(config, ds, context, device_input.deployed_model(model))
 
     # === Run folder ===
-    if overwrite:
-        run_folder.clear(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write = callbacks_lib.atomic_write_text
+    with checkpoints.storage_errors(run_dir / "run.json", "its previous files"):
+        if overwrite:
+            run_folder.clear(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    write = functools.partial(checkpoints.atomic_write_text, if_changed=True)
     if state.needs_fingerprint:
         run_folder.write(run_dir, fingerprint, write)
     write(run_dir / "config.yaml", _header(config) + resolved.to_yaml())
@@ -270,6 +305,10 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
     csv_path = run_dir / "log.csv"
     callbacks_lib.trim_csv_log(csv_path, initial_epoch)
     print(report.start_line(run_dir, state, t.epochs), flush=True)
+    for line in saved.damaged:
+        print(f"Warning: {line}; resuming from the state after epoch {initial_epoch}."
+              if saved.weights else f"Warning: {line}; no intact state: starting over.",
+              flush=True)
     if precision_line:
         print(precision_line, flush=True)
 
@@ -284,14 +323,18 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
         ctrl_c,
         nan_guard,
         epoch_logger,
-        # The row first: a kill before the state is saved redoes the epoch
-        # and trim_csv_log drops its row; the other way round it would be lost.
+        # The epoch's files first, its state last: the state is the commit
+        # point. A kill before it redoes the epoch, exactly (the data stream,
+        # the random generators and the optimizer come from the state), and
+        # rewrites the same files; trim_csv_log drops the redone row.
         callbacks_lib.CSVLog(csv_path, validation=validation is not None),
-        callbacks_lib.ResumableBackup(backup_dir, restore_dir=None if overwrite else restore_dir),
         callbacks_lib.AtomicModelCheckpoint(run_dir, monitor=monitor),
     ]
     if context.is_chief:
         cbs.append(report.Progress(run_dir, record, t.epochs, val_label))
+    cbs.append(callbacks_lib.ResumableBackup(
+        backup_dir, restore_dir=None if overwrite else restore_dir,
+        state=None if overwrite else saved))
     board = callbacks_lib.tensorboard_callback(run_dir / "tensorboard") if t.tensorboard else None
     if board is not None:
         cbs.append(board)
