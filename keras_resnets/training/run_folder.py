@@ -18,6 +18,10 @@ preprocessing, so a run started with TensorFlow resumes on a machine
 without it) and the `tuner` section (unused by `train`). `data.augment_on`
 counts (a device run's backup also holds its input stage's random state);
 a run.json from before it existed matches `host` (`ADDED_KEYS`).
+`training.mixed_precision` is recorded but may change on resume
+(`CHANGEABLE_KEYS`): `auto` keeps the run's precision on any processor, and
+an explicit other value continues the run in it (say, float32 on a machine
+without bfloat16 units), after which run.json records it.
 
 Folders made before `run.json` existed are resumed only when their
 `config.yaml` matches the new resolved config (keys it lacks are skipped)
@@ -45,6 +49,10 @@ IGNORED_KEYS = frozenset({
     "data.loader", "training.steps_per_execution",
 })
 _IGNORED_SECTIONS = ("tuner",)
+# Keys a resumed run may change, and run.json then records the new value:
+# the precision (`auto` keeps the run's, see `trainer._apply_precision`; an
+# explicit value moves a run to a machine where its precision is emulated).
+CHANGEABLE_KEYS = frozenset({"training.mixed_precision"})
 # Keys added after run.json existed, each with the value that does what the
 # versions before it did: a stored fingerprint without the key matches it.
 ADDED_KEYS = {"data.augment_on": "host"}
@@ -245,6 +253,11 @@ def _refuse_if_different(run_dir, stored, current, *, legacy):
             stored["config"].get(section, {}).pop(name, None)
         current = {k: v for k, v in current.items() if k in stored}
     current = _without_added_keys(stored, current)
+    stored, current = _json_copy(stored), _json_copy(current)
+    for key in CHANGEABLE_KEYS:
+        section, name = key.split(".")
+        for fingerprint in (stored, current):
+            fingerprint.get("config", {}).get(section, {}).pop(name, None)
     diff = differences(stored, current, skip_missing=legacy)
     if diff:
         more = len(diff) - _MAX_DIFFERENCES

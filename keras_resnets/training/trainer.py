@@ -210,8 +210,9 @@ def _apply_precision(config, kept=None):
     whose fingerprint names a policy (`kept`) uses that policy, also on a
     processor where `auto` would pick another (a run started on a bfloat16
     machine stays bfloat16, slower where the units are emulated), so the
-    resumed run is the same run. An explicit value that differs from the
-    folder's is refused by the fingerprint check, as any other change is.
+    resumed run is the same run. An explicit other value continues the run
+    in that precision (the line says the run changed precision) and
+    run.json records it (`run_folder.CHANGEABLE_KEYS`).
 
     Args:
         config: the validated `Config`.
@@ -231,6 +232,9 @@ def _apply_precision(config, kept=None):
         policy = kept
     elif requested == "auto" and kept:
         why = f"kept from the run's start; {why}"
+    elif kept and kept != policy:
+        why = (f"from the config; the run started in {kept}, so the epochs from here on "
+               "are not bit-identical to an uninterrupted run")
     keras.mixed_precision.set_global_policy(policy)
     return config.replace("training", mixed_precision=policy), f"Precision: {policy} ({why})"
 
@@ -297,8 +301,7 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
             run_folder.clear(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
     write = functools.partial(checkpoints.atomic_write_text, if_changed=True)
-    if state.needs_fingerprint:
-        run_folder.write(run_dir, fingerprint, write)
+    run_folder.write(run_dir, fingerprint, write)  # a changed precision is recorded
     write(run_dir / "config.yaml", _header(config) + resolved.to_yaml())
     preprocessing = ds.preprocessing()
     write(run_dir / "preprocessing.json", json.dumps(preprocessing, indent=2) + "\n")

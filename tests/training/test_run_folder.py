@@ -191,8 +191,10 @@ def test_other_data_is_refused(finished, tmp_path, capsys):
 
 def test_fewer_epochs_than_done_is_refused(finished, tmp_path, capsys):
     config_path, run_dir = copy_run(finished, tmp_path)
-    meta = run_dir / "backup" / "training_metadata.json"
-    meta.write_text(json.dumps({**json.loads(meta.read_text()), "epoch": 3}))
+    record = run_dir / "backup" / "epoch-1.json"  # the state now claims 3 epochs
+    (run_dir / "backup" / "epoch-3.json").write_text(
+        json.dumps({**json.loads(record.read_text()), "epoch": 3}))
+    record.unlink()
     before = snapshot(run_dir)
     assert train_cli(config_path, run_dir, "--epochs", "2") == 2
     err = capsys.readouterr().err
@@ -407,3 +409,43 @@ def test_run_from_before_added_keys_resumes(finished, tmp_path, capsys):
     assert train_cli(config_path, run_dir, "--epochs", "3", "--set",
                      "data.augment_on=device") == 2
     assert "data.augment_on (absent) -> device;" in capsys.readouterr().err
+
+
+# === Precision on resume (issue 23, item 4) ===
+
+
+def _fingerprint_precision(run_dir):
+    return json.loads((run_dir / "run.json").read_text())["fingerprint"]["config"][
+        "training"]["mixed_precision"]
+
+
+def test_auto_keeps_the_precision_the_run_started_with(tmp_path, capsys):
+    """A run started in float32 resumes in float32 under `auto`, whatever
+    this processor would pick (a run moved between processor kinds stays
+    the same run)."""
+    config_path = write_config(tmp_path, epochs=2, mixed_precision="float32")
+    run_dir = tmp_path / "run"
+    assert train_cli(config_path, run_dir, "--epochs", "1") == 0
+    capsys.readouterr()
+    assert train_cli(config_path, run_dir, "--epochs", "2",
+                     "--set", "training.mixed_precision=auto") == 0
+    out = capsys.readouterr().out
+    line = next(l for l in out.splitlines() if l.startswith("Precision:"))
+    assert line.startswith("Precision: float32 (kept from the run's start;"), line
+    assert _fingerprint_precision(run_dir) == "float32"
+    assert json.loads((run_dir / "metrics.json").read_text())["precision"] == "float32"
+
+
+def test_an_explicit_precision_continues_the_run_in_it(tmp_path, capsys):
+    config_path = write_config(tmp_path, epochs=2, mixed_precision="float32")
+    run_dir = tmp_path / "run"
+    assert train_cli(config_path, run_dir, "--epochs", "1") == 0
+    capsys.readouterr()
+    assert train_cli(config_path, run_dir, "--epochs", "2",
+                     "--set", "training.mixed_precision=mixed_bfloat16") == 0
+    out = capsys.readouterr().out
+    assert "(resuming after epoch 1 of 2)" in out
+    assert ("Precision: mixed_bfloat16 (from the config; the run started in float32, so the "
+            "epochs from here on are not bit-identical to an uninterrupted run)") in out
+    assert _fingerprint_precision(run_dir) == "mixed_bfloat16"  # auto keeps it from now on
+    assert run_folder.stored_precision(run_dir) == "mixed_bfloat16"
