@@ -419,17 +419,22 @@ def _fingerprint_precision(run_dir):
         "training"]["mixed_precision"]
 
 
-def test_auto_keeps_the_precision_the_run_started_with(tmp_path, capsys):
-    """A run started in float32 resumes in float32 under `auto`, whatever
-    this processor would pick (a run moved between processor kinds stays
-    the same run)."""
+def _resume_float32_run_in(precision, tmp_path, capsys):
+    """Epoch 1 in float32, then epoch 2 with `precision`: (run folder, output)."""
     config_path = write_config(tmp_path, epochs=2, mixed_precision="float32")
     run_dir = tmp_path / "run"
     assert train_cli(config_path, run_dir, "--epochs", "1") == 0
     capsys.readouterr()
     assert train_cli(config_path, run_dir, "--epochs", "2",
-                     "--set", "training.mixed_precision=auto") == 0
-    out = capsys.readouterr().out
+                     "--set", f"training.mixed_precision={precision}") == 0
+    return run_dir, capsys.readouterr().out
+
+
+def test_auto_keeps_the_precision_the_run_started_with(tmp_path, capsys):
+    """A run started in float32 resumes in float32 under `auto`, whatever
+    this processor would pick (a run moved between processor kinds stays
+    the same run)."""
+    run_dir, out = _resume_float32_run_in("auto", tmp_path, capsys)
     line = next(l for l in out.splitlines() if l.startswith("Precision:"))
     assert line.startswith("Precision: float32 (kept from the run's start;"), line
     assert _fingerprint_precision(run_dir) == "float32"
@@ -437,13 +442,7 @@ def test_auto_keeps_the_precision_the_run_started_with(tmp_path, capsys):
 
 
 def test_an_explicit_precision_continues_the_run_in_it(tmp_path, capsys):
-    config_path = write_config(tmp_path, epochs=2, mixed_precision="float32")
-    run_dir = tmp_path / "run"
-    assert train_cli(config_path, run_dir, "--epochs", "1") == 0
-    capsys.readouterr()
-    assert train_cli(config_path, run_dir, "--epochs", "2",
-                     "--set", "training.mixed_precision=mixed_bfloat16") == 0
-    out = capsys.readouterr().out
+    run_dir, out = _resume_float32_run_in("mixed_bfloat16", tmp_path, capsys)
     assert "(resuming after epoch 1 of 2)" in out
     assert ("Precision: mixed_bfloat16 (from the config; the run started in float32, so the "
             "epochs from here on are not bit-identical to an uninterrupted run)") in out
