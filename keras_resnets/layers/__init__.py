@@ -8,8 +8,10 @@ from keras_resnets.layers.residual import ResNetBlock
 from keras_resnets.layers.residual import WideResNetBlock
 from keras_resnets.layers.attention import SqueezeExcite
 from keras_resnets.layers.regularization import DropPath
+from keras_resnets.layers.regularization import Dropout
 from keras_resnets.layers.shake import ShakeDrop
 from keras_resnets.layers.shake import ShakeShake
 from keras_resnets.layers.regularization import StochasticDepth
 from keras_resnets.layers.regularization import drop_path_rates
+from keras_resnets.layers.seeds import ReplicaSeedGenerator
 from keras_resnets.layers.shake import shakedrop_probabilities

@@ -5,6 +5,8 @@ import numbers
 import keras
 from keras import ops
 
+from keras_resnets.layers.seeds import ReplicaSeedGenerator
+
 
 def standardize_data_format(data_format):
     """Returns `"channels_last"` or `"channels_first"`, checking the value."""
@@ -120,21 +122,23 @@ def check_num_blocks(num_blocks):
 class SeededLayer(keras.layers.Layer):
     """Base class of the random layers: the keras `Dropout` contract.
 
-    Owns the layer's `seed` and the `keras.random.SeedGenerator(seed)` made
-    from it in `__init__` (so seeded runs are reproducible on every backend
-    and inside compiled train steps), puts `seed` in `get_config`, and
-    keeps the input shape (subclasses that change it override
-    `compute_output_shape`).
+    Owns the layer's `seed` and the seed generator made from it in
+    `__init__` (so seeded runs are reproducible on every backend and inside
+    compiled train steps), puts `seed` in `get_config`, and keeps the input
+    shape (subclasses that change it override `compute_output_shape`). The
+    generator is a `ReplicaSeedGenerator`: on one device it draws exactly
+    what `keras.random.SeedGenerator(seed)` draws, and under a
+    `tf.distribute` strategy each replica draws its own numbers.
 
     Args:
-        seed: int or `None`, seed of the layer's `SeedGenerator`.
+        seed: int or `None`, seed of the layer's seed generator.
         **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
     """
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = ReplicaSeedGenerator(seed)
 
     @staticmethod
     def draw_dtype(dtype):

@@ -1,11 +1,14 @@
 """Stochastic depth: DropPath (drop a whole residual branch) and its
-per-block schedule `drop_path_rates`.
+per-block schedule `drop_path_rates`; `Dropout`, Keras's with per-replica
+draws.
 
 DropPath is random only in training and the identity at inference (with
-`scale_by_keep`). Randomness comes from the `SeedGenerator` of
+`scale_by_keep`). Randomness comes from the seed generator of
 `SeededLayer`, so seeded runs are reproducible on every backend and inside
-compiled (jit) train steps. The shake regularizers (ShakeDrop, ShakeShake)
-live in `keras_resnets.layers.shake` and are importable from here too.
+compiled (jit) train steps, and each replica of a `tf.distribute` strategy
+draws its own numbers (`keras_resnets.layers.seeds`). The shake
+regularizers (ShakeDrop, ShakeShake) live in `keras_resnets.layers.shake`
+and are importable from here too.
 """
 
 import keras
@@ -14,12 +17,14 @@ from keras import ops
 from keras_resnets.layers._utils import SeededLayer
 from keras_resnets.layers._utils import check_num_blocks
 from keras_resnets.layers._utils import is_real
+from keras_resnets.layers.seeds import per_replica
 from keras_resnets.layers.shake import ShakeDrop
 from keras_resnets.layers.shake import ShakeShake
 from keras_resnets.layers.shake import shakedrop_probabilities
 
 __all__ = [
     "DropPath",
+    "Dropout",
     "StochasticDepth",
     "ShakeDrop",
     "ShakeShake",
@@ -137,3 +142,45 @@ class DropPath(SeededLayer):
 
 
 StochasticDepth = DropPath
+
+
+@keras.saving.register_keras_serializable(package="keras_resnets")
+class Dropout(keras.layers.Dropout):
+    """`keras.layers.Dropout` whose draws are per replica.
+
+    Exactly Keras's layer (same arguments, config keys, seeds and draws on
+    one device: `y = b · x / (1 - rate)`, `b ~ Bernoulli(1 - rate)`, in
+    training, the identity at inference), except that under a
+    `tf.distribute` strategy of more than one replica each replica draws
+    its own mask: its seed generator is made a `ReplicaSeedGenerator` in
+    place (`keras_resnets.layers.seeds.per_replica`; Keras creates it in
+    `__init__` and locks the layer's state there, so it cannot be swapped
+    for a new one). The models use it wherever they use dropout; saved
+    models are unchanged (`.keras` files address layers by class name, and
+    this one is `Dropout` too) and files saved with Keras's load as before.
+
+    Args:
+        rate: float in `[0, 1]`, fraction of the input units to drop.
+        noise_shape: 1D integer tuple or `None`, shape of the binary mask
+            (as in `keras.layers.Dropout`).
+        seed: int or `None`, seed of the layer's seed generator.
+        **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: tensor of any rank.
+        training: bool, whether to drop units (training mode).
+
+    Example:
+
+    >>> x = keras.ops.ones((2, 4))
+    >>> layer = Dropout(0.5, seed=1)
+    >>> y = layer(x, training=True)  # each unit 0 or 2
+    >>> bool(keras.ops.all(layer(x) == x))
+    True
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(rate, noise_shape=noise_shape, seed=seed, **kwargs)
+        generator = getattr(self, "seed_generator", None)  # made when rate > 0
+        if generator is not None:
+            per_replica(generator)

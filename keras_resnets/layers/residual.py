@@ -8,6 +8,7 @@ from keras_resnets.layers._utils import check_rate
 from keras_resnets.layers._utils import strided_output_shape
 from keras_resnets.layers.block import ResidualBlockBase
 from keras_resnets.layers.conv import Shortcut
+from keras_resnets.layers.regularization import Dropout
 
 VALID_KERNEL_SIZES = (1, 3)
 
@@ -126,7 +127,7 @@ class _ResidualBlock(ResidualBlockBase):
     def _build_extras(self, shape, input_shape):
         self.dropout = None
         if self.dropout_rate > 0:
-            self.dropout = keras.layers.Dropout(
+            self.dropout = Dropout(
                 self.dropout_rate, seed=self.seed, dtype=self.dtype_policy, name="dropout"
             )
         self.se = None

@@ -7,6 +7,7 @@ from keras_resnets.layers._utils import SeededLayer
 from keras_resnets.layers._utils import check_positive_int
 from keras_resnets.layers._utils import check_rate
 from keras_resnets.layers.conv import make_conv
+from keras_resnets.layers.regularization import Dropout
 from keras_resnets.models import base
 from keras_resnets._registry import register_model
 
@@ -267,7 +268,7 @@ class FractalNet(base.FamilyModel):
                     )
                     if rate > 0:
                         dropout_seed += 1
-                        y = keras.layers.Dropout(
+                        y = Dropout(
                             rate,
                             seed=None if seed is None else seed + 1000 + dropout_seed,
                             dtype=dt,

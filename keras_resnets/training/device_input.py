@@ -14,7 +14,8 @@ same preprocessing as the first ops of the compiled train step:
 the same distribution as the host pipelines' (not the same draws). Every op
 is `keras.ops`/`keras.random`, so it is the same on TensorFlow, JAX and
 PyTorch, seeded by `training.seed`, and per replica under a `tf.distribute`
-strategy (`distribute.per_replica_seeds`).
+strategy (`RandomPadCrop` by itself, Keras's `RandomFlip` through
+`distribute.per_replica_seeds`).
 
 Only the training set is shipped raw; validation and test batches are the
 host's float32 ones and pass through unchanged, so `evaluate`, `predict`

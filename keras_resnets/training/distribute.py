@@ -25,15 +25,20 @@ keep theirs in `workers/worker-<i>/`, and every worker restores the chief's
 backup (`check_resume` stops them all if they disagree).
 
 Randomness: a `tf.distribute` strategy runs the same step function on every
-replica, and every replica reads the same `SeedGenerator` state, so
-DropPath, ShakeDrop, Shake-Shake and Dropout would draw the same numbers on
-every replica (a 2-replica global batch would get the noise of one
-per-replica batch, repeated). `per_replica_seeds` folds the replica's id in
-the sync group (global across workers) into every seed the model draws, so
-each replica gets its own stream; the stream is still a function of the
-seeds alone, so a seeded run is reproducible. Under JAX `DataParallel`
-nothing is needed: a layer draws one coefficient per example of the global
-(sharded) batch, the same numbers as on one device.
+replica, and every replica reads the same `SeedGenerator` state, so a plain
+generator would make every replica draw the same numbers (a 2-replica
+global batch would get the noise of one per-replica batch, repeated). The
+package's random layers (DropPath, ShakeDrop, Shake-Shake, FractalNet's
+samplers, our `Dropout`, `RandomPadCrop`) draw per replica by themselves
+(`keras_resnets.layers.seeds.ReplicaSeedGenerator`: the replica's id in the
+sync group, global across workers, is folded into each seed), in
+`keras-resnets train` and in a user's own `model.fit` alike; the stream is
+still a function of the seeds alone, so a seeded run is reproducible.
+`per_replica_seeds` does the same for the other generators of a model (the
+device input stage's `keras.layers.RandomFlip`, a user's Keras layers).
+Under JAX `DataParallel` nothing is needed: a layer draws one coefficient
+per example of the global (sharded) batch, the same numbers as on one
+device.
 """
 
 import contextlib
@@ -41,6 +46,7 @@ import dataclasses
 
 import keras
 
+from keras_resnets.layers.seeds import per_replica
 from keras_resnets.training import processes
 from keras_resnets.training.config_sections import ConfigError
 
@@ -170,8 +176,9 @@ class DistributionContext:
             tf_trainer.reduce_per_replica = original
 
     def configure_model(self, model):
-        """Per-replica random streams (`per_replica_seeds`) under a TF
-        strategy with more than one replica, and, with `sync_batch_norm`,
+        """Per-replica random streams for the generators that are not the
+        package's (`per_replica_seeds`) under a TF strategy with more than
+        one replica, and, with `sync_batch_norm`,
         synchronized statistics in every BatchNormalization.
 
         Returns:
@@ -270,9 +277,11 @@ def _seed_generators(layer):
 def per_replica_seeds(model):
     """Gives every replica of a `tf.distribute` strategy its own random draws.
 
-    Wraps `next` of every `keras.random.SeedGenerator` in `model` (ours:
-    DropPath, ShakeDrop, ShakeShake, FractalNet's samplers; Keras's: Dropout,
-    ...) so the seed it hands to a random op is
+    The package's layers already draw per replica; this makes every other
+    `keras.random.SeedGenerator` in `model` (Keras's `RandomFlip` in the
+    device input stage, a user's Keras layers) a
+    `keras_resnets.layers.seeds.ReplicaSeedGenerator` in place
+    (`layers.seeds.per_replica`): the seed it hands to a random op is
     `tf.random.experimental.stateless_fold_in(seed, replica_id_in_sync_group)`
     in a replica context of more than one replica, and the seed unchanged
     elsewhere (one device, no strategy, cross-replica context). The
@@ -285,32 +294,13 @@ def per_replica_seeds(model):
     Returns:
         The number of seed generators of `model`.
     """
-    import tensorflow as tf
-
     generators = {}
     for layer in model._flatten_layers(include_self=True, recursive=True):
         for generator in _seed_generators(layer):
             generators[id(generator)] = generator
     for generator in generators.values():
-        if getattr(generator, "_per_replica", False):
-            continue
-        generator.next = _replica_next(generator.next, tf)
-        generator._per_replica = True
+        per_replica(generator)
     return len(generators)
-
-
-def _replica_next(draw, tf):
-    def next(ordered=True):
-        seed = draw(ordered=ordered)
-        replica = tf.distribute.get_replica_context()
-        if replica is None or replica.num_replicas_in_sync == 1:
-            return seed
-        folded = tf.random.experimental.stateless_fold_in(
-            tf.cast(seed, "int64"), replica.replica_id_in_sync_group
-        )
-        return tf.cast(folded, seed.dtype)
-
-    return next
 
 
 def _multi_worker_reduce(original):

@@ -34,7 +34,6 @@ _EXPORTS = {
     "get_family": "search_spaces",
     "resolve_space": "search_spaces",
     "TUNERS": "tuners",
-    "main": "search",
     "recording_tuner": "tuners",
     "export_best_config": "results",
     "search": "search",
