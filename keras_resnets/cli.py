@@ -16,7 +16,8 @@ Usage (`python -m keras_resnets ...` is the same):
 
 Bad input (config keys, types, values, model names, data sources) is
 reported as one line on stderr with exit status 2 (so is a run folder that
-holds another run); a diverged run exits with status 1; Ctrl-C during
+holds another run); a diverged run, and a search in which no trial
+completed, exit with one line and status 1; Ctrl-C during
 training prints one line ("interrupted in epoch N; the same command resumes
 after epoch N-1") and exits with status 130. `--traceback` shows the full
 Python traceback instead.
@@ -34,7 +35,7 @@ import sys
 from keras_resnets import _quiet
 
 EXIT_USAGE = 2
-EXIT_DIVERGED = 1
+EXIT_FAILED = 1  # a diverged run, a search without a completed trial
 
 
 def _parser():
@@ -284,12 +285,12 @@ def _tune(args):
         overrides.append("tuner.overwrite=true")
     config = training.load_config(args.config, overrides)
     result = search(config)
-    best = result["best"]
+    best = result["best"]  # search raises SearchFailedError when no trial completed
     print(json.dumps({
         "output_dir": result["output_dir"],
         "trials": len(result["rows"]),
-        "best_trial": best["trial"] if best else None,
-        "best_objective": best["objective"] if best else None,
+        "best_trial": best["trial"],
+        "best_objective": best["objective"],
         "best_config": result["best_config"],
     }))
     return 0
@@ -335,7 +336,11 @@ def _run(args):
         diverged = _loaded_class("keras_resnets.training.trainer", "TrainingDivergedError")
         if diverged is not None and isinstance(e, diverged):
             print(f"keras-resnets: {_one_line(e)}", file=sys.stderr)
-            return EXIT_DIVERGED
+            return EXIT_FAILED
+        search_failed = _loaded_class("keras_resnets.tuning.results", "SearchFailedError")
+        if search_failed is not None and isinstance(e, search_failed):
+            print(f"keras-resnets: error: {_one_line(e)}", file=sys.stderr)
+            return EXIT_FAILED
         no_data = _loaded_class("keras_resnets.data.errors", "DataUnavailableError")
         if isinstance(e, (ValueError, TypeError, FileNotFoundError)) or (
             no_data is not None and isinstance(e, no_data)
