@@ -110,7 +110,8 @@ def _parser():
     export.add_argument("target", help="run folder or .keras file")
     export.add_argument("output", help="output folder (savedmodel) or file (onnx)")
     export.add_argument("--format", choices=("savedmodel", "onnx"), default="savedmodel",
-                        help="SavedModel (TF-Serving) or ONNX (needs tf2onnx+onnx, or onnx+onnxscript on torch)")
+                        help="SavedModel (TF-Serving; tensorflow and jax backends) or ONNX "
+                        "(pip install 'keras_resnets[export]', [export-jax] or [export-torch])")
     export.add_argument("--last", action="store_true", help="use last.keras instead of best.keras")
 
     models = sub.add_parser("list-models", help="registered model names and parameter counts")
