@@ -33,13 +33,22 @@ import json
 import sys
 
 from keras_resnets import _quiet
+from keras_resnets._argtypes import positive_int
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1  # a diverged run, a search without a completed trial
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (argparse prints the usage too)."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(message.split())} "
+                              f"(see {self.prog} --help)\n")
+
+
 def _parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="keras-resnets",
         description="Train and evaluate residual networks from paper-recipe YAML configs.",
     )
@@ -52,7 +61,7 @@ def _parser():
     train.add_argument("config", help="YAML config, e.g. configs/resnet/resnet-20_cifar10.yaml")
     train.add_argument("--data", help="data set: tfds name or local path (sets data.source)")
     train.add_argument("--output", help="run folder (sets training.output_dir)")
-    train.add_argument("--epochs", type=int, help="sets training.epochs")
+    train.add_argument("--epochs", type=positive_int, help="sets training.epochs")
     train.add_argument("--strategy", choices=_STRATEGIES, help="sets distribution.strategy")
     train.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -70,7 +79,7 @@ def _parser():
     evaluate.add_argument("target", help="run folder or .keras file")
     evaluate.add_argument("--data", help="data set (default: the run's data.source)")
     evaluate.add_argument("--best", action="store_true", help="use best.keras instead of last.keras")
-    evaluate.add_argument("--batch-size", type=int, help="evaluation batch size")
+    evaluate.add_argument("--batch-size", type=positive_int, help="evaluation batch size")
 
     tune = sub.add_parser(
         "tune", help="hyperparameter search from a YAML config's `tuner` section (resumes)"
@@ -82,8 +91,8 @@ def _parser():
     tune.add_argument("--data", help="data set: tfds name or local path (sets data.source)")
     tune.add_argument("--output", help="output folder (sets tuner.directory)")
     tune.add_argument("--tuner", help="random_search | hyperband | bayesian_optimization (sets tuner.name)")
-    tune.add_argument("--max-trials", type=int, help="sets tuner.max_trials")
-    tune.add_argument("--epochs", type=int, help="sets training.epochs")
+    tune.add_argument("--max-trials", type=positive_int, help="sets tuner.max_trials")
+    tune.add_argument("--epochs", type=positive_int, help="sets training.epochs")
     tune.add_argument("--strategy", choices=_STRATEGIES, help="sets distribution.strategy")
     tune.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
     tune.add_argument(
@@ -143,12 +152,12 @@ def _add_benchmark_arguments(parser):
     from keras_resnets.runtime import PRECISIONS  # runtime imports no Keras at the top
 
     parser.add_argument("model", nargs="+", help="registered model name(s), e.g. resnet-20 wrn-16-4")
-    parser.add_argument("--batch", type=int, default=None,
+    parser.add_argument("--batch", type=positive_int, default=None,
                         help="batch size (default: 128 at 32x32, 16 at 224x224)")
-    parser.add_argument("--image-size", type=int, default=None,
+    parser.add_argument("--image-size", type=positive_int, default=None,
                         help="input size (default: 32 for CIFAR models, 224 for ImageNet ones)")
-    parser.add_argument("--steps", type=int, default=20, help="timed steps (default: %(default)s)")
-    parser.add_argument("--warmup", type=int, default=5,
+    parser.add_argument("--steps", type=positive_int, default=20, help="timed steps (default: %(default)s)")
+    parser.add_argument("--warmup", type=positive_int, default=5,
                         help="untimed steps before them (default: %(default)s)")
     parser.add_argument(
         "--precision", choices=PRECISIONS, default="auto",
@@ -161,7 +170,7 @@ def _add_benchmark_arguments(parser):
     jit.add_argument("--no-jit", dest="jit_compile", action="store_false",
                      help="do not compile with XLA")
     parser.add_argument(
-        "--steps-per-execution", type=int, default=1, metavar="N",
+        "--steps-per-execution", type=positive_int, default=1, metavar="N",
         help="train steps per compiled call (model.compile's steps_per_execution; "
         "default: %(default)s)",
     )

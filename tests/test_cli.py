@@ -344,3 +344,36 @@ def test_backend_errors_are_one_line_without_log_noise():
     assert result.returncode == 2
     assert result.stderr.startswith("keras-resnets: error: Unknown model name 'resnet-21'")
     assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+# === Bad numbers are one line, exit status 2 (issue 27) ===
+
+
+@pytest.mark.parametrize(
+    "argv, flag, received",
+    [
+        (["evaluate", "RUN", "--batch-size", "0"], "--batch-size", "0"),
+        (["benchmark", "resnet-20", "--batch", "0"], "--batch", "0"),
+        (["benchmark", "resnet-20", "--steps", "-3"], "--steps", "-3"),
+        (["benchmark", "resnet-20", "--image-size", "0"], "--image-size", "0"),
+        (["benchmark", "resnet-20", "--warmup", "0"], "--warmup", "0"),
+        (["predict", "RUN", "x.png", "--top-k", "0"], "--top-k", "0"),
+        (["predict", "RUN", "x.png", "--batch-size", "two"], "--batch-size", "'two'"),
+        (["train", "x.yaml", "--epochs", "0"], "--epochs", "0"),
+        (["tune", "x.yaml", "--max-trials", "0"], "--max-trials", "0"),
+    ],
+)
+def test_bad_numbers_are_one_line(capsys, argv, flag, received):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"error: argument {flag}: must be an integer >= 1. Received: {received}" in err
+    assert f"(see keras-resnets {argv[0]} --help)" in err
+
+
+def test_evaluate_rejects_a_batch_size_below_one(resumed_run):
+    run_dir, _, _ = resumed_run
+    with pytest.raises(ValueError, match=r"`batch_size` must be a positive integer. Received: batch_size=0"):
+        training.evaluate(run_dir, batch_size=0)

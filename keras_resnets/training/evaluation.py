@@ -32,6 +32,12 @@ def evaluate(target, *, source=None, batch_size=None, which="last", verbose=0):
     Returns:
         dict with `test_accuracy`, `test_error`, `test_loss`, `examples`.
     """
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
+        raise ValueError(
+            f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}"
+        )
     target = pathlib.Path(target)
     if target.is_dir():
         model_path, run_dir = target / f"{which}.keras", target
