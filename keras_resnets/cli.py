@@ -202,14 +202,16 @@ def _overrides(args, **keys):
 
 
 def _train(args):
-    from keras_resnets import training
+    from keras_resnets.training.config import load_config  # no keras: a typo costs no backend
 
     overrides = _overrides(args, data="data.source", output="training.output_dir",
                            epochs="training.epochs", strategy="distribution.strategy")
-    config = training.load_config(args.config, overrides)
+    config = load_config(args.config, overrides)
+    from keras_resnets.training import trainer
+
     try:
-        metrics = training.train(config, overwrite=args.overwrite)
-    except training.TrainingInterrupted as e:
+        metrics = trainer.train(config, overwrite=args.overwrite)
+    except trainer.TrainingInterrupted as e:
         print(f"keras-resnets: {_one_line(e)}", file=sys.stderr)
         return 130  # 128 + SIGINT, what a shell reports for Ctrl-C
     if args.json:
@@ -218,9 +220,7 @@ def _train(args):
                                                "wall_time_s", "images_per_second")}
         summary = {k: round(v, digits[k]) if k in digits and v is not None else v
                    for k, v in summary.items()}
-        from keras_resnets.training.trainer import default_output_dir
-
-        output = config.training.output_dir or default_output_dir(config)
+        output = config.training.output_dir or trainer.default_output_dir(config)
         print(json.dumps({**summary, "output_dir": str(output)}))
     return 0
 
@@ -285,15 +285,16 @@ def _benchmark(args):
 
 
 def _tune(args):
-    from keras_resnets import training
-    from keras_resnets.tuning.search import search
+    from keras_resnets.training.config import load_config  # no keras: a typo costs no backend
 
     overrides = _overrides(args, data="data.source", output="tuner.directory", tuner="tuner.name",
                            max_trials="tuner.max_trials", epochs="training.epochs",
                            strategy="distribution.strategy")
     if args.overwrite:
         overrides.append("tuner.overwrite=true")
-    config = training.load_config(args.config, overrides)
+    config = load_config(args.config, overrides)
+    from keras_resnets.tuning.search import search
+
     result = search(config)
     best = result["best"]  # search raises SearchFailedError when no trial completed
     print(json.dumps({
