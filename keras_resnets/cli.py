@@ -207,11 +207,12 @@ def _train(args):
     overrides = _overrides(args, data="data.source", output="training.output_dir",
                            epochs="training.epochs", strategy="distribution.strategy")
     config = load_config(args.config, overrides)
+    from keras_resnets import training  # the lazy package: keras from here on
     from keras_resnets.training import trainer
 
     try:
-        metrics = trainer.train(config, overwrite=args.overwrite)
-    except trainer.TrainingInterrupted as e:
+        metrics = training.train(config, overwrite=args.overwrite)
+    except training.TrainingInterrupted as e:
         print(f"keras-resnets: {_one_line(e)}", file=sys.stderr)
         return 130  # 128 + SIGINT, what a shell reports for Ctrl-C
     if args.json:
@@ -361,6 +362,29 @@ def _run(args):
         raise
 
 
+class _OneLineWarnings:
+    """While a command runs, the package's own warning classes (e.g. a run
+    folder without best.keras: `inference.loading.RunFileWarning`) print as
+    one line each; every other warning is shown as Python shows it."""
+
+    def __enter__(self):
+        import warnings
+
+        self._warnings, self._original = warnings, warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if category.__module__.startswith("keras_resnets"):
+                print(f"keras-resnets: warning: {_one_line(message)}", file=sys.stderr)
+            else:
+                self._original(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        return self
+
+    def __exit__(self, *exc_info):
+        self._warnings.showwarning = self._original
+
+
 def main(argv=None):
     """Entry point of `keras-resnets`; returns the exit status.
 
@@ -369,9 +393,10 @@ def main(argv=None):
     """
     args = _parser().parse_args(argv)
     if args.verbose:
-        return _run(args)
+        with _OneLineWarnings():
+            return _run(args)
     _quiet.quiet_backends()  # before anything imports a backend
-    with _quiet.filter_stderr():
+    with _quiet.filter_stderr(), _OneLineWarnings():
         return _run(args)
 
 
