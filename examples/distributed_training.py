@@ -14,25 +14,45 @@ From the command line (global batch = training.batch_size x replicas; add
     KERAS_BACKEND=jax keras-resnets train CONFIG.yaml --strategy data_parallel
 
 This script does the same from Python. With no GPU it splits the CPU into two devices,
-so it runs anywhere (tiny by default: 2 epochs of 512 images):
+so it runs anywhere (tiny by default: 2 epochs of 512 images, 128 test images):
 
     python examples/distributed_training.py                    # TF MirroredStrategy
     KERAS_BACKEND=jax python examples/distributed_training.py  # JAX DataParallel
+
+`--data` defaults to the lossless CIFAR-10 beside the repository
+(../shared/data/cifar10.npz) where it exists, else to the tensorflow-datasets name
+`cifar10` (downloaded once). The PyTorch backend has no strategy here: the script says so
+and exits with status 2.
 """
 
 import argparse
 import os
+import pathlib
+import sys
+
+import keras_resnets
+
+keras_resnets.hide_backend_logs()  # as the CLI does; before a backend is imported
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED_CIFAR10 = ROOT.parent / "shared" / "data" / "cifar10.npz"
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--config", default="configs/resnet/resnet-20_cifar10_fast.yaml")
-parser.add_argument("--data", default="../shared/data/cifar10-jpg.tar.gz")
+parser.add_argument("--config", default=str(ROOT / "configs/resnet/resnet-20_cifar10_fast.yaml"))
+parser.add_argument("--data", default=str(SHARED_CIFAR10) if SHARED_CIFAR10.is_file() else "cifar10",
+                    help="tfds name or local path (default: %(default)s)")
 parser.add_argument("--output", default="runs/distributed_example")
 parser.add_argument("--epochs", type=int, default=2)
-parser.add_argument("--limit", type=int, default=512, help="training images (0 = all)")
+parser.add_argument("--limit", type=int, default=512,
+                    help="training images, and a quarter of it test images (0 = all)")
 args = parser.parse_args()
 
 backend = os.environ.get("KERAS_BACKEND", "tensorflow")
 cpu_devices = None
+if backend not in ("tensorflow", "jax"):
+    print(f"error: this example runs on the tensorflow and jax backends (their data-parallel "
+          f"strategies); KERAS_BACKEND is {backend!r}.", file=sys.stderr)
+    sys.exit(2)
 if backend == "jax":  # two host devices when there is no accelerator
     os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 else:
@@ -56,7 +76,7 @@ overrides = [
     "distribution.lr_scaling=linear",
 ]
 if args.limit:
-    overrides += [f"data.train_limit={args.limit}", "data.test_limit=1000"]
+    overrides += [f"data.train_limit={args.limit}", f"data.test_limit={max(args.limit // 4, 1)}"]
 if strategy == "mirrored":
     overrides.append("distribution.sync_batch_norm=true")
     if cpu_devices:

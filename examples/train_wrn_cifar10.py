@@ -5,18 +5,29 @@ weight decay 5e-4, batch 128, lr 0.1 x 0.2 at epochs 60/120/160, 200 epochs. The
 here are tiny so the script runs in a minute on a CPU; for the paper's WRN-28-10 (4.17%):
 
     python examples/train_wrn_cifar10.py --model wrn-28-10 --epochs 200 --limit 0
+
+`--data` defaults to the lossless CIFAR-10 beside the repository
+(../shared/data/cifar10.npz) where it exists, else to the tensorflow-datasets name
+`cifar10` (downloaded once). The model outputs logits (`classifier_activation=None`).
 """
 
 import argparse
-
-import keras
+import pathlib
 
 import keras_resnets
-from keras_resnets import data
-from keras_resnets import training
+
+keras_resnets.hide_backend_logs()  # as the CLI does; before keras is imported
+
+import keras  # noqa: E402
+
+from keras_resnets import data  # noqa: E402
+from keras_resnets import training  # noqa: E402
+
+SHARED_CIFAR10 = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10.npz"
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--data", default="../shared/data/cifar10-jpg.tar.gz")
+parser.add_argument("--data", default=str(SHARED_CIFAR10) if SHARED_CIFAR10.is_file() else "cifar10",
+                    help="tfds name or local path (default: %(default)s)")
 parser.add_argument("--model", default="wrn-16-4")
 parser.add_argument("--epochs", type=int, default=1)
 parser.add_argument("--batch-size", type=int, default=128)

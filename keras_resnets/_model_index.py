@@ -1,8 +1,10 @@
-"""Paper facts of the built-in models, generated from their registrations
-by `python -m keras_resnets.registry` (do not edit; a test checks it).
+"""Paper facts and arguments of the built-in models, generated from their
+registrations by `python -m keras_resnets.registry` (do not edit; a test
+checks it).
 
-`keras_resnets.registry.list_models` and `model_facts` read this table so
-that listing models does not import keras.
+`keras_resnets.registry.list_models` and `model_facts` read `MODELS`, and a
+config's `model:` arguments are checked against `ARGUMENTS`, so that listing
+models and checking a config do not import keras.
 """
 
 # fmt: off
@@ -62,4 +64,77 @@ MODELS = {
     "wrn-40-2": dict(params=2243546, paper="arXiv:1605.07146", dataset="cifar10", error=5.33),
     "wrn-40-4": dict(params=8949210, paper="arXiv:1605.07146", dataset="cifar10", error=4.97),
     "wrn-40-8": dict(params=35748314, paper="arXiv:1605.07146", dataset="cifar10", error=4.66),
+}
+
+# Keyword arguments of each model class (after its builder's), in signature order.
+SIGNATURES = {
+    "FractalNet": ('num_columns', 'stackwise_num_filters', 'stackwise_dropout_rates', 'local_drop_rate', 'global_ratio', 'drop_path', 'seed', 'include_top', 'input_shape', 'num_classes', 'classes', 'pooling', 'classifier_activation', 'kernel_regularizer', 'bn_momentum', 'bn_epsilon', 'data_format', 'dtype', 'name', 'trainable'),
+    "PyramidNet": ('depth', 'alpha', 'bottleneck', 'shakedrop', 'shakedrop_p_last', 'seed', 'include_top', 'input_shape', 'num_classes', 'classes', 'pooling', 'classifier_activation', 'drop_path_rate', 'kernel_regularizer', 'bn_momentum', 'bn_epsilon', 'data_format', 'dtype', 'name', 'trainable'),
+    "ShakeShakeResNet": ('depth', 'width', 'forward', 'backward', 'level', 'block_type', 'cardinality', 'base_width', 'stem_filters', 'seed', 'include_top', 'input_shape', 'num_classes', 'classes', 'pooling', 'classifier_activation', 'drop_path_rate', 'kernel_regularizer', 'bn_momentum', 'bn_epsilon', 'data_format', 'dtype', 'name', 'trainable'),
+    "WideResNet": ('depth', 'k', 'dropout_rate', 'block_type', 'stackwise_strides', 'include_top', 'input_shape', 'num_classes', 'classes', 'pooling', 'classifier_activation', 'drop_path_rate', 'se_ratio', 'zero_init_last_bn', 'kernel_regularizer', 'bn_momentum', 'bn_epsilon', 'data_format', 'dtype', 'name', 'trainable'),
+    "cifar_resnet/PreActResNet": ('depth', 'preactivation', 'bottleneck', 'stackwise_num_blocks', 'stackwise_num_filters', 'block_type', 'stem', 'stem_filters', 'stackwise_strides', 'shortcut', 'stride_index', 'downsample_last', 'residual_bias', 'groups', 'weights', 'include_top', 'input_shape', 'num_classes', 'classes', 'pooling', 'classifier_activation', 'dropout_rate', 'drop_path_rate', 'se_ratio', 'zero_init_last_bn', 'kernel_regularizer', 'bn_momentum', 'bn_epsilon', 'data_format', 'dtype', 'name', 'trainable'),
+    "cifar_resnet/ResNet": ('depth', 'preactivation', 'bottleneck', 'stackwise_num_blocks', 'stackwise_num_filters', 'block_type', 'stem', 'stem_filters', 'stackwise_strides', 'shortcut', 'stride_index', 'downsample_last', 'residual_bias', 'groups', 'weights', 'include_top', 'input_shape', 'num_classes', 'classes', 'pooling', 'classifier_activation', 'dropout_rate', 'drop_path_rate', 'se_ratio', 'zero_init_last_bn', 'kernel_regularizer', 'bn_momentum', 'bn_epsilon', 'data_format', 'dtype', 'name', 'trainable'),
+    "cifar_resnext/ResNeXt": ('depth', 'cardinality', 'base_width', 'stackwise_num_blocks', 'stem', 'stackwise_num_filters', 'stackwise_strides', 'stride_index', 'weights', 'include_top', 'input_shape', 'num_classes', 'classes', 'pooling', 'classifier_activation', 'dropout_rate', 'drop_path_rate', 'se_ratio', 'zero_init_last_bn', 'kernel_regularizer', 'bn_momentum', 'bn_epsilon', 'data_format', 'dtype', 'name', 'trainable'),
+    "imagenet_resnet/PreActResNet": ('depth', 'preactivation', 'stackwise_num_blocks', 'stackwise_num_filters', 'block_type', 'stem', 'stem_filters', 'stackwise_strides', 'shortcut', 'stride_index', 'downsample_last', 'residual_bias', 'groups', 'weights', 'include_top', 'input_shape', 'num_classes', 'classes', 'pooling', 'classifier_activation', 'dropout_rate', 'drop_path_rate', 'se_ratio', 'zero_init_last_bn', 'kernel_regularizer', 'bn_momentum', 'bn_epsilon', 'data_format', 'dtype', 'name', 'trainable'),
+    "imagenet_resnet/ResNet": ('depth', 'preactivation', 'stackwise_num_blocks', 'stackwise_num_filters', 'block_type', 'stem', 'stem_filters', 'stackwise_strides', 'shortcut', 'stride_index', 'downsample_last', 'residual_bias', 'groups', 'weights', 'include_top', 'input_shape', 'num_classes', 'classes', 'pooling', 'classifier_activation', 'dropout_rate', 'drop_path_rate', 'se_ratio', 'zero_init_last_bn', 'kernel_regularizer', 'bn_momentum', 'bn_epsilon', 'data_format', 'dtype', 'name', 'trainable'),
+    "imagenet_resnext/ResNeXt": ('depth', 'cardinality', 'base_width', 'stackwise_num_blocks', 'stem', 'stackwise_num_filters', 'stackwise_strides', 'stride_index', 'weights', 'include_top', 'input_shape', 'num_classes', 'classes', 'pooling', 'classifier_activation', 'dropout_rate', 'drop_path_rate', 'se_ratio', 'zero_init_last_bn', 'kernel_regularizer', 'bn_momentum', 'bn_epsilon', 'data_format', 'dtype', 'name', 'trainable'),
+}
+
+# name -> (model class, SIGNATURES key, the arguments the name fixes)
+ARGUMENTS = {
+    "cifar-resnet": ("ResNet", "cifar_resnet/ResNet", ()),
+    "cifar-resnext": ("ResNeXt", "cifar_resnext/ResNeXt", ()),
+    "fractalnet": ("FractalNet", "FractalNet", ()),
+    "fractalnet-20": ("FractalNet", "FractalNet", ()),
+    "fractalnet-40": ("FractalNet", "FractalNet", ()),
+    "preact-resnet-164": ("PreActResNet", "cifar_resnet/PreActResNet", ('depth', 'preactivation', 'stackwise_num_blocks', 'block_type', 'stem', 'bottleneck')),
+    "preact-resnet-1001": ("PreActResNet", "cifar_resnet/PreActResNet", ('depth', 'preactivation', 'stackwise_num_blocks', 'block_type', 'stem', 'bottleneck')),
+    "pyramidnet": ("PyramidNet", "PyramidNet", ()),
+    "pyramidnet-110-a48": ("PyramidNet", "PyramidNet", ()),
+    "pyramidnet-110-a84": ("PyramidNet", "PyramidNet", ()),
+    "pyramidnet-110-a270": ("PyramidNet", "PyramidNet", ()),
+    "pyramidnet-272-a200": ("PyramidNet", "PyramidNet", ()),
+    "pyramidnet-272-a200-shakedrop": ("PyramidNet", "PyramidNet", ()),
+    "resnet-18": ("ResNet", "imagenet_resnet/ResNet", ('depth', 'preactivation', 'stackwise_num_blocks', 'block_type', 'stem')),
+    "resnet-18-v2": ("PreActResNet", "imagenet_resnet/PreActResNet", ('depth', 'preactivation', 'stackwise_num_blocks', 'block_type', 'stem')),
+    "resnet-20": ("ResNet", "cifar_resnet/ResNet", ('stackwise_num_blocks', 'block_type', 'stem')),
+    "resnet-32": ("ResNet", "cifar_resnet/ResNet", ('stackwise_num_blocks', 'block_type', 'stem')),
+    "resnet-34": ("ResNet", "imagenet_resnet/ResNet", ('depth', 'preactivation', 'stackwise_num_blocks', 'block_type', 'stem')),
+    "resnet-34-v2": ("PreActResNet", "imagenet_resnet/PreActResNet", ('depth', 'preactivation', 'stackwise_num_blocks', 'block_type', 'stem')),
+    "resnet-44": ("ResNet", "cifar_resnet/ResNet", ('stackwise_num_blocks', 'block_type', 'stem')),
+    "resnet-50": ("ResNet", "imagenet_resnet/ResNet", ('depth', 'preactivation', 'stackwise_num_blocks', 'block_type', 'stem')),
+    "resnet-50-v2": ("PreActResNet", "imagenet_resnet/PreActResNet", ('depth', 'preactivation', 'stackwise_num_blocks', 'block_type', 'stem')),
+    "resnet-56": ("ResNet", "cifar_resnet/ResNet", ('stackwise_num_blocks', 'block_type', 'stem')),
+    "resnet-101": ("ResNet", "imagenet_resnet/ResNet", ('depth', 'preactivation', 'stackwise_num_blocks', 'block_type', 'stem')),
+    "resnet-101-v2": ("PreActResNet", "imagenet_resnet/PreActResNet", ('depth', 'preactivation', 'stackwise_num_blocks', 'block_type', 'stem')),
+    "resnet-110": ("ResNet", "cifar_resnet/ResNet", ('stackwise_num_blocks', 'block_type', 'stem')),
+    "resnet-110-stochastic-depth": ("ResNet", "cifar_resnet/ResNet", ('depth', 'preactivation', 'stackwise_num_blocks', 'block_type', 'stem', 'bottleneck')),
+    "resnet-152": ("ResNet", "imagenet_resnet/ResNet", ('depth', 'preactivation', 'stackwise_num_blocks', 'block_type', 'stem')),
+    "resnet-152-v2": ("PreActResNet", "imagenet_resnet/PreActResNet", ('depth', 'preactivation', 'stackwise_num_blocks', 'block_type', 'stem')),
+    "resnet-1202": ("ResNet", "cifar_resnet/ResNet", ('stackwise_num_blocks', 'block_type', 'stem')),
+    "resnext-29-8x64d": ("ResNeXt", "cifar_resnext/ResNeXt", ('stackwise_num_blocks', 'stem')),
+    "resnext-29-16x64d": ("ResNeXt", "cifar_resnext/ResNeXt", ('stackwise_num_blocks', 'stem')),
+    "resnext-50-32x4d": ("ResNeXt", "imagenet_resnext/ResNeXt", ('depth', 'cardinality', 'base_width', 'stackwise_num_blocks', 'stem')),
+    "resnext-101-32x4d": ("ResNeXt", "imagenet_resnext/ResNeXt", ('depth', 'cardinality', 'base_width', 'stackwise_num_blocks', 'stem')),
+    "resnext-101-32x8d": ("ResNeXt", "imagenet_resnext/ResNeXt", ('depth', 'cardinality', 'base_width', 'stackwise_num_blocks', 'stem')),
+    "resnext-101-64x4d": ("ResNeXt", "imagenet_resnext/ResNeXt", ('depth', 'cardinality', 'base_width', 'stackwise_num_blocks', 'stem')),
+    "se-resnet-50": ("ResNet", "imagenet_resnet/ResNet", ('depth', 'preactivation', 'stackwise_num_blocks', 'block_type', 'stem')),
+    "shake-shake": ("ShakeShakeResNet", "ShakeShakeResNet", ()),
+    "shake-shake-26-2x32d": ("ShakeShakeResNet", "ShakeShakeResNet", ()),
+    "shake-shake-26-2x64d": ("ShakeShakeResNet", "ShakeShakeResNet", ()),
+    "shake-shake-26-2x96d": ("ShakeShakeResNet", "ShakeShakeResNet", ()),
+    "shake-shake-resnext-29-2x4x64d": ("ShakeShakeResNet", "ShakeShakeResNet", ('depth', 'width', 'block_type', 'cardinality', 'base_width')),
+    "wide-resnet-50-2": ("ResNeXt", "imagenet_resnext/ResNeXt", ('depth', 'cardinality', 'base_width', 'stackwise_num_blocks', 'stem')),
+    "wide-resnet-101-2": ("ResNeXt", "imagenet_resnext/ResNeXt", ('depth', 'cardinality', 'base_width', 'stackwise_num_blocks', 'stem')),
+    "wrn": ("WideResNet", "WideResNet", ()),
+    "wrn-16-4": ("WideResNet", "WideResNet", ()),
+    "wrn-16-8": ("WideResNet", "WideResNet", ()),
+    "wrn-16-10": ("WideResNet", "WideResNet", ()),
+    "wrn-22-8": ("WideResNet", "WideResNet", ()),
+    "wrn-28-10": ("WideResNet", "WideResNet", ()),
+    "wrn-28-12": ("WideResNet", "WideResNet", ()),
+    "wrn-40-1": ("WideResNet", "WideResNet", ()),
+    "wrn-40-2": ("WideResNet", "WideResNet", ()),
+    "wrn-40-4": ("WideResNet", "WideResNet", ()),
+    "wrn-40-8": ("WideResNet", "WideResNet", ()),
 }

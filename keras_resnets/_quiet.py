@@ -112,3 +112,22 @@ def quiet_backends():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+_PROCESS_FILTER = []
+
+
+def hide_backend_logs():
+    """What `keras-resnets` does without `--verbose`, for a script: call it
+    after `import keras_resnets` and before keras, keras_tuner or a backend
+    is imported. Sets the backends' log levels (`quiet_backends`) and drops
+    their known noise lines from stderr (`filter_stderr`) until the process
+    exits; Python tracebacks, warnings and errors still reach stderr."""
+    import atexit
+
+    quiet_backends()
+    if not _PROCESS_FILTER:
+        context = filter_stderr()
+        context.__enter__()
+        _PROCESS_FILTER.append(context)
+        atexit.register(context.__exit__, None, None, None)

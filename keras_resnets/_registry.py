@@ -147,3 +147,75 @@ def list_models(pattern="*", *, families=False):
              or fnmatch.fnmatch(_key(n), _key(pattern)))
     ]
     return sorted(names, key=_natural_key)
+
+
+def unknown_arguments_error(unknown, valid, owner, prefix=""):
+    """A TypeError naming the unknown keyword arguments, keras-style.
+
+    Args:
+        unknown: list of str, the unknown argument names.
+        valid: sequence of str, the valid argument names.
+        owner: str, what received them (e.g. "WideResNet").
+        prefix: str put before argument names (e.g. "model." in configs).
+
+    Returns:
+        A TypeError such as "Unknown argument `dropout` for WideResNet. Did
+        you mean `dropout_rate`? Valid arguments: depth, k, ...".
+    """
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.6)
+        if close:
+            hints.append((key, close[0]))
+    names = ", ".join(f"`{prefix}{k}`" for k in unknown)
+    plural = "s" if len(unknown) > 1 else ""
+    message = f"Unknown argument{plural} {names} for {owner}."
+    if len(unknown) == 1 and hints:
+        message += f" Did you mean `{prefix}{hints[0][1]}`?"
+    elif hints:
+        message += " Did you mean " + ", ".join(
+            f"`{prefix}{c}` for `{prefix}{k}`" for k, c in hints
+        ) + "?"
+    return TypeError(f"{message} Valid arguments: {', '.join(valid)}.")
+
+
+def check_arguments(name, kwargs, owner, valid, fixed, *, prefix=""):
+    """Raises a TypeError when `create_model(name, **kwargs)` would get an
+    unknown argument (with a "did you mean" hint) or one its name fixes.
+
+    Args:
+        name: the registered name.
+        kwargs: dict or iterable of argument names.
+        owner: the model class name (or None), for the message.
+        valid: the arguments the entry accepts; fixed: those its name fixes.
+        prefix: str put before argument names in the message ("model.").
+    """
+    for key in kwargs:
+        if key in fixed:
+            raise TypeError(
+                f"Argument `{prefix}{key}` is fixed by the model name {name!r}. "
+                f"Build keras_resnets.{owner}(...) directly to set it, or pick "
+                f"another name from keras_resnets.list_models(). Valid arguments: "
+                f"{', '.join(valid)}."
+            )
+    unknown = [k for k in kwargs if k not in valid]
+    if unknown:
+        where = f"model {name!r}" + (f" ({owner})" if owner else "")
+        raise unknown_arguments_error(unknown, valid, where, prefix)
+
+
+def indexed_arguments(name):
+    """`(owner, valid, fixed)` of a built-in model from the generated index
+    (no keras), or None for a model registered at run time or one whose
+    entry takes any `**kwargs`."""
+    from keras_resnets._model_index import ARGUMENTS
+    from keras_resnets._model_index import SIGNATURES
+
+    if name in _REGISTRY and name not in ARGUMENTS:
+        return None
+    entry = ARGUMENTS.get(name)
+    if entry is None:
+        return None
+    owner, signature, fixed = entry
+    valid = tuple(n for n in SIGNATURES[signature] if n not in fixed)
+    return owner, valid, fixed

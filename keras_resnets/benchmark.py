@@ -242,8 +242,9 @@ def run_from_args(args):
     results = []
     for name in args.model:
         spec = keras_resnets.get_spec(name)
-        size = args.image_size or (224 if spec.dataset == "imagenet" else 32)
-        batch = args.batch or (16 if size >= 128 else 128)
+        size = args.image_size if args.image_size is not None else (
+            224 if spec.dataset == "imagenet" else 32)
+        batch = args.batch if args.batch is not None else (16 if size >= 128 else 128)
         results.append(
             run_benchmark(
                 spec.name, batch_size=batch, image_size=size, steps=args.steps,

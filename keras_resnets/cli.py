@@ -16,7 +16,8 @@ Usage (`python -m keras_resnets ...` is the same):
 
 Bad input (config keys, types, values, model names, data sources) is
 reported as one line on stderr with exit status 2 (so is a run folder that
-holds another run); a diverged run exits with status 1; Ctrl-C during
+holds another run); a diverged run, and a search in which no trial
+completed, exit with one line and status 1; Ctrl-C during
 training prints one line ("interrupted in epoch N; the same command resumes
 after epoch N-1") and exits with status 130; a run folder that cannot be
 written (full disk, read-only, permission denied) prints one line naming the
@@ -34,14 +35,23 @@ import json
 import sys
 
 from keras_resnets import _quiet
+from keras_resnets._argtypes import positive_int
 
 EXIT_USAGE = 2
-EXIT_DIVERGED = 1
+EXIT_FAILED = 1  # a diverged run, a search without a completed trial
 EXIT_STORAGE = 74  # sysexits EX_IOERR: the run folder could not be written
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (argparse prints the usage too)."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(message.split())} "
+                              f"(see {self.prog} --help)\n")
+
+
 def _parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="keras-resnets",
         description="Train and evaluate residual networks from paper-recipe YAML configs.",
     )
@@ -54,7 +64,7 @@ def _parser():
     train.add_argument("config", help="YAML config, e.g. configs/resnet/resnet-20_cifar10.yaml")
     train.add_argument("--data", help="data set: tfds name or local path (sets data.source)")
     train.add_argument("--output", help="run folder (sets training.output_dir)")
-    train.add_argument("--epochs", type=int, help="sets training.epochs")
+    train.add_argument("--epochs", type=positive_int, help="sets training.epochs")
     train.add_argument("--strategy", choices=_STRATEGIES, help="sets distribution.strategy")
     train.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -72,7 +82,7 @@ def _parser():
     evaluate.add_argument("target", help="run folder or .keras file")
     evaluate.add_argument("--data", help="data set (default: the run's data.source)")
     evaluate.add_argument("--best", action="store_true", help="use best.keras instead of last.keras")
-    evaluate.add_argument("--batch-size", type=int, help="evaluation batch size")
+    evaluate.add_argument("--batch-size", type=positive_int, help="evaluation batch size")
 
     tune = sub.add_parser(
         "tune", help="hyperparameter search from a YAML config's `tuner` section (resumes)"
@@ -84,8 +94,8 @@ def _parser():
     tune.add_argument("--data", help="data set: tfds name or local path (sets data.source)")
     tune.add_argument("--output", help="output folder (sets tuner.directory)")
     tune.add_argument("--tuner", help="random_search | hyperband | bayesian_optimization (sets tuner.name)")
-    tune.add_argument("--max-trials", type=int, help="sets tuner.max_trials")
-    tune.add_argument("--epochs", type=int, help="sets training.epochs")
+    tune.add_argument("--max-trials", type=positive_int, help="sets tuner.max_trials")
+    tune.add_argument("--epochs", type=positive_int, help="sets training.epochs")
     tune.add_argument("--strategy", choices=_STRATEGIES, help="sets distribution.strategy")
     tune.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
     tune.add_argument(
@@ -112,7 +122,8 @@ def _parser():
     export.add_argument("target", help="run folder or .keras file")
     export.add_argument("output", help="output folder (savedmodel) or file (onnx)")
     export.add_argument("--format", choices=("savedmodel", "onnx"), default="savedmodel",
-                        help="SavedModel (TF-Serving) or ONNX (needs tf2onnx+onnx, or onnx+onnxscript on torch)")
+                        help="SavedModel (TF-Serving; tensorflow and jax backends) or ONNX "
+                        "(pip install 'keras_resnets[export]', [export-jax] or [export-torch])")
     export.add_argument("--last", action="store_true", help="use last.keras instead of best.keras")
 
     models = sub.add_parser("list-models", help="registered model names and parameter counts")
@@ -144,12 +155,12 @@ def _add_benchmark_arguments(parser):
     from keras_resnets.runtime import PRECISIONS  # runtime imports no Keras at the top
 
     parser.add_argument("model", nargs="+", help="registered model name(s), e.g. resnet-20 wrn-16-4")
-    parser.add_argument("--batch", type=int, default=None,
+    parser.add_argument("--batch", type=positive_int, default=None,
                         help="batch size (default: 128 at 32x32, 16 at 224x224)")
-    parser.add_argument("--image-size", type=int, default=None,
+    parser.add_argument("--image-size", type=positive_int, default=None,
                         help="input size (default: 32 for CIFAR models, 224 for ImageNet ones)")
-    parser.add_argument("--steps", type=int, default=20, help="timed steps (default: %(default)s)")
-    parser.add_argument("--warmup", type=int, default=5,
+    parser.add_argument("--steps", type=positive_int, default=20, help="timed steps (default: %(default)s)")
+    parser.add_argument("--warmup", type=positive_int, default=5,
                         help="untimed steps before them (default: %(default)s)")
     parser.add_argument(
         "--precision", choices=PRECISIONS, default="auto",
@@ -162,7 +173,7 @@ def _add_benchmark_arguments(parser):
     jit.add_argument("--no-jit", dest="jit_compile", action="store_false",
                      help="do not compile with XLA")
     parser.add_argument(
-        "--steps-per-execution", type=int, default=1, metavar="N",
+        "--steps-per-execution", type=positive_int, default=1, metavar="N",
         help="train steps per compiled call (model.compile's steps_per_execution; "
         "default: %(default)s)",
     )
@@ -194,11 +205,14 @@ def _overrides(args, **keys):
 
 
 def _train(args):
-    from keras_resnets import training
+    from keras_resnets.training.config import load_config  # no keras: a typo costs no backend
 
     overrides = _overrides(args, data="data.source", output="training.output_dir",
                            epochs="training.epochs", strategy="distribution.strategy")
-    config = training.load_config(args.config, overrides)
+    config = load_config(args.config, overrides)
+    from keras_resnets import training  # the lazy package: keras from here on
+    from keras_resnets.training import trainer
+
     try:
         metrics = training.train(config, overwrite=args.overwrite)
     except training.TrainingInterrupted as e:
@@ -210,9 +224,7 @@ def _train(args):
                                                "wall_time_s", "images_per_second")}
         summary = {k: round(v, digits[k]) if k in digits and v is not None else v
                    for k, v in summary.items()}
-        from keras_resnets.training.trainer import default_output_dir
-
-        output = config.training.output_dir or default_output_dir(config)
+        output = config.training.output_dir or trainer.default_output_dir(config)
         print(json.dumps({**summary, "output_dir": str(output)}))
     return 0
 
@@ -277,22 +289,23 @@ def _benchmark(args):
 
 
 def _tune(args):
-    from keras_resnets import training
-    from keras_resnets.tuning.search import search
+    from keras_resnets.training.config import load_config  # no keras: a typo costs no backend
 
     overrides = _overrides(args, data="data.source", output="tuner.directory", tuner="tuner.name",
                            max_trials="tuner.max_trials", epochs="training.epochs",
                            strategy="distribution.strategy")
     if args.overwrite:
         overrides.append("tuner.overwrite=true")
-    config = training.load_config(args.config, overrides)
+    config = load_config(args.config, overrides)
+    from keras_resnets.tuning.search import search
+
     result = search(config)
-    best = result["best"]
+    best = result["best"]  # search raises SearchFailedError when no trial completed
     print(json.dumps({
         "output_dir": result["output_dir"],
         "trials": len(result["rows"]),
-        "best_trial": best["trial"] if best else None,
-        "best_objective": best["objective"] if best else None,
+        "best_trial": best["trial"],
+        "best_objective": best["objective"],
         "best_config": result["best_config"],
     }))
     return 0
@@ -342,7 +355,11 @@ def _run(args):
         diverged = _loaded_class("keras_resnets.training.trainer", "TrainingDivergedError")
         if diverged is not None and isinstance(e, diverged):
             print(f"keras-resnets: {_one_line(e)}", file=sys.stderr)
-            return EXIT_DIVERGED
+            return EXIT_FAILED
+        search_failed = _loaded_class("keras_resnets.tuning.results", "SearchFailedError")
+        if search_failed is not None and isinstance(e, search_failed):
+            print(f"keras-resnets: error: {_one_line(e)}", file=sys.stderr)
+            return EXIT_FAILED
         no_data = _loaded_class("keras_resnets.data.errors", "DataUnavailableError")
         if isinstance(e, (ValueError, TypeError, FileNotFoundError)) or (
             no_data is not None and isinstance(e, no_data)
@@ -350,6 +367,29 @@ def _run(args):
             print(f"keras-resnets: error: {_one_line(e)}", file=sys.stderr)
             return EXIT_USAGE
         raise
+
+
+class _OneLineWarnings:
+    """While a command runs, the package's own warning classes (e.g. a run
+    folder without best.keras: `inference.loading.RunFileWarning`) print as
+    one line each; every other warning is shown as Python shows it."""
+
+    def __enter__(self):
+        import warnings
+
+        self._warnings, self._original = warnings, warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if category.__module__.startswith("keras_resnets"):
+                print(f"keras-resnets: warning: {_one_line(message)}", file=sys.stderr)
+            else:
+                self._original(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        return self
+
+    def __exit__(self, *exc_info):
+        self._warnings.showwarning = self._original
 
 
 def main(argv=None):
@@ -360,9 +400,10 @@ def main(argv=None):
     """
     args = _parser().parse_args(argv)
     if args.verbose:
-        return _run(args)
+        with _OneLineWarnings():
+            return _run(args)
     _quiet.quiet_backends()  # before anything imports a backend
-    with _quiet.filter_stderr():
+    with _quiet.filter_stderr(), _OneLineWarnings():
         return _run(args)
 
 

@@ -24,6 +24,7 @@ from keras_resnets._registry import ModelSpec
 from keras_resnets._registry import _key
 from keras_resnets._registry import _natural_key
 from keras_resnets._registry import _spec_facts
+from keras_resnets._registry import check_arguments
 from keras_resnets._registry import list_models
 from keras_resnets._registry import model_facts
 from keras_resnets._registry import register_model
@@ -53,17 +54,41 @@ def _index_source():
     def literal(value):
         return json.dumps(value) if isinstance(value, str) else repr(value)
 
-    lines = []
+    lines, signatures, arguments = [], {}, []
     for name in sorted(_REGISTRY, key=_natural_key):
-        facts = ", ".join(f"{k}={literal(v)}" for k, v in _spec_facts(_REGISTRY[name]).items())
+        spec = _REGISTRY[name]
+        facts = ", ".join(f"{k}={literal(v)}" for k, v in _spec_facts(spec).items())
         lines.append(f"    {json.dumps(name)}: dict({facts}),\n")
+        owner, valid, fixed = _signature(spec)
+        if valid is None:
+            continue
+        builder = getattr(spec.fn, "model_builder", None)
+        key = f"{builder.__name__}/{owner}" if builder else (owner or name)
+        model_cls = getattr(spec.fn, "model_class", None)
+        if model_cls is not None:
+            from keras_resnets.models.base import model_argument_names
+
+            names = model_argument_names(model_cls, builder)  # valid = names - fixed
+        else:
+            names = valid
+        signatures.setdefault(key, tuple(names))
+        arguments.append(
+            f"    {json.dumps(name)}: ({literal(owner)}, {json.dumps(key)}, {tuple(fixed)!r}),\n"
+        )
+    signature_lines = [f"    {json.dumps(k)}: {v!r},\n" for k, v in sorted(signatures.items())]
     return (
-        '"""Paper facts of the built-in models, generated from their registrations\n'
-        "by `python -m keras_resnets.registry` (do not edit; a test checks it).\n\n"
-        "`keras_resnets.registry.list_models` and `model_facts` read this table so\n"
-        'that listing models does not import keras.\n"""\n\n'
+        '"""Paper facts and arguments of the built-in models, generated from their\n'
+        "registrations by `python -m keras_resnets.registry` (do not edit; a test\n"
+        "checks it).\n\n"
+        "`keras_resnets.registry.list_models` and `model_facts` read `MODELS`, and a\n"
+        "config's `model:` arguments are checked against `ARGUMENTS`, so that listing\n"
+        'models and checking a config do not import keras.\n"""\n\n'
         "# fmt: off\n"
-        "MODELS = {\n" + "".join(lines) + "}\n"
+        "MODELS = {\n" + "".join(lines) + "}\n\n"
+        "# Keyword arguments of each model class (after its builder's), in signature order.\n"
+        "SIGNATURES = {\n" + "".join(signature_lines) + "}\n\n"
+        "# name -> (model class, SIGNATURES key, the arguments the name fixes)\n"
+        "ARGUMENTS = {\n" + "".join(arguments) + "}\n"
     )
 
 
@@ -158,20 +183,7 @@ def check_model_arguments(name, kwargs, *, prefix=""):
     owner, valid, fixed = _signature(spec)
     if valid is None:
         return
-    where = f"model {spec.name!r}" + (f" ({owner})" if owner else "")
-    for key in kwargs:
-        if key in fixed:
-            raise TypeError(
-                f"Argument `{prefix}{key}` is fixed by the model name {spec.name!r}. "
-                f"Build keras_resnets.{owner}(...) directly to set it, or pick "
-                f"another name from keras_resnets.list_models(). Valid arguments: "
-                f"{', '.join(valid)}."
-            )
-    unknown = [k for k in kwargs if k not in valid]
-    if unknown:
-        from keras_resnets.models.base import unknown_arguments_error
-
-        raise unknown_arguments_error(unknown, valid, where, prefix)
+    check_arguments(spec.name, kwargs, owner, valid, fixed, prefix=prefix)
 
 
 def family_specs():

@@ -3,6 +3,7 @@ made by hand (a ResNet-8: ResNet-20's layout with one block per stage; no
 training)."""
 
 import argparse
+import importlib.util
 import json
 import os
 import pathlib
@@ -17,6 +18,7 @@ import pytest
 from PIL import Image
 
 import keras_resnets
+from keras_resnets import cli
 from keras_resnets import data
 from keras_resnets import inference
 from keras_resnets.data import decode
@@ -240,11 +242,40 @@ def test_missing_run_folder_and_models(tmp_path, run_dir):
         keras_resnets.load_run(tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="holds no .keras model"):
         keras_resnets.load_run(tmp_path)
-    shutil.copy(run_dir / "last.keras", tmp_path / "last.keras")
-    with pytest.raises(FileNotFoundError, match=r"No model best.keras .*use which='last'"):
-        keras_resnets.load_run(tmp_path)
+    shutil.copy(run_dir / "best.keras", tmp_path / "best.keras")
+    with pytest.raises(FileNotFoundError, match=r"No model last.keras .*use which='best'"):
+        keras_resnets.load_run(tmp_path, which="last")
     with pytest.raises(ValueError, match=r"Expected one of \('best', 'last'\)"):
         keras_resnets.load_run(tmp_path, which="final")
+
+
+def test_a_run_without_best_keras_falls_back_to_last(tmp_path, run_dir, capsys):
+    """A run with no evaluated epoch (shorter than training.validation_freq)
+    has last.keras only: `which="best"` (the default of load_run, predict
+    and export) uses it and says so, in one line on the command line."""
+    from keras_resnets.inference.loading import RunFileWarning
+
+    shutil.copy(run_dir / "last.keras", tmp_path / "last.keras")
+    shutil.copy(run_dir / "preprocessing.json", tmp_path / "preprocessing.json")
+    with pytest.warns(RunFileWarning, match=r"has no best.keras .*using last.keras"):
+        run = keras_resnets.load_run(tmp_path)
+    assert pathlib.Path(run.model_path).name == "last.keras"
+    (tmp_path / "images").mkdir()
+    image = write_pngs(tmp_path / "images", random_images(1))[0]
+    for argv in (["predict", str(tmp_path), str(image)],
+                 ["export", str(tmp_path), str(tmp_path / "out.onnx"), "--format", "onnx"]):
+        if argv[0] == "export":
+            from keras_resnets.export import _ONNX_REQUIREMENTS
+
+            needed = _ONNX_REQUIREMENTS[keras.backend.backend()]
+            if any(importlib.util.find_spec(m) is None for m in needed):
+                continue  # test_export.py covers the converters
+        assert cli.main(argv) == 0
+        err = capsys.readouterr().err.strip()
+        assert err.splitlines() == [
+            f"keras-resnets: warning: '{tmp_path}' has no best.keras (no epoch of the run was "
+            "evaluated yet); using last.keras."
+        ], err
 
 
 def test_missing_or_incomplete_preprocessing(tmp_path, run_dir):

@@ -4,6 +4,7 @@ and its run."""
 import json
 import warnings
 
+from keras_resnets._argtypes import positive_int
 from keras_resnets.inference.images import IMAGE_FORMATS
 from keras_resnets.inference.loading import load_run
 
@@ -15,14 +16,14 @@ def add_predict_arguments(subparsers):
     )
     predict.add_argument("run", help="run folder of `keras-resnets train` (or a .keras in one)")
     predict.add_argument("images", nargs="+", help=f"image files ({IMAGE_FORMATS})")
-    predict.add_argument("--top-k", type=int, default=5, help="classes shown per image (default 5)")
+    predict.add_argument("--top-k", type=positive_int, default=5, help="classes shown per image (default 5)")
     which = predict.add_mutually_exclusive_group()
     which.add_argument("--best", dest="which", action="store_const", const="best",
                        help="use best.keras (the default)")
     which.add_argument("--last", dest="which", action="store_const", const="last",
                        help="use last.keras")
     predict.set_defaults(which="best")
-    predict.add_argument("--batch-size", type=int, default=32, help="images per model call")
+    predict.add_argument("--batch-size", type=positive_int, default=32, help="images per model call")
     predict.add_argument("--json", action="store_true", help="one JSON object per image and line")
     return predict
 

@@ -14,6 +14,27 @@ PREPROCESSING_KEYS = (
 WHICH = ("best", "last")
 
 
+class RunFileWarning(UserWarning):
+    """A run folder lacks the model asked for (`best.keras`) and its
+    `last.keras` is used instead; the command line prints it as one line."""
+
+
+def run_model_file(run_dir, which="best"):
+    """The `.keras` file of a run folder (or the `.keras` file given).
+
+    `which="best"` falls back to `last.keras`, with a `RunFileWarning`,
+    when the run has no `best.keras` (no epoch was evaluated yet).
+
+    Returns:
+        `(model file, run folder)` as `pathlib.Path`s.
+
+    Raises:
+        FileNotFoundError: no such folder, or neither model in it.
+        ValueError: a file that is not a `.keras` file.
+    """
+    return _model_path(run_dir, which)
+
+
 def load_run(run_dir, which="best"):
     """Loads a trained model with the preprocessing and class names of its run.
 
@@ -24,9 +45,10 @@ def load_run(run_dir, which="best"):
     Args:
         run_dir: a run folder written by `keras-resnets train`, or a `.keras`
             file inside one.
-        which: `"best"` (`best.keras`, the best validation accuracy) or
-            `"last"` (`last.keras`, the last epoch). Ignored when `run_dir`
-            is a `.keras` file.
+        which: `"best"` (`best.keras`, the best validation accuracy; a run
+            without one, where no epoch was evaluated yet, gives
+            `last.keras` with a `RunFileWarning`) or `"last"` (`last.keras`,
+            the last epoch). Ignored when `run_dir` is a `.keras` file.
 
     Returns:
         A `Predictor`.
@@ -82,6 +104,17 @@ def _model_path(run_dir, which):
             "`keras-resnets train` (holding best.keras / last.keras) or a .keras file."
         )
     model_path = path / f"{which}.keras"
+    fallback = path / "last.keras"
+    if which == "best" and not model_path.is_file() and fallback.is_file():
+        # A run with no evaluated epoch (shorter than training.validation_freq,
+        # or stopped before its first evaluation) has no best model yet.
+        warnings.warn(
+            f"{str(path)!r} has no best.keras (no epoch of the run was evaluated yet); "
+            "using last.keras.",
+            RunFileWarning,
+            stacklevel=3,
+        )
+        return fallback, path
     if not model_path.is_file():
         present = sorted(p.name for p in path.glob("*.keras") if not p.name.startswith("."))
         if present:

@@ -11,11 +11,11 @@ built here too; the per-block schedule lives in `models/stages.py`.
 """
 
 import dataclasses
-import difflib
 import inspect
 
 import keras
 
+from keras_resnets._registry import unknown_arguments_error  # noqa: F401  (re-exported)
 from keras_resnets.layers._utils import standardize_data_format
 from keras_resnets.layers.conv import make_batch_norm
 from keras_resnets.layers.conv import make_conv
@@ -328,36 +328,6 @@ def model_argument_names(cls, builder=None):
         names += cls.option_names()
     names += KERAS_MODEL_KWARGS
     return tuple(dict.fromkeys(names))
-
-
-def unknown_arguments_error(unknown, valid, owner, prefix=""):
-    """A TypeError naming the unknown keyword arguments, keras-style.
-
-    Args:
-        unknown: list of str, the unknown argument names.
-        valid: sequence of str, the valid argument names.
-        owner: str, what received them (e.g. "WideResNet").
-        prefix: str put before argument names (e.g. "model." in configs).
-
-    Returns:
-        A TypeError such as "Unknown argument `dropout` for WideResNet. Did
-        you mean `dropout_rate`? Valid arguments: depth, k, ...".
-    """
-    hints = []
-    for key in unknown:
-        close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.6)
-        if close:
-            hints.append((key, close[0]))
-    names = ", ".join(f"`{prefix}{k}`" for k in unknown)
-    plural = "s" if len(unknown) > 1 else ""
-    message = f"Unknown argument{plural} {names} for {owner}."
-    if len(unknown) == 1 and hints:
-        message += f" Did you mean `{prefix}{hints[0][1]}`?"
-    elif hints:
-        message += " Did you mean " + ", ".join(
-            f"`{prefix}{c}` for `{prefix}{k}`" for k, c in hints
-        ) + "?"
-    return TypeError(f"{message} Valid arguments: {', '.join(valid)}.")
 
 
 def check_model_kwargs(cls, kwargs, owner=None):

@@ -9,38 +9,41 @@ Public API: `load_config`, `Config`, `ConfigError`, `train`, `evaluate`,
 `training.evaluation`). A run goes down: `config` (YAML -> `Config`) ->
 `trainer.train` -> the data pipeline and `recipe` (model, optimizer, loss)
 -> `model.fit`.
+
+Names are resolved lazily (PEP 562): importing this package, or
+`training.config`, imports no keras, so a config is checked (and a typo
+reported) without starting a backend.
 """
 
-from keras_resnets.training.config import Config
-from keras_resnets.training.config import ConfigError
-from keras_resnets.training.config import ConfigTypeError
-from keras_resnets.training.config import config_from_dict
-from keras_resnets.training.config import load_config
-from keras_resnets.training.optimizers import SGD
-from keras_resnets.training.optimizers import SparseCategoricalCrossentropy
-from keras_resnets.training.schedules import CosineAnnealing
-from keras_resnets.training.schedules import MultiStepDecay
-from keras_resnets.training.schedules import OneCycle
-from keras_resnets.training.schedules import Warmup
-from keras_resnets.training.evaluation import evaluate
-from keras_resnets.training.trainer import TrainingDivergedError
-from keras_resnets.training.trainer import TrainingInterrupted
-from keras_resnets.training.trainer import train
+import importlib
 
-__all__ = [
-    "Config",
-    "ConfigError",
-    "ConfigTypeError",
-    "CosineAnnealing",
-    "MultiStepDecay",
-    "OneCycle",
-    "SGD",
-    "SparseCategoricalCrossentropy",
-    "TrainingDivergedError",
-    "TrainingInterrupted",
-    "Warmup",
-    "config_from_dict",
-    "evaluate",
-    "load_config",
-    "train",
-]
+_EXPORTS = {
+    "Config": "config",
+    "ConfigError": "config",
+    "ConfigTypeError": "config",
+    "config_from_dict": "config",
+    "load_config": "config",
+    "SGD": "optimizers",
+    "SparseCategoricalCrossentropy": "optimizers",
+    "CosineAnnealing": "schedules",
+    "MultiStepDecay": "schedules",
+    "OneCycle": "schedules",
+    "Warmup": "schedules",
+    "evaluate": "evaluation",
+    "TrainingDivergedError": "trainer",
+    "TrainingInterrupted": "trainer",
+    "train": "trainer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        module = importlib.import_module(f"keras_resnets.training.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'keras_resnets.training' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -176,10 +176,12 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
 
 
 class EpochLogger(keras.callbacks.Callback):
-    """Adds `learning_rate` (at the epoch's first iteration), `train_time`
-    (seconds of training steps) and `epoch_time` (with validation) to the
-    epoch logs, so the CSV log, TensorBoard and History record them, and
-    prints the time so far and left. Put it before the loggers.
+    """Adds `learning_rate` (at the epoch's first iteration; the printed line
+    shows it and the last iteration's, `lr: 0 -> 0.05` in a warm-up's first
+    epoch), `train_time` (seconds of training steps) and `epoch_time` (with
+    validation) to the epoch logs, so the CSV log, TensorBoard and History
+    record them, and prints the time so far and left. Put it before the
+    loggers.
 
     Args:
         schedule: float or `LearningRateSchedule` of the optimizer.
@@ -242,7 +244,12 @@ class EpochLogger(keras.callbacks.Callback):
             name = f"{self.val_label}_{key[4:]}" if key.startswith("val_") else key
             parts.append(f"{name}: {float(logs[key]):.4f}")
         if "learning_rate" in logs:
-            parts.append(f"lr: {logs['learning_rate']:.4g}")
+            # logs' learning_rate is the epoch's first iteration's (0 in a
+            # warm-up's first epoch); the line also shows its last one's.
+            last = epoch + 1 - 1 / max(self.steps_per_epoch, 1)  # the last iteration
+            start, end = logs["learning_rate"], self.learning_rate_at(last)
+            same = f"{start:.4g}" == f"{end:.4g}"
+            parts.append(f"lr: {start:.4g}" if same else f"lr: {start:.4g} -> {end:.4g}")
         return " - ".join(parts + [timing])
 
 

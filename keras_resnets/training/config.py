@@ -121,7 +121,9 @@ def config_from_dict(raw, overrides=(), *, path=None, check_paths=True):
                 f"Config section `{section}` must be a mapping. "
                 f"Received: {section}={raw[section]!r}"
             )
-    model = _build_model(raw.get("model"))
+    # The model first; a built-in model's name and arguments are checked
+    # against the generated index, so a typo costs no backend import.
+    model = _build_model(*_model_name(raw.get("model")))
     sections = {}
     for name, cls in SECTION_CLASSES.items():
         sections[name] = build_section(name, cls, raw.get(name, {}))
@@ -173,7 +175,9 @@ def apply_override(raw, item):
     node[parts[-1]] = value
 
 
-def _build_model(raw):
+def _model_name(raw):
+    """`(registered name, kwargs)` of the `model:` section, checked against
+    the model table without importing keras (`_registry.model_facts`)."""
     if not raw or "name" not in raw:
         raise ConfigError(
             "Missing required key `model.name`: a registry name such as "
@@ -184,19 +188,32 @@ def _build_model(raw):
         raise ConfigTypeError(
             f"`model.name` must be a string. Received: model.name={name!r}"
         )
-    from keras_resnets import registry
+    from keras_resnets._registry import model_facts
 
     try:
-        spec = registry.get_spec(name)
+        name = model_facts(name)["name"]
     except ValueError as e:
         raise ConfigError(f"model.name: {e}") from None
-    kwargs = {k: v for k, v in raw.items() if k != "name"}
-    # The registered constructor's signature, read without building it.
+    return name, {k: v for k, v in raw.items() if k != "name"}
+
+
+def _build_model(name, kwargs):
+    """The `ModelConfig`, its arguments checked against the registered
+    constructor's signature (nothing is built): a built-in model's from the
+    generated index (no keras), one registered at run time from its entry."""
+    from keras_resnets import _registry
+
+    indexed = _registry.indexed_arguments(name)
     try:
-        registry.check_model_arguments(spec.name, kwargs, prefix="model.")
+        if indexed is not None:
+            _registry.check_arguments(name, kwargs, *indexed, prefix="model.")
+        else:
+            from keras_resnets import registry
+
+            registry.check_model_arguments(name, kwargs, prefix="model.")
     except TypeError as e:
         raise ConfigError(str(e)) from None
-    return ModelConfig(name=spec.name, kwargs=kwargs)
+    return ModelConfig(name=name, kwargs=kwargs)
 
 
 def _resolve_source(source, path, check_paths):

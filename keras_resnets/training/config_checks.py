@@ -263,6 +263,6 @@ def check_values(config):
         raise ConfigTypeError("`model` must be a mapping")
     for key in ("max_trials", "executions_per_trial", "max_epochs", "factor",
                 "hyperband_iterations", "num_initial_points", "max_consecutive_failed_trials",
-                "max_params"):
+                "max_params", "final_epochs"):
         _positive(f"tuner.{key}", getattr(config.tuner, key), allow_none=True)
 

@@ -267,6 +267,9 @@ class TunerConfig:
         max_trials: trials to run (RandomSearch, BayesianOptimization; an
             upper bound for Hyperband).
         max_params: optional trainable-parameter budget.
+        final_epochs: epochs of the full run that `best_config.yaml`
+            describes; default: the epochs each trial trained (the search's
+            budget), which the file and the command then point out.
         executions_per_trial: trainings per trial (averaged).
         max_epochs, factor, hyperband_iterations: Hyperband.
         num_initial_points, alpha, beta: BayesianOptimization.
@@ -285,6 +288,7 @@ class TunerConfig:
     objective: str = "val_accuracy"
     max_trials: int = 10
     max_params: float | None = None
+    final_epochs: int | None = None
     executions_per_trial: int = 1
     max_epochs: int | None = None
     factor: int = 3

@@ -27,14 +27,23 @@ def evaluate(target, *, source=None, batch_size=None, which="last", verbose=0):
             `config.yaml` if present, else `source` with the inferred preset).
         source: data set (tfds name or path); defaults to the run's.
         batch_size: evaluation batch size.
-        which: `"last"` or `"best"`.
+        which: `"last"` or `"best"` (a run without `best.keras` uses
+            `last.keras`, with a warning).
 
     Returns:
         dict with `test_accuracy`, `test_error`, `test_loss`, `examples`.
     """
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
+        raise ValueError(
+            f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}"
+        )
     target = pathlib.Path(target)
     if target.is_dir():
-        model_path, run_dir = target / f"{which}.keras", target
+        from keras_resnets.inference.loading import run_model_file
+
+        model_path, run_dir = run_model_file(target, which)  # best: falls back to last
     else:
         model_path, run_dir = target, target.parent
     if not model_path.is_file():

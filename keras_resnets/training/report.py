@@ -201,8 +201,23 @@ def summary(metrics, run_dir):
     return (
         f"Finished {metrics['model']} on {metrics['dataset']}: {_accuracy_text(metrics)} "
         f"after {metrics['epochs']} epochs, {wall} wall time{speed}.\n"
-        f"Files in {run_dir}: metrics.json, log.csv, curves.png, last.keras, best.keras."
+        f"{files_line(run_dir)}"
     )
+
+
+SUMMARY_FILES = ("metrics.json", "log.csv", "curves.png", "last.keras", "best.keras")
+
+
+def files_line(run_dir):
+    """The files a run wrote (of `SUMMARY_FILES`), and why `best.keras` is
+    missing when it is."""
+    run_dir = pathlib.Path(run_dir)
+    present = [name for name in SUMMARY_FILES if (run_dir / name).is_file()]
+    line = f"Files in {run_dir}: {', '.join(present) or 'none'}."
+    if "best.keras" not in present and "last.keras" in present:
+        line += (" No best.keras: no epoch was evaluated (training.validation_freq); "
+                 "export, predict and load_run use last.keras.")
+    return line
 
 
 def interrupted_message(epoch_logger, backup_dir, epochs):

@@ -7,8 +7,8 @@ family: `WideResNetHyperModel`, `CifarResNetHyperModel`,
 `resolve_space` / `FAMILIES` (the search spaces each family module declares),
 `search(config)` (the work behind `keras-resnets tune`; its arguments are
 `cli.py`'s, its `tuner:` section a `keras_resnets.training.config.TunerConfig`),
-`tuner_class` / `recording_tuner` (keras-tuner classes) and
-`export_best_config`.
+`tuner_class` / `recording_tuner` (keras-tuner classes),
+`export_best_config` and `SearchFailedError` (no trial completed).
 
 Modules: `search_spaces` (hyperparameters, families), `hypermodels`,
 `search` (`search(config)`), `tuners` (keras-tuner classes), `results`
@@ -28,6 +28,7 @@ _EXPORTS = {
     "FractalNetHyperModel": "hypermodels",
     "HYPERMODELS": "hypermodels",
     "ParameterBudgetExceeded": "hypermodels",
+    "SearchFailedError": "results",
     "get_hypermodel": "hypermodels",
     "FAMILIES": "search_spaces",
     "Hyperparameter": "hyperparameters",

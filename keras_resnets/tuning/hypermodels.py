@@ -278,6 +278,14 @@ class ResidualHyperModel(keras_tuner.HyperModel):
         args = args[1:]
         if callable(x) and not hasattr(x, "element_spec") and not hasattr(x, "shape"):
             data = x(batch_size)
+            missing = [a for a in ("train", "validation", "steps_per_epoch") if not hasattr(data, a)]
+            if missing:
+                raise TypeError(
+                    "A data callable `x(batch_size)` must return a keras_resnets.data.Datasets "
+                    "(as data.build_datasets(source, batch_size=batch_size, ...) does), with "
+                    f"`train`, `validation` and `steps_per_epoch`. Received: a "
+                    f"{type(data).__name__} without {', '.join(missing)}"
+                )
             x = data.train
             kwargs.setdefault("validation_data", data.validation)
             kwargs.setdefault("steps_per_epoch", data.steps_per_epoch)

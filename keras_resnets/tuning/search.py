@@ -32,8 +32,18 @@ search_config.yaml   the resolved config the search ran with
 tuner/<project>/     keras-tuner's state: trials, checkpoints, oracle (resume)
 results.csv          one row per trial: trial, status, val accuracy, params, time, hps
 results.md           the same as a markdown table, best first
-best_config.yaml     the best trial as a config for `keras-resnets train`
+best_config.yaml     the best completed trial as the config of a full run
 ```
+
+`best_config.yaml` is a recipe, not a copy of the search: the search's budget
+(`data.train_limit`, `test_limit`, `validation_size`, `training.steps_per_epoch`)
+is left out, so `keras-resnets train best_config.yaml` trains on every
+training image and reports the test set; `training.epochs` is
+`tuner.final_epochs` (default: the trials' epochs, and the command says so);
+`data.source` is written as typed (a relative path stays relative); the run
+folder is named after the model (`runs/wrn-16-4_cifar10_tuned`). A search in
+which no trial completed raises `SearchFailedError` (the CLI: one line, exit
+status 1) and writes no best config.
 
 The best config names the trial's architecture by its paper-table registry
 name when it has one (`wrn-16-4`), else by the family's generic name with
@@ -134,11 +144,14 @@ def search(config, *, verbose=None):
 
     Returns:
         dict with `output_dir`, `rows` (the results table), `best` (the best
-        row or None) and `best_config` (path or None).
+        completed row) and `best_config` (its path).
 
     Raises:
         ConfigError (ValueError): bad `tuner` section, search space, tuner
             name, or data without a validation split; all before any trial.
+        SearchFailedError (RuntimeError): no trial completed (each failed
+            or was pruned); one line with the counts and the first error,
+            and no best_config.yaml.
     """
     import keras
 
@@ -187,24 +200,39 @@ def _search(config, tuner, context, verbose):
     kt = tuners.make_tuner(config, hypermodel, directory=out / "tuner",
                            distribution_strategy=context.strategy)
     fit_verbose = t.verbose if verbose is None else verbose
-    kt.search(
-        datasets,
-        verbose=fit_verbose if tuner.verbose is None else tuner.verbose,
-        validation_freq=t.validation_freq,
-    )
+    stopped = None
+    try:
+        kt.search(
+            datasets,
+            verbose=fit_verbose if tuner.verbose is None else tuner.verbose,
+            validation_freq=t.validation_freq,
+        )
+    except RuntimeError as e:  # keras-tuner's max_consecutive_failed_trials
+        if not str(e).startswith("Number of consecutive failures"):
+            raise
+        stopped = (f"the search stopped after tuner.max_consecutive_failed_trials="
+                   f"{kt.oracle.max_consecutive_failed_trials} failed trials in a row")
     rows = results_lib.results_table(kt, hypermodel)
     results_lib.write_results(rows, out)
     print(results_lib.format_markdown(rows))
-    best_path, best = None, None
-    completed = [r for r in rows if r["status"] == "completed" and r["objective"] is not None]
-    if completed:
-        best = completed[0]
-        best_path = results_lib.export_best_config(
-            resolved, hypermodel, best, out / "best_config.yaml", objective=tuner.objective
-        )
-        print(f"Best trial {best['trial']}: {tuner.objective}={best['objective']:.4f}, "
-              f"{best['params']} parameters; training config: {best_path}")
-    else:
-        print("No trial completed: no best_config.yaml written.")
-    return {"output_dir": str(out), "rows": rows, "best": best,
-            "best_config": str(best_path) if best_path else None}
+    best_path = out / "best_config.yaml"
+    try:
+        best = results_lib.best_completed(rows, max_params=tuner.max_params,
+                                          where=out / "results.csv")
+    except results_lib.SearchFailedError as e:
+        best_path.unlink(missing_ok=True)  # never a best config of another search
+        if stopped:
+            raise results_lib.SearchFailedError(f"{str(e)[:-1]}; {stopped}.") from None
+        raise
+    unfinished = len(rows) - sum(r["status"] == "completed" for r in rows)
+    if unfinished or stopped:
+        print(f"{unfinished} of {len(rows)} trials did not complete (failed or pruned; "
+              f"see {out / 'results.csv'}){'; ' + stopped if stopped else ''}.")
+    results_lib.export_best_config(config, hypermodel, best, best_path, objective=tuner.objective)
+    print(f"Best trial {best['trial']}: {tuner.objective}={best['objective']:.4f}, "
+          f"{best['params']} parameters; training config (a full run): {best_path}")
+    if not tuner.final_epochs:
+        epochs = best["hyperparameters"].get("epochs", hypermodel.space["epochs"].default)
+        print(f"{best_path} trains for the trials' {epochs} epochs; set tuner.final_epochs "
+              "(or train it with --epochs N) for a full run.")
+    return {"output_dir": str(out), "rows": rows, "best": best, "best_config": str(best_path)}

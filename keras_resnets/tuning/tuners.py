@@ -42,6 +42,12 @@ def _count(n):
     return f"{n:g}"
 
 
+def one_line_error(error):
+    """`Type: message` of an exception on one line (a failed trial's record)."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
 def _tuner_config_module():
     """keras-tuner's internal config (its `DEBUG` prints the traceback of
     every failed trial); None if a keras-tuner version moved it."""
@@ -55,10 +61,11 @@ def _tuner_config_module():
 
 def recording_tuner(base):
     """`base` (a keras_tuner tuner class) with `run_trial` writing each
-    trial's parameters, time and status (completed / pruned / failed) to its
-    trial folder, one line instead of a traceback per pruned trial, and
-    without keras-tuner's unconditional tensorboard import on the TensorFlow
-    backend when no TensorBoard callback is used."""
+    trial's parameters, time and status (completed / pruned / failed, with
+    the error of a failed one) to its trial folder, one line instead of a
+    traceback per pruned trial, and without keras-tuner's unconditional
+    tensorboard import on the TensorFlow backend when no TensorBoard callback
+    is used."""
     from keras_resnets.tuning.hypermodels import ParameterBudgetExceeded
 
     class RecordingTuner(base):
@@ -70,7 +77,7 @@ def recording_tuner(base):
                 super()._configure_tensorboard_dir(callbacks, trial, execution)
 
         def run_trial(self, trial, *args, **kwargs):
-            start, status = time.time(), "failed"
+            start, status, error = time.time(), "failed", None
             try:
                 result = super().run_trial(trial, *args, **kwargs)
                 status = "completed"
@@ -78,6 +85,9 @@ def recording_tuner(base):
             except ParameterBudgetExceeded:
                 status = "pruned"
                 self._prune(trial)
+                raise
+            except Exception as e:  # keras-tuner marks the trial failed (and prints it)
+                error = one_line_error(e)
                 raise
             finally:
                 folder = pathlib.Path(self.get_trial_dir(trial.trial_id))
@@ -87,6 +97,8 @@ def recording_tuner(base):
                     "params": self.hypermodel.last_params,
                     "time_s": round(time.time() - start, 3),
                 }
+                if error is not None:
+                    record["error"] = error
                 (folder / TRIAL_RECORD).write_text(json.dumps(record))
 
         def _prune(self, trial):

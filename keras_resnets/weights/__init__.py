@@ -86,6 +86,51 @@ def _is_own_weights_file(path):
     return any(n.startswith(("res_net_block", "pre_act_block")) for n in names)
 
 
+HDF5_SUFFIXES = (".h5", ".hdf5")
+
+
+def _check_weights_file(weights):
+    """A `weights` path must exist, and an HDF5 name must hold HDF5: one
+    ValueError naming the file and what is expected (before the model's
+    layout is judged, which would name the wrong cause)."""
+    path = os.fspath(weights)
+    expected = (
+        "Expected a Keras .weights.h5 (model.save_weights), a keras.applications .h5 "
+        "file, or a torchvision/timm checkpoint (.pth, .pt, .bin, .safetensors)"
+    )
+    if not os.path.isfile(path):
+        raise ValueError(
+            "`weights` must be None, 'imagenet', the name of packaged weights or the path "
+            f"to an existing weights file. Received: weights={path!r} (no such file)"
+        )
+    if is_torch_checkpoint(path):
+        return  # read_checkpoint judges the file first
+    try:
+        import h5py
+
+        is_hdf5 = h5py.is_hdf5(path)
+    except ImportError:  # h5py comes with keras; without it keras judges
+        return
+    if not is_hdf5:
+        kind = "an HDF5 file" if path.lower().endswith(HDF5_SUFFIXES) else "a weights file"
+        raise ValueError(f"weights={path!r} is not {kind}. {expected}.")
+
+
+def _load_own_weights(model, path):
+    """`model.load_weights` of a `.weights.h5` saved from our models; a file
+    of another architecture is one ValueError."""
+    try:
+        model.load_weights(path)
+    except Exception as error:  # keras raises ValueError, KeyError, ...
+        lines = str(error).strip().splitlines()
+        said = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+        raise ValueError(
+            f"The weights file {path!r} does not fit this {type(model).__name__} "
+            f"({model.name}): it was saved from another architecture or configuration. "
+            f"Keras said: {said}"
+        ) from None
+
+
 def load_weights(model, weights):
     """Loads `weights` into `model`, dispatching on what `weights` is.
 
@@ -98,10 +143,16 @@ def load_weights(model, weights):
 
     Raises:
         ValueError / TypeError: `weights` does not fit `model`, with what
-            would.
+            would; a path that does not exist or whose content is not the
+            format its name says is one ValueError naming the file and the
+            formats expected (before the model's layout is judged).
     """
     if weights is None:
         return
+    if isinstance(weights, (str, os.PathLike)) and weights != "imagenet" and not (
+        is_weights_tag(weights)
+    ):
+        _check_weights_file(weights)
     if is_torch_checkpoint(weights):
         load_torch_checkpoint(model, weights)
         return
@@ -124,6 +175,6 @@ def load_weights(model, weights):
         and os.path.isfile(weights)
         and _is_own_weights_file(weights)
     ):
-        model.load_weights(os.fspath(weights))
+        _load_own_weights(model, os.fspath(weights))
         return
     load_keras_applications_weights(model, weights)

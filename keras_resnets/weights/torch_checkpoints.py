@@ -101,6 +101,12 @@ def _unwrap(state, path):
     return state
 
 
+def _reason(error):
+    """The first line of an error's message (or its type)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def read_checkpoint(path):
     """Reads a PyTorch state dict as `{key: numpy array}`.
 
@@ -115,7 +121,8 @@ def read_checkpoint(path):
 
     Raises:
         ImportError: the package that reads the format is not installed.
-        ValueError: no such file, unknown suffix, or not a state dict.
+        ValueError: no such file, unknown suffix, a file that is not in its
+            suffix's format, or not a state dict (one line naming the file).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -132,7 +139,14 @@ def read_checkpoint(path):
                 f"Reading {path!r} needs the `safetensors` package (not PyTorch): "
                 "pip install safetensors (or pip install 'keras_resnets[weights]')."
             ) from error
-        return _unwrap(dict(load_file(path)), path)
+        try:
+            state = load_file(path)
+        except Exception as error:  # safetensors' SafetensorError, OSError
+            raise ValueError(
+                f"weights={path!r} is not a readable .safetensors file ({_reason(error)}). "
+                "Expected a state dict saved with safetensors (e.g. a timm model.safetensors)."
+            ) from None
+        return _unwrap(dict(state), path)
     if lower.endswith(PICKLE_SUFFIXES):
         try:
             import torch
@@ -143,7 +157,17 @@ def read_checkpoint(path):
                 "model on the Hugging Face Hub) or convert it once where PyTorch is "
                 "installed: safetensors.torch.save_file(torch.load(path), 'x.safetensors')."
             ) from error
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # UnpicklingError, RuntimeError, EOFError...
+            # Never weights_only=False (what torch's message suggests): that
+            # runs whatever code a pickle holds.
+            raise ValueError(
+                f"weights={path!r} is not a PyTorch checkpoint that loads safely: "
+                f"torch.load(weights_only=True) cannot read it ({type(error).__name__}). "
+                "Expected a state dict of tensors, as torchvision/timm publish and "
+                "torch.save(model.state_dict(), path) writes."
+            ) from None
         state = _unwrap(state, path)
         return {
             k: _to_numpy(v) if isinstance(v, torch.Tensor) else np.asarray(v)
@@ -347,8 +371,9 @@ def load_torch_checkpoint(model, weights):
     Example:
     >>> model = create_model("resnet-18", weights="resnet18-f37072fd.pth")
     """
+    state = read_checkpoint(weights)  # a file that is no checkpoint: say so first
     check_supported(model)
-    pairs = match_state_dict(model, read_checkpoint(weights))
+    pairs = match_state_dict(model, state)
     norms = {}
     for variable, value, kind, _, layer in pairs:
         if kind in ("gamma", "variance"):  # set together, epsilon matched

@@ -229,3 +229,49 @@ def test_depth_mismatch(v1_top):
     _, path = v1_top
     with pytest.raises(ValueError, match=r"does not fit keras.applications.ResNet101\("):
         keras_resnets.create_model("resnet-101", input_shape=(SIZE, SIZE, 3), weights=path)
+
+
+# === A file that is no checkpoint names itself and what was expected (issue 27) ===
+
+
+@pytest.mark.parametrize(
+    "file_name, message",
+    [
+        ("x.weights.h5", r"weights='.*x\.weights\.h5' is not an HDF5 file\. Expected a Keras "
+                         r"\.weights\.h5 \(model\.save_weights\), a keras\.applications \.h5 file"),
+        ("x.safetensors", r"weights='.*x\.safetensors' is not a readable \.safetensors file "
+                          r"\(.*header.*\)\. Expected a state dict saved with safetensors"),
+        ("x.pth", r"weights='.*x\.pth' is not a PyTorch checkpoint that loads safely: "
+                  r"torch\.load\(weights_only=True\) cannot read it \(UnpicklingError\)"),
+        ("x.bin", r"weights='.*x\.bin' is not a PyTorch checkpoint that loads safely"),
+        ("x.data", r"weights='.*x\.data' is not a weights file\. Expected"),
+        ("missing.pth", r"path to an existing weights file\. Received: weights='.*missing\.pth' "
+                        r"\(no such file\)"),
+    ],
+)
+@pytest.mark.parametrize("model_name", ["resnet-18", "resnet-20"])
+def test_random_bytes_are_named_as_no_checkpoint(tmp_path, model_name, file_name, message):
+    """Random bytes under a checkpoint's name: one line naming the file, for
+    a model in the checkpoints' layout (resnet-18) and one that is not
+    (resnet-20), never the layout or torch's `weights_only=False` advice."""
+    if file_name.endswith((".pth", ".bin")):
+        pytest.importorskip("torch")  # without it: an ImportError naming PyTorch
+    if file_name.endswith(".safetensors"):
+        pytest.importorskip("safetensors")
+    path = tmp_path / file_name
+    if not file_name.startswith("missing"):
+        path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    kwargs = {"input_shape": (SIZE, SIZE, 3)} if model_name == "resnet-18" else {}
+    with pytest.raises(ValueError, match=message) as info:
+        keras_resnets.create_model(model_name, weights=str(path), **kwargs)
+    text = str(info.value)
+    assert "\n" not in text and "weights_only=False" not in text
+    assert "layout" not in text and "exist only for" not in text
+
+
+def test_own_weights_of_another_architecture(tmp_path):
+    source = keras_resnets.create_model("resnet-20", num_classes=4, input_shape=(16, 16, 3))
+    path = str(tmp_path / "r20.weights.h5")
+    source.save_weights(path)
+    with pytest.raises(ValueError, match=r"does not fit this ResNet .*Keras said"):
+        keras_resnets.create_model("resnet-32", weights=path, num_classes=4, input_shape=(16, 16, 3))

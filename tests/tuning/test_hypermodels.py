@@ -392,3 +392,57 @@ def test_declared_rules_and_families():
         })
     # A declared family without a named HyperModel subclass still gets one.
     assert type(hypermodels.get_hypermodel("wrn")) is hypermodels.WideResNetHyperModel
+
+
+# === Failed trials (issue 27) ===
+
+
+def test_a_data_callable_must_return_datasets():
+    """`fit(hp, model, x)` with a callable `x`: it must return a
+    `data.Datasets`; a dict is a TypeError that says so (not an
+    AttributeError from deep inside the trial)."""
+    hm = hypermodels.WideResNetHyperModel(search_space={"depth": 10, "k": 1}, input_shape=(8, 8, 3))
+    hp = keras_tuner.HyperParameters()
+    model = hm.build(hp)
+    with pytest.raises(TypeError, match="must return a keras_resnets.data.Datasets.*Received: a dict"):
+        hm.fit(hp, model, lambda batch_size: {"train": None, "validation": None})
+
+
+class _FailingFit(hypermodels.WideResNetHyperModel):
+    def fit(self, hp, model, *args, **kwargs):
+        return {}["train"]  # a KeyError, as a broken data function gives
+
+
+def test_failed_and_pruned_trials_are_recorded_and_no_best_is_claimed(tmp_path):
+    from keras_resnets.tuning import results
+
+    # k=1 (77,850 parameters) fits the budget and fails in fit; k >= 2 is pruned.
+    hm = _FailingFit(search_space={"depth": 10, "k": {"min": 1, "max": 4}}, input_shape=(8, 8, 3),
+                     max_params=200_000)
+    tuner = tuners.recording_tuner(keras_tuner.RandomSearch)(
+        hm, objective="val_accuracy", max_trials=4, seed=0, directory=str(tmp_path),
+        max_consecutive_failed_trials=5,
+    )
+    tuner.search(verbose=0)
+    rows = results.results_table(tuner, hm)
+    statuses = sorted({r["status"] for r in rows})
+    assert statuses == ["failed", "pruned"], rows
+    for row in rows:
+        if row["status"] == "failed":
+            assert row["error"] == "KeyError: 'train'"
+        else:
+            assert row["error"] is None and row["params"] > 200_000
+    with pytest.raises(results.SearchFailedError) as info:
+        results.best_completed(rows, max_params=hm.max_params, where=tmp_path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("No trial of the search completed, so there is no best configuration")
+    assert "failed (trial" in message and "KeyError: 'train'" in message
+    assert "pruned before training (parameters > max_params 200k" in message
+    # keras-tuner's own "best" falls back to unfinished trials; ours never does.
+    assert tuner.get_best_hyperparameters(1)
+    write_dir = tmp_path / "results"
+    write_dir.mkdir()
+    results.write_results(rows, write_dir)
+    assert "failed: KeyError: 'train'" in (write_dir / "results.md").read_text()
+    assert "KeyError: 'train'" in (write_dir / "results.csv").read_text()

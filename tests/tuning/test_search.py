@@ -69,6 +69,10 @@ def test_two_trial_search_resumes_and_exports_a_training_config(tmp_path, capsys
     assert best.model.name == "wrn"
     assert (best.model.kwargs["depth"], best.model.kwargs["k"]) == (10, 1)
     assert best.tuner == TunerConfig() and best.training.batch_size == 64 and best.training.epochs == 1
+    # A full run: the search's limits and hold-out stay in search_config.yaml.
+    assert (best.data.train_limit, best.data.test_limit, best.data.validation_size) == (None, None, 0)
+    assert best.training.output_dir == "runs/wrn_depth10_k1_cifar10-jpg_tuned"
+    assert "epochs; set tuner.final_epochs" in printed
     assert best.optimizer.learning_rate == pytest.approx(float(rows[0]["learning_rate"]))
 
     # The same command again: the finished trials are not repeated.
@@ -81,7 +85,8 @@ def test_two_trial_search_resumes_and_exports_a_training_config(tmp_path, capsys
     # The exported config trains the trial's architecture and claims no paper error.
     run = tmp_path / "train_run"
     code = cli.main(["train", str(out / "best_config.yaml"), "--output", str(run),
-                     "--set", "training.steps_per_epoch=2", "--set", "training.tensorboard=false"])
+                     "--set", "training.steps_per_epoch=2", "--set", "training.tensorboard=false",
+                     "--set", "data.test_limit=128"])
     assert code == 0 and (run / "metrics.json").is_file()
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["trainable_params"] == 77850 and metrics["paper_error"] is None
@@ -219,3 +224,79 @@ def test_exported_best_config_never_contradicts_itself(tmp_path):
             assert (kwargs["depth"], kwargs["k"]) == (10, 1)
         else:
             assert "depth" not in kwargs and "k" not in kwargs and kwargs["dropout_rate"] == 0.0
+
+
+# === Issue 27: no success from failed trials; the best config is a full run ===
+
+
+def _tiny_config(tmp_path, **tuner):
+    from tests.testing import make_npz
+
+    make_npz(tmp_path / "tiny.npz")
+    raw = yaml.safe_load(_config(tmp_path, **tuner).read_text())
+    raw["data"] = {"source": str(tmp_path / "tiny.npz"), "validation_size": 32,
+                   "cache_dir": str(tmp_path / "cache")}
+    path = tmp_path / "tiny_tune.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_search_without_a_completed_trial_fails_in_one_line(tmp_path, capsys):
+    """Every trial pruned (WRN-10-1 with 4 classes: 77.5k parameters > 1000): exit
+    status 1, one line naming why, and no best_config.yaml."""
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "best_config.yaml").write_text("# from an earlier search\n")
+    path = _tiny_config(tmp_path, max_params=1000, overwrite=True)
+    assert cli.main(["tune", str(path), "--output", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("keras-resnets: error: No trial of the search completed")
+    assert "2 pruned before training (parameters > max_params 1k; the smallest had 77.5k" in err
+    assert not (out / "best_config.yaml").exists()
+    with (out / "results.csv").open() as f:
+        assert {r["status"] for r in csv.DictReader(f)} == {"pruned"}
+
+
+def test_exported_config_is_the_recipe_of_a_full_run(tmp_path):
+    """The search's budget (limits, hold-out, steps, the trials' epochs, the
+    limited data's statistics) stays out of best_config.yaml; the run
+    folder is named after the model."""
+    raw = yaml.safe_load(_config(tmp_path, final_epochs=200).read_text())
+    raw["data"].update(source="cifar10")
+    raw["training"]["steps_per_epoch"] = 3
+    config = config_from_dict(raw)
+    hm = search.make_hypermodel(config, num_classes=10)
+    hps = {"depth": 10, "k": 1, "dropout_rate": 0.0, "learning_rate": 0.05}
+    row = {"trial": "1", "objective": 0.5, "params": 77850, "hyperparameters": hps}
+    path = results.export_best_config(config, hm, row, tmp_path / "best_config.yaml")
+    best = load_config(path)
+    assert (best.data.train_limit, best.data.test_limit, best.data.validation_size) == (None, None, 0)
+    assert best.data.mean is None and best.data.std is None and best.data.source == "cifar10"
+    assert best.training.steps_per_epoch is None and best.training.epochs == 200
+    assert best.training.output_dir == "runs/wrn_depth10_k1_cifar10_tuned"
+    assert best.optimizer.learning_rate == 0.05 and best.tuner == TunerConfig()
+    header = path.read_text().split("\nmodel:")[0]
+    assert "the search's budget (1 epochs per trial, train_limit=256, test_limit=128, " \
+        "validation_size=128, steps_per_epoch=3) is in search_config.yaml" in header
+    assert "final_epochs" not in header
+
+    # Without tuner.final_epochs the trials' epochs stay, and the header says so.
+    config = config_from_dict({**raw, "tuner": {**raw["tuner"], "final_epochs": None}})
+    hps = {"depth": 16, "k": 4, "dropout_rate": 0.0, "learning_rate": 0.05}
+    row = {"trial": "2", "objective": 0.5, "params": 2748890, "hyperparameters": hps}
+    path = results.export_best_config(config, hm, row, tmp_path / "best_config.yaml")
+    best = load_config(path)
+    assert best.training.epochs == 1 and best.training.output_dir == "runs/wrn-16-4_cifar10_tuned"
+    assert "training.epochs: 1 is the trials' budget (tuner.final_epochs was not set)" in path.read_text()
+
+
+def test_exported_source_stays_relative(tmp_path, monkeypatch):
+    npz = tmp_path / "data" / "tiny.npz"
+    npz.parent.mkdir()
+    npz.write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    assert results.portable_source(str(npz)) == os.path.join("data", "tiny.npz")
+    assert results.portable_source("cifar10") == "cifar10"
+    assert results.run_name({"name": "wrn-16-4", "dropout_rate": 0.3}, "data/tiny.npz") == \
+        "wrn-16-4_tiny_tuned"

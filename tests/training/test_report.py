@@ -1,0 +1,38 @@
+"""What a run prints at its end and per epoch (issue 27): the files it
+really wrote, and the learning rate of a warm-up's first epoch."""
+
+from keras_resnets.training import callbacks as callbacks_lib
+from keras_resnets.training import report
+from keras_resnets.training import schedules
+
+
+def test_files_line_lists_what_was_written(tmp_path):
+    for name in ("metrics.json", "log.csv", "last.keras"):
+        (tmp_path / name).write_text("x")
+    line = report.files_line(tmp_path)
+    assert line.startswith(f"Files in {tmp_path}: metrics.json, log.csv, last.keras.")
+    assert "curves.png" not in line
+    assert "No best.keras: no epoch was evaluated (training.validation_freq); export, " \
+        "predict and load_run use last.keras." in line
+    (tmp_path / "best.keras").write_text("x")
+    (tmp_path / "curves.png").write_text("x")
+    assert report.files_line(tmp_path) == (
+        f"Files in {tmp_path}: metrics.json, log.csv, curves.png, last.keras, best.keras."
+    )
+
+
+def test_warmup_epoch_line_shows_the_rate_it_reaches():
+    """A linear warm-up starts at 0: the epoch line shows the first and last
+    iteration's rates (log.csv keeps the first)."""
+    schedule = schedules.Warmup(schedules.MultiStepDecay(0.1, [1000]), warmup_steps=20)
+    logger = callbacks_lib.EpochLogger(schedule, 10, epochs=3, line="full")
+    logger.on_epoch_begin(0)
+    logs = {"loss": 1.0}
+    logger.on_epoch_end(0, logs)
+    assert logs["learning_rate"] == 0.0
+    line = logger.format_line(0, logs)
+    assert "lr: 0 -> 0.045" in line, line
+    logger.on_epoch_begin(2)
+    logs = {"loss": 1.0}
+    logger.on_epoch_end(2, logs)
+    assert "- lr: 0.1 - elapsed" in logger.format_line(2, logs)  # constant: one value
