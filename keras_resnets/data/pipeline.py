@@ -2,6 +2,8 @@
 (the presets and statistics are `presets.py`'s, shared with
 `numpy_pipeline.py`)."""
 
+import random
+
 import tensorflow as tf
 
 from keras_resnets.data import augment
@@ -80,7 +82,9 @@ def make_dataset(
         drop_remainder: bool, drop the last partial batch (needed for some
             distribution strategies).
         shuffle_buffer: int, shuffle buffer size. Defaults to the whole data
-            set for arrays and 10,000 examples for a `tf.data.Dataset`.
+            set for arrays and 10,000 examples for a `tf.data.Dataset`. A
+            repeating stream of arrays permutes each whole pass `p` by
+            `(seed, p)` alone instead (`_example_order`).
         repeat: bool, repeat forever (use with `steps_per_epoch`).
         augment_on: `"host"` (default): the batches are preprocessed here,
             float32. `"device"` (presets cifar, svhn, none): the batches are
@@ -123,7 +127,15 @@ def make_dataset(
             "Invalid value received for argument `start_batch`. Expected an int >= 0. "
             f"Received: start_batch={start_batch!r}"
         )
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)
+    # A repeating stream is the same for every iterator of the dataset (JAX
+    # and PyTorch fits iterate it once to build the model, then again to
+    # train) and continues exactly from `start_batch`: its augmentation seeds
+    # are not re-drawn per iterator and each pass's order comes from
+    # (seed, pass) alone (`_example_order`). A finite dataset draws anew each
+    # time it is iterated (each epoch of a `fit` without steps_per_epoch).
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=not repeat).batch(2)
     augment_kwargs = dict(
         preset=preset,
         training=training,
@@ -145,14 +157,10 @@ def make_dataset(
 
     if not is_dataset and images.dtype.kind not in "USO" and element_fn is None:
         # Fast path: shuffle indices, gather whole batches, augment batches.
-        count = len(images)
         images_t = tf.constant(images)
         labels_t = tf.constant(labels)
-        ds = tf.data.Dataset.range(count)
-        if training:
-            ds = ds.shuffle(shuffle_buffer or count, seed=seed)
-        if repeat:
-            ds = ds.repeat()
+        ds = _example_order(len(images), training=training, repeat=repeat, seed=seed,
+                            shuffle_buffer=shuffle_buffer)
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
         if start_batch:
             ds = ds.skip(start_batch)
@@ -163,14 +171,15 @@ def make_dataset(
     else:
         if is_dataset:
             ds = images
-            buffer = shuffle_buffer or 10_000
+            if training:
+                ds = ds.shuffle(shuffle_buffer or 10_000, seed=seed)
+            if repeat:
+                ds = ds.repeat()
         else:
-            ds = tf.data.Dataset.from_tensor_slices((images, labels))
-            buffer = shuffle_buffer or len(images)
-        if training:
-            ds = ds.shuffle(buffer, seed=seed)
-        if repeat:
-            ds = ds.repeat()
+            paths_t, labels_t = tf.constant(images), tf.constant(labels)
+            ds = _example_order(len(images), training=training, repeat=repeat, seed=seed,
+                                shuffle_buffer=shuffle_buffer)
+            ds = ds.map(lambda i: (tf.gather(paths_t, i), tf.gather(labels_t, i)))
         if start_batch:
             ds = ds.skip(start_batch * batch_size)
         if not is_dataset and images.dtype.kind in "USO":
@@ -183,6 +192,31 @@ def make_dataset(
         ds = tf.data.Dataset.zip((ds, seeds))
         ds = ds.map(batch_fn, num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
+
+
+def _example_order(count, *, training, repeat, seed, shuffle_buffer=None):
+    """Example indices, one pass over the `count` examples after another.
+
+    Repeating (training) stream: pass `p` is the permutation
+    `stateless_shuffle(range(count), (seed, p))`, a function of the seed and
+    the pass alone, the same for every iterator of the dataset and for a
+    resumed run (`start_batch`). A finite training set is shuffled anew each
+    time it is iterated (`shuffle_buffer`, default the whole set).
+    """
+    order = tf.data.Dataset.range(count)
+    if not training:
+        return order.repeat() if repeat else order
+    if not repeat:
+        return order.shuffle(shuffle_buffer or count, seed=seed)
+    passes = tf.data.Dataset.counter()
+    seed = tf.constant(seed, tf.int64)
+
+    def one_pass(index):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count, dtype=tf.int64), seed=tf.stack([seed, index]))
+        return tf.data.Dataset.from_tensor_slices(order)
+
+    return passes.flat_map(one_pass)
 
 
 def _read_image(path, label):

@@ -172,3 +172,39 @@ def test_errors():
         data.make_dataset(
             images, labels, batch_size=2, training=True, preset="imagenet", scale_range=(300, 200)
         )
+
+
+# === A stream that resumes (issue 24) ===
+
+
+def _stream(make, start, count, peek=False):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (40, 8, 8, 3)).astype("uint8")
+    y = np.arange(40) % 4
+    ds = make(x, y, batch_size=8, training=True, seed=3, repeat=True, drop_remainder=True,
+              padding_mode="reflect", start_batch=start)
+    if hasattr(ds, "as_numpy_iterator"):
+        if peek:  # what a JAX/PyTorch fit does before training: one look
+            next(ds.as_numpy_iterator())
+        it = ds.as_numpy_iterator()
+        return [next(it) for _ in range(count)]
+    return [ds[i] for i in range(count)]
+
+
+@pytest.mark.parametrize("loader", ["tf", "numpy"])
+@pytest.mark.parametrize("peek", [False, True])
+def test_start_batch_continues_the_stream_exactly(loader, peek):
+    """Batches 7.. of a stream from `start_batch=7` are the stream's own,
+    to the bit (order and augmentation), also after another iterator."""
+    if loader == "tf":
+        from keras_resnets.data.pipeline import make_dataset
+    else:
+        from keras_resnets.data.numpy_pipeline import make_dataset
+    whole = _stream(make_dataset, 0, 12)
+    resumed = _stream(make_dataset, 7, 5, peek=peek)
+    for (x1, y1), (x2, y2) in zip(whole[7:], resumed):
+        np.testing.assert_array_equal(x1, x2)
+        np.testing.assert_array_equal(y1, y2)
+    labels = np.concatenate([y for _, y in whole[:5]])  # pass 1: 40 examples once each
+    assert sorted(np.bincount(labels)) == [10, 10, 10, 10]
+    assert not np.array_equal(whole[0][1], whole[5][1])  # pass 2 has another order
