@@ -89,3 +89,20 @@ def register_keras_objects_with_keras():
         _register()
     elif not any(isinstance(f, _KerasImportHook) for f in sys.meta_path):
         sys.meta_path.insert(0, _KerasImportHook())
+
+
+def lazy_exports(package, exports):
+    """PEP 562 `__getattr__` and `__dir__` for a package whose public names
+    live in its submodules (`exports`: `{name: submodule}`), imported only
+    when a name is first used."""
+
+    def __getattr__(name):
+        if name in exports:
+            module = importlib.import_module(f"{package}.{exports[name]}")
+            return getattr(module, name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__():
+        return sorted(set(vars(sys.modules[package])) | set(exports))
+
+    return __getattr__, __dir__

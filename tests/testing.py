@@ -63,6 +63,21 @@ def cifar10_test_set():
         return data["x_test"], data["y_test"].ravel()
 
 
+def run_python(script, env=None, timeout=600):
+    """Runs `script` in a fresh Python process at the repository root (a
+    backend or device setup of its own); returns its stdout, fails on a
+    non-zero exit with the end of its stderr."""
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                            text=True, timeout=timeout, cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
 def to_numpy(x):
     return np.asarray(ops.convert_to_numpy(x))
 

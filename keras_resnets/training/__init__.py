@@ -15,7 +15,7 @@ Names are resolved lazily (PEP 562): importing this package, or
 reported) without starting a backend.
 """
 
-import importlib
+from keras_resnets._lazy import lazy_exports
 
 _EXPORTS = {
     "Config": "config",
@@ -38,12 +38,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        module = importlib.import_module(f"keras_resnets.training.{_EXPORTS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module 'keras_resnets.training' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

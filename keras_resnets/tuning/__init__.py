@@ -16,7 +16,7 @@ Modules: `search_spaces` (hyperparameters, families), `hypermodels`,
 package imports neither keras nor keras-tuner.
 """
 
-import importlib
+from keras_resnets._lazy import lazy_exports
 
 _EXPORTS = {
     "ResidualHyperModel": "hypermodels",
@@ -44,8 +44,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        module = importlib.import_module(f"keras_resnets.tuning.{_EXPORTS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module 'keras_resnets.tuning' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

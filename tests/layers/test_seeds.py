@@ -10,10 +10,6 @@ before TensorFlow starts.
 """
 
 import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -29,10 +25,9 @@ from keras_resnets.layers.augmentation import RandomPadCrop
 from keras_resnets.layers.seeds import per_replica
 from keras_resnets.models.fractalnet import FractalJoin
 from keras_resnets.models.fractalnet import FractalPathSampler
+from tests.testing import run_python
 from tests.testing import run_layer_test
 from tests.testing import to_numpy
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _draws(generator, n=4, ordered=True):
@@ -207,16 +202,8 @@ print("tensorflow" in sys.modules)
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_no_tensorflow_import_on_other_backends(backend):
-    out = _run(NO_TENSORFLOW, env={"KERAS_BACKEND": backend})
+    out = run_python(NO_TENSORFLOW, env={"KERAS_BACKEND": backend})
     assert out.strip().splitlines()[-1] == "False"
-
-
-def _run(script, env=None, timeout=600):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                            text=True, timeout=timeout, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
 
 
 # A user's own script: models built in `strategy.scope()`, run with
@@ -304,7 +291,7 @@ print(json.dumps({
 def user_script():
     if keras.backend.backend() != "tensorflow":
         pytest.skip("needs the TensorFlow backend (tf.distribute)")
-    return json.loads(_run(USER_SCRIPT).strip().splitlines()[-1])
+    return json.loads(run_python(USER_SCRIPT).strip().splitlines()[-1])
 
 
 OURS = ["DropPath", "ShakeDrop", "ShakeShake", "FractalPathSampler", "FractalJoin", "Dropout",

@@ -21,6 +21,7 @@ from keras_resnets.training.config import DistributionConfig
 from keras_resnets.training.config import config_from_dict
 from keras_resnets.training.trainer import build_model
 from keras_resnets.training.trainer import compile_model
+from tests.testing import run_python
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -56,14 +57,6 @@ def test_mirrored_one_device_builds_and_fits_a_step():
     assert np.isfinite(history.history["loss"][0])
 
 
-def _run(script, env=None, timeout=600):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                            text=True, timeout=timeout, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
-
-
 MIRRORED_VS_SINGLE = r"""
 import json, numpy as np, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
@@ -97,7 +90,7 @@ print(json.dumps(losses))
 @pytest.mark.large
 @pytest.mark.tensorflow_only
 def test_mirrored_two_cpus_matches_single_device():
-    out = json.loads(_run(MIRRORED_VS_SINGLE).strip().splitlines()[-1])
+    out = json.loads(run_python(MIRRORED_VS_SINGLE).strip().splitlines()[-1])
     assert out["mirrored_replicas"] == 2
     np.testing.assert_allclose(out["mirrored"], out["single"], rtol=2e-3)
 
@@ -117,8 +110,8 @@ def test_jax_data_parallel_two_host_devices(tmp_path):
         f"sys.exit(cli.main(['train', {str(config)!r}, '--output', {str(tmp_path / 'dp')!r}, "
         "'--strategy', 'data_parallel', '--epochs', '1']))"
     )
-    _run(script, env={"KERAS_BACKEND": "jax",
-                      "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    run_python(script, env={"KERAS_BACKEND": "jax",
+                            "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
     metrics = json.loads((tmp_path / "dp" / "metrics.json").read_text())
     assert metrics["replicas"] == 2 and metrics["global_batch_size"] == 32
 
@@ -220,7 +213,7 @@ def two_replicas():
     """One process with 2 logical CPUs under MirroredStrategy (see the script)."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("needs the TensorFlow backend (tf.distribute)")
-    return json.loads(_run(TWO_REPLICAS).strip().splitlines()[-1])
+    return json.loads(run_python(TWO_REPLICAS).strip().splitlines()[-1])
 
 
 @pytest.mark.tensorflow_only
@@ -318,7 +311,7 @@ def test_jax_data_parallel_draws_per_example_across_devices():
     """JAX DataParallel over 2 host devices: a jitted training call on the
     sharded global batch draws exactly what one device draws for the whole
     batch, so the two devices' halves get different numbers."""
-    out = json.loads(_run(JAX_DATA_PARALLEL_DRAWS, env={
+    out = json.loads(run_python(JAX_DATA_PARALLEL_DRAWS, env={
         "KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
     }).strip().splitlines()[-1])
     (one, _), (dp, shards) = out["one"], out["dp"]
@@ -364,7 +357,8 @@ def test_sync_batch_norm_model_loads_on_every_backend(tmp_path):
         dst = str(tmp_path / f"{backend}.keras")
         script = LOAD_ELSEWHERE.replace("sys.argv[1:]", repr([str(tmp_path / "tf.keras"),
                                                               dst, str(tmp_path / "x.npy")]))
-        out = json.loads(_run(script, env={"KERAS_BACKEND": backend}).strip().splitlines()[-1])
+        out = run_python(script, env={"KERAS_BACKEND": backend})
+        out = json.loads(out.strip().splitlines()[-1])
         # Sub-layers rebuild their BN from their own config, so the flag is
         # not what is checked here; that it loads and computes the same is.
         assert out["backend"] == backend and len(out["synchronized"]) == 19
@@ -428,6 +422,6 @@ def test_mirrored_two_cpus_trains_with_device_augmentation(tmp_path):
     make_npz(tmp_path / "tiny.npz", n_train=64, n_test=16)
     script = MIRRORED_DEVICE_AUGMENT.replace("sys.argv[1], sys.argv[2]", repr(
         (str(tmp_path / "tiny.npz"), str(tmp_path / "run"))))
-    out = json.loads(_run(script).strip().splitlines()[-1])
+    out = json.loads(run_python(script).strip().splitlines()[-1])
     assert out["replicas"] == 2 and np.isfinite(out["loss"])
     assert out["saved"] != "DeviceAugmentedModel"
