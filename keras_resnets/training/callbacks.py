@@ -66,13 +66,13 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     @staticmethod
     def read_epoch(backup_dir):
         """Epochs held by the newest intact state in `backup_dir` (0 if none)."""
-        return checkpoints.latest_state(backup_dir, quiet=True).epoch
+        return checkpoints.latest_state(backup_dir).epoch
 
     def on_train_begin(self, logs=None):
         self._load_model()
 
     def _load_model(self):
-        state = self.state or checkpoints.latest_state(self.restore_dir, quiet=True)
+        state = self.state or checkpoints.latest_state(self.restore_dir)
         if state.weights is None:
             return
         if self.model.optimizer is not None and not self.model.optimizer.built:

@@ -10,8 +10,8 @@ one; a write that fails removes its temporary file and raises
 The training state (`backup/`) keeps the last `KEEP` epochs, each as
 `epoch-<n>.weights.h5` (model and optimizer variables, random-generator
 states) and `epoch-<n>.json` (its epoch, size and SHA-256). `latest_state`
-verifies them newest first and falls back to the newest intact one, naming
-each damaged file in one line; `training_metadata.json` names the newest
+verifies them newest first and falls back to the newest intact one (the
+trainer names each damaged file in one line); `training_metadata.json` names the newest
 state, for people and for folders written before the checksums existed.
 """
 
@@ -188,7 +188,7 @@ def save_state(folder, epoch, save_weights, *, extra=None):
             kept.
     """
     folder = pathlib.Path(folder)
-    previous = latest_state(folder, quiet=True)
+    previous = latest_state(folder)
     kept = (f"the state after epoch {previous.epoch} ({folder.name}/"
             f"{previous.weights.name})" if previous.weights else "no training state yet")
     with storage_errors(folder / "x", kept):
@@ -217,7 +217,7 @@ def _state_epochs(folder):
     return epochs
 
 
-def latest_state(folder, *, quiet=False):
+def latest_state(folder):
     """The newest intact training state in `folder`.
 
     States are verified newest first (record readable, weights file present,
@@ -227,11 +227,10 @@ def latest_state(folder, *, quiet=False):
 
     Args:
         folder: the `backup/` folder.
-        quiet: do not print the lines about damaged states.
 
     Returns:
-        A `State`; `State(0, None)` when there is none (the run starts over,
-        or at the newest state older than every damaged one).
+        A `State` (its `damaged` names each newer state that failed, for
+        the caller to report); `State(0, None)` when there is none.
     """
     folder = pathlib.Path(folder)
     damaged = []
@@ -240,22 +239,13 @@ def latest_state(folder, *, quiet=False):
         path = folder / f"epoch-{epoch}.json"
         problem, weights, record = _verify(folder, path, epoch)
         if problem is None:
-            return _found(State(epoch, weights, record, tuple(damaged)), quiet)
+            return State(epoch, weights, record, tuple(damaged))
         damaged.append(problem)
     if not epochs:
         legacy = _legacy_state(folder, damaged)
         if legacy is not None:
-            return _found(State(legacy[0], legacy[1], {}, tuple(damaged)), quiet)
-    return _found(State(0, None, {}, tuple(damaged)), quiet)
-
-
-def _found(state, quiet):
-    if not quiet:
-        for line in state.damaged:
-            where = (f"resuming from the state after epoch {state.epoch}" if state.weights
-                     else "no intact state is left: the run starts over")
-            print(f"Warning: {line}; {where}.", flush=True)
-    return state
+            return State(legacy[0], legacy[1], {}, tuple(damaged))
+    return State(0, None, {}, tuple(damaged))
 
 
 def _verify(folder, record_path, epoch):

@@ -189,7 +189,7 @@ def train(config, *, callbacks=(), verbose=None, overwrite=False):
         return _train(config, context, list(callbacks), verbose, overwrite, precision_line)
     except checkpoints.RunFolderWriteError as error:
         # One line that says what the folder still holds: its newest state.
-        saved = checkpoints.latest_state(_chief_dir(config) / "backup", quiet=True)
+        saved = checkpoints.latest_state(_chief_dir(config) / "backup")
         kept = (f"the state after epoch {saved.epoch} (backup/{saved.weights.name})"
                 if saved.weights else "no training state yet")
         raise error.keeping(kept) from error.__cause__
@@ -250,8 +250,7 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
     run_dir = context.run_dir(chief_dir)  # other workers keep their copy aside
     backup_dir, restore_dir = run_dir / "backup", chief_dir / "backup"  # all restore the chief's
     # The newest intact state (checksums verified; damaged ones named later).
-    saved = checkpoints.State(0, None) if overwrite else checkpoints.latest_state(
-        restore_dir, quiet=True)
+    saved = checkpoints.State(0, None) if overwrite else checkpoints.latest_state(restore_dir)
     initial_epoch = saved.epoch
     keras.utils.set_random_seed(t.seed)
 
