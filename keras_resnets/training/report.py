@@ -104,6 +104,30 @@ def _times(rows, record):
     )
 
 
+def time_to_accuracy(rows, target, column="val_accuracy"):
+    """When a run first reached `target` accuracy: the time-to-accuracy figure.
+
+    Args:
+        rows: log.csv rows (dicts), one per epoch, in order.
+        target: accuracy in [0, 1], e.g. the paper's `1 - error / 100`.
+        column: the evaluated accuracy column (the test set when the run
+            holds out no validation split).
+
+    Returns:
+        `{"target", "epoch", "wall_time_s"}`: the first epoch (1-based) whose
+        `column` is at least `target` and the run's wall time up to the end of
+        that epoch (sum of `epoch_time`), or None when no evaluated epoch
+        reached it.
+    """
+    elapsed = 0.0
+    for number, row in enumerate(rows, start=1):
+        elapsed += _float(row.get("epoch_time")) or 0.0
+        accuracy = _float(row.get(column))
+        if accuracy is not None and accuracy >= target:
+            return {"target": target, "epoch": number, "wall_time_s": round(elapsed, 3)}
+    return None
+
+
 class Progress(keras.callbacks.Callback):
     """Refreshes metrics.json (`"status": "running"`) and curves.png after
     every epoch, so a long run can be watched. Put it after the CSV log."""
@@ -149,6 +173,8 @@ def final_metrics(record, model, ds, run_dir, monitor, monitor_name):
         if "top5_accuracy" in result:
             metrics["test_top5_accuracy"] = float(result["top5_accuracy"])
     spec = registry.get_spec(record["model"])
+    if spec.error is not None and monitor_name == "test":
+        metrics["paper_accuracy_reached"] = time_to_accuracy(rows, 1.0 - spec.error / 100.0)
     best = run_dir / "best.json"
     metrics.update(
         epochs=len(rows),
@@ -201,8 +227,20 @@ def summary(metrics, run_dir):
     return (
         f"Finished {metrics['model']} on {metrics['dataset']}: {_accuracy_text(metrics)} "
         f"after {metrics['epochs']} epochs, {wall} wall time{speed}.\n"
-        f"{files_line(run_dir)}"
+        f"{_paper_text(metrics)}{files_line(run_dir)}"
     )
+
+
+def _paper_text(metrics):
+    """The time-to-paper-accuracy line (empty when the run has no figure)."""
+    if "paper_accuracy_reached" not in metrics:
+        return ""
+    target = 100.0 - metrics["paper_error"]
+    reached = metrics["paper_accuracy_reached"]
+    if reached is None:
+        return f"The paper's {target:.2f}% was not reached at any evaluated epoch.\n"
+    return (f"The paper's {target:.2f}% was first reached after epoch {reached['epoch']}, "
+            f"{format_duration(reached['wall_time_s'])} wall time.\n")
 
 
 SUMMARY_FILES = ("metrics.json", "log.csv", "curves.png", "last.keras", "best.keras")

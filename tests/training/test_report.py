@@ -36,3 +36,36 @@ def test_warmup_epoch_line_shows_the_rate_it_reaches():
     logs = {"loss": 1.0}
     logger.on_epoch_end(2, logs)
     assert "- lr: 0.1 - elapsed" in logger.format_line(2, logs)  # constant: one value
+
+
+def test_time_to_accuracy_is_the_first_evaluated_epoch_at_the_target():
+    """Issue 23's yardstick: wall time up to the end of the first epoch whose
+    evaluated accuracy reaches the target; epochs without evaluation count
+    their time but cannot reach it."""
+    rows = [
+        {"epoch_time": "10.0", "val_accuracy": "0.80"},
+        {"epoch_time": "11.0", "val_accuracy": "NA"},
+        {"epoch_time": "12.5", "val_accuracy": "0.9249"},
+        {"epoch_time": "9.0", "val_accuracy": "0.95"},
+    ]
+    assert report.time_to_accuracy(rows, 0.9249) == {
+        "target": 0.9249, "epoch": 3, "wall_time_s": 33.5,
+    }
+    assert report.time_to_accuracy(rows, 0.81)["epoch"] == 3
+    assert report.time_to_accuracy(rows, 0.96) is None
+    assert report.time_to_accuracy([], 0.5) is None
+
+
+def test_summary_says_when_the_paper_was_reached(tmp_path):
+    metrics = {
+        "model": "resnet-32", "dataset": "cifar10", "test_accuracy": 0.93,
+        "test_error": 7.0, "epochs": 72, "wall_time_s": 7200.0, "paper_error": 7.51,
+        "paper_accuracy_reached": {"target": 0.9249, "epoch": 70, "wall_time_s": 6930.0},
+    }
+    text = report.summary(metrics, tmp_path)
+    assert "The paper's 92.49% was first reached after epoch 70, 1:55:30 wall time." in text, text
+    metrics["paper_accuracy_reached"] = None
+    assert "The paper's 92.49% was not reached at any evaluated epoch." in \
+        report.summary(metrics, tmp_path)
+    del metrics["paper_accuracy_reached"]
+    assert "paper" not in report.summary(metrics, tmp_path)
