@@ -104,6 +104,42 @@ def _times(rows, record):
     )
 
 
+SESSIONS_FILE = "sessions.json"
+
+
+def record_session(run_dir, initial_epoch, record):
+    """Appends this start of the run to `sessions.json`: the first epoch it
+    trains, when, and on what (processor, precision, backend).
+
+    A run resumed on other machines says where each of its epochs ran (the
+    record's own `hardware` is the last machine's). Entries from a session
+    that trained nothing past `initial_epoch` are dropped: their epochs are
+    redone here.
+    """
+    path = pathlib.Path(run_dir) / SESSIONS_FILE
+    sessions = json.loads(path.read_text()) if path.is_file() else []
+    sessions = [s for s in sessions if s["first_epoch"] <= initial_epoch]
+    sessions.append({
+        "first_epoch": initial_epoch + 1,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "hardware": record["hardware"],
+        "precision": record["precision"],
+        "backend": record["backend"],
+    })
+    atomic_write_text(path, json.dumps(sessions, indent=2) + "\n")
+
+
+def _sessions(run_dir, epochs):
+    """`sessions.json` with each session's `last_epoch` (None without the file)."""
+    path = pathlib.Path(run_dir) / SESSIONS_FILE
+    if not path.is_file():
+        return None
+    sessions = json.loads(path.read_text())
+    for session, following in zip(sessions, sessions[1:] + [None]):
+        session["last_epoch"] = following["first_epoch"] - 1 if following else epochs
+    return sessions
+
+
 def time_to_accuracy(rows, target, column="val_accuracy"):
     """When a run first reached `target` accuracy: the time-to-accuracy figure.
 
@@ -186,6 +222,9 @@ def final_metrics(record, model, ds, run_dir, monitor, monitor_name):
         paper=spec.paper,
         finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
     )
+    sessions = _sessions(run_dir, len(rows))
+    if sessions is not None and len(sessions) > 1:
+        metrics["sessions"] = sessions
     return metrics
 
 

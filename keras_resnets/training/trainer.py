@@ -301,6 +301,8 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
         run_dir.mkdir(parents=True, exist_ok=True)
     write = functools.partial(checkpoints.atomic_write_text, if_changed=True)
     run_folder.write(run_dir, fingerprint, write)  # a changed precision is recorded
+    if context.is_chief:
+        report.record_session(run_dir, initial_epoch, record)
     write(run_dir / "config.yaml", _header(config) + resolved.to_yaml())
     preprocessing = ds.preprocessing()
     write(run_dir / "preprocessing.json", json.dumps(preprocessing, indent=2) + "\n")

@@ -181,6 +181,10 @@ def test_a_damaged_state_falls_back_to_the_one_before(setup, damage):
     assert "Traceback" not in resumed.stderr
     assert "(resuming after epoch 1 of 3)" in resumed.stdout
     assert_same_run(run_dir, reference)
+    # Where each epoch ran: the killed session's epochs 1-2, then the redo of 2.
+    sessions = json.loads((run_dir / "metrics.json").read_text())["sessions"]
+    assert [(s["first_epoch"], s["last_epoch"]) for s in sessions] == [(1, 1), (2, 3)]
+    assert all(s["precision"] == "float32" and s["hardware"] for s in sessions)
 
 
 def test_no_intact_state_starts_over_with_one_line(setup):

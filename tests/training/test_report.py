@@ -69,3 +69,18 @@ def test_summary_says_when_the_paper_was_reached(tmp_path):
         report.summary(metrics, tmp_path)
     del metrics["paper_accuracy_reached"]
     assert "paper" not in report.summary(metrics, tmp_path)
+
+
+def test_sessions_say_where_each_epoch_ran(tmp_path):
+    """A run resumed on another machine records each start (issue 23); a
+    session whose epochs are redone is replaced by the one that redoes them."""
+    record = {"hardware": {"name": "A", "bf16_units": True}, "precision": "mixed_bfloat16",
+              "backend": "tensorflow"}
+    report.record_session(tmp_path, 0, record)
+    report.record_session(tmp_path, 45, dict(record, hardware={"name": "B"}))
+    report.record_session(tmp_path, 50, record)
+    report.record_session(tmp_path, 48, dict(record, hardware={"name": "C"}))  # 49-50 redone
+    sessions = report._sessions(tmp_path, 72)
+    assert [(s["first_epoch"], s["last_epoch"], s["hardware"]["name"]) for s in sessions] == [
+        (1, 45, "A"), (46, 48, "B"), (49, 72, "C")]
+    assert report._sessions(tmp_path / "missing", 3) is None
