@@ -5,6 +5,11 @@ SGD update) and the compiled predict step on synthetic data that is already
 in memory, so the input pipeline is not measured. The backend is the one in
 `KERAS_BACKEND`. Keras and NumPy are imported inside the functions; the
 command line's arguments are defined in `cli.py`.
+
+`--runtime openvino` (`run_openvino_benchmark`) times inference only: the
+model exported with Keras's exporter and compiled by the OpenVINO runtime
+for a static batch shape (`inference.openvino.OpenVINOModel`), at the batch
+size (images/s) and at batch 1 (latency).
 """
 
 import json
@@ -225,6 +230,139 @@ def run_benchmark(
         keras.mixed_precision.set_global_policy("float32")
 
 
+def _median_seconds(call, warmup, steps):
+    """The median seconds of `call()` over `steps` calls after `warmup`."""
+    import statistics
+
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def openvino_precision(precision):
+    """OpenVINO's inference precision for a `--precision` value: "auto"
+    gives bfloat16 where the CPU has bfloat16 units (`runtime.
+    cpu_has_bf16_units`), float32 elsewhere; the mixed and pure bfloat16
+    policies give bfloat16."""
+    from keras_resnets.runtime import cpu_has_bf16_units
+
+    if precision in (None, "auto"):
+        return "bfloat16" if cpu_has_bf16_units() else "float32"
+    if precision in ("mixed_bfloat16", "bfloat16"):
+        return "bfloat16"
+    if precision == "float32":
+        return "float32"
+    raise ValueError(
+        "OpenVINO inference runs in float32 or bfloat16: `--precision` must be auto, "
+        f"float32, mixed_bfloat16 or bfloat16 with --runtime openvino. Received: "
+        f"precision={precision!r}"
+    )
+
+
+def run_openvino_benchmark(
+    model_name,
+    *,
+    batch_size=128,
+    image_size=32,
+    steps=20,
+    warmup=5,
+    precision="auto",
+    threads=None,
+    hint="latency",
+    num_classes=None,
+    model_kwargs=None,
+    latency_steps=None,
+):
+    """Inference images/second of `model_name` in the OpenVINO runtime.
+
+    The model (`create_model`, logits) is exported with Keras's exporter
+    and compiled for a static `(batch_size, image_size, image_size, 3)`
+    input with OpenVINO's inference precision and performance hints
+    (`inference.openvino.OpenVINOModel`). Each figure is the median over
+    `steps` synchronous calls after `warmup` (as the PyTorch reference
+    script times them); with `hint="throughput"` the images/s is instead
+    the rate of `steps` batches per infer request kept in flight by an
+    `AsyncInferQueue` of OpenVINO's optimal number of requests.
+
+    Returns a dict: model, runtime ("openvino"), openvino (version),
+    backend (the Keras backend that exported it), precision (the inference
+    precision), precision_requested, hint, threads, processor, batch_size,
+    image_size, trainable_params, macs_per_image, export_seconds,
+    infer_images_per_sec, infer_gflops, latency_ms_batch1 (the median of
+    `latency_steps` single-image calls, default `max(10, steps)`, compiled
+    with the latency hint), train_images_per_sec (None: not measured).
+    """
+    import keras
+    import numpy as np
+
+    import keras_resnets
+    from keras_resnets.inference import openvino
+    from keras_resnets.runtime import processor_info
+
+    ov = openvino.require_openvino()
+    requested = precision
+    precision = openvino_precision(precision)
+    if min(steps, warmup, batch_size) < 1:
+        raise ValueError(
+            "`steps`, `warmup` and `batch_size` must be >= 1. Received: "
+            f"steps={steps}, warmup={warmup}, batch_size={batch_size}"
+        )
+    model = keras_resnets.create_model(
+        model_name,
+        input_shape=(image_size, image_size, 3),
+        classifier_activation="linear",
+        num_classes=num_classes,
+        **(model_kwargs or {}),
+    )
+    start = time.perf_counter()
+    runner = openvino.OpenVINOModel(model, precision=precision, threads=threads, hint=hint)
+    export_seconds = time.perf_counter() - start
+    x = np.random.default_rng(0).random((batch_size, image_size, image_size, 3), np.float32)
+    compiled, request = runner.compiled(batch_size)
+    if hint == "throughput":
+        queue = ov.AsyncInferQueue(compiled, compiled.get_property(
+            "OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        for _ in range(warmup * len(queue)):
+            queue.start_async({0: x})
+        queue.wait_all()
+        start = time.perf_counter()
+        for _ in range(steps * len(queue)):
+            queue.start_async({0: x})
+        queue.wait_all()
+        infer_ips = batch_size * steps * len(queue) / (time.perf_counter() - start)
+    else:
+        infer_ips = batch_size / _median_seconds(lambda: request.infer({0: x}), warmup, steps)
+    _, request_1 = runner.compiled(1, hint="latency")
+    latency = _median_seconds(lambda: request_1.infer({0: x[:1]}), warmup,
+                              latency_steps or max(10, steps))
+    macs = keras_resnets.count_flops(model)
+    return {
+        "model": model_name,
+        "runtime": "openvino",
+        "openvino": ov.__version__,
+        "backend": keras.backend.backend(),
+        "precision": precision,
+        "precision_requested": requested,
+        "hint": hint,
+        "threads": runner.threads,
+        "processor": processor_info(),
+        "batch_size": batch_size,
+        "image_size": image_size,
+        "trainable_params": keras_resnets.count_trainable_params(model),
+        "macs_per_image": macs,
+        "export_seconds": round(export_seconds, 1),
+        "infer_images_per_sec": round(infer_ips, 1),
+        "infer_gflops": round(gflops(infer_ips, macs, "infer"), 1),
+        "latency_ms_batch1": round(latency * 1000, 2),
+        "train_images_per_sec": None,
+    }
+
+
 def format_table(results):
     """A markdown table of `run_benchmark` results; the processor (the same
     for every row) is printed once above it."""
@@ -239,12 +377,31 @@ def format_table(results):
 def run_from_args(args):
     import keras_resnets
 
+    runtime = getattr(args, "runtime", "keras")
+    if runtime != "openvino" and (args.threads is not None or args.hint is not None):
+        raise ValueError(
+            "`--threads` and `--hint` apply to --runtime openvino only. Received: "
+            f"--runtime {runtime}, --threads {args.threads}, --hint {args.hint}"
+        )
+    if runtime == "openvino" and (args.jit_compile is not None or args.steps_per_execution != 1
+                                  or args.augment_on != "host"):
+        raise ValueError(
+            "`--jit`, `--steps-per-execution` and `--augment-on` time Keras training, which "
+            "--runtime openvino does not run (it times inference only)."
+        )
     results = []
     for name in args.model:
         spec = keras_resnets.get_spec(name)
         size = args.image_size if args.image_size is not None else (
             224 if spec.dataset == "imagenet" else 32)
         batch = args.batch if args.batch is not None else (16 if size >= 128 else 128)
+        if runtime == "openvino":
+            results.append(run_openvino_benchmark(
+                spec.name, batch_size=batch, image_size=size, steps=args.steps,
+                warmup=args.warmup, precision=args.precision, threads=args.threads,
+                hint=args.hint or "latency",
+            ))
+            continue
         results.append(
             run_benchmark(
                 spec.name, batch_size=batch, image_size=size, steps=args.steps,

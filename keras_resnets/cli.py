@@ -8,9 +8,10 @@ Usage (`python -m keras_resnets ...` is the same):
     keras-resnets evaluate RUN_DIR_or_MODEL [--data PATH] [--best] [--batch-size N]
     keras-resnets tune CONFIG.yaml [...]    (keras_resnets.tuning: hyperparameter search)
     keras-resnets benchmark MODEL [--batch N] [--image-size S] [--steps N]
-                            [--precision P] [--jit/--no-jit] [--json]
-    keras-resnets predict RUN_DIR IMAGE... [--top-k K] [--json]   (keras_resnets.inference)
-    keras-resnets export RUN_DIR_or_MODEL OUTPUT [--format savedmodel|onnx] [--last]
+                            [--precision P] [--jit/--no-jit] [--runtime keras|openvino] [--json]
+    keras-resnets predict RUN_DIR IMAGE... [--top-k K] [--json] [--runtime keras|openvino]
+                                                                 (keras_resnets.inference)
+    keras-resnets export RUN_DIR_or_MODEL OUTPUT [--format savedmodel|onnx|openvino] [--last]
     keras-resnets list-models [PATTERN]
     keras-resnets --version
 
@@ -117,13 +118,17 @@ def _parser():
     add_predict_arguments(sub)
 
     export = sub.add_parser(
-        "export", help="write a run folder's or .keras model as a SavedModel or ONNX file"
+        "export",
+        help="write a run folder's or .keras model as a SavedModel, ONNX or OpenVINO IR file",
     )
     export.add_argument("target", help="run folder or .keras file")
-    export.add_argument("output", help="output folder (savedmodel) or file (onnx)")
-    export.add_argument("--format", choices=("savedmodel", "onnx"), default="savedmodel",
-                        help="SavedModel (TF-Serving; tensorflow and jax backends) or ONNX "
-                        "(pip install 'keras_resnets[export]', [export-jax] or [export-torch])")
+    export.add_argument("output",
+                        help="output folder (savedmodel) or file (onnx: .onnx, openvino: .xml)")
+    export.add_argument("--format", choices=("savedmodel", "onnx", "openvino"),
+                        default="savedmodel",
+                        help="SavedModel (TF-Serving; tensorflow and jax backends), ONNX "
+                        "(pip install 'keras_resnets[export]', [export-jax] or [export-torch]) "
+                        "or OpenVINO IR (pip install 'keras-resnets[deploy]')")
     export.add_argument("--last", action="store_true", help="use last.keras instead of best.keras")
 
     models = sub.add_parser("list-models", help="registered model names and parameter counts")
@@ -183,6 +188,18 @@ def _add_benchmark_arguments(parser):
         "flip inside the train step (data.augment_on: device); host: float32 batches, "
         "no augmentation timed (default: %(default)s)",
     )
+    parser.add_argument(
+        "--runtime", choices=("keras", "openvino"), default="keras",
+        help="keras: train and infer on KERAS_BACKEND; openvino: inference only, the model "
+        "exported and compiled by the OpenVINO runtime (pip install \"keras-resnets[deploy]\"), "
+        "images/s at the batch size and batch-1 latency; --precision auto is bfloat16 there "
+        "where the CPU has bfloat16 units (default: %(default)s)",
+    )
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="OpenVINO inference threads (default: the physical cores)")
+    parser.add_argument("--hint", choices=("latency", "throughput"), default=None,
+                        help="OpenVINO performance hint: latency (one stream, all threads on "
+                        "one batch; the default) or throughput (streams, batches in flight)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 
@@ -285,7 +302,10 @@ def _list_models(args):
 def _benchmark(args):
     from keras_resnets.benchmark import run_from_args
 
-    return run_from_args(args)
+    try:
+        return run_from_args(args)
+    except ImportError as error:  # openvino is missing: say which extra, in one line
+        raise ValueError(str(error)) from error
 
 
 def _tune(args):
@@ -314,7 +334,10 @@ def _tune(args):
 def _predict(args):
     from keras_resnets.inference import run_predict
 
-    return run_predict(args)
+    try:
+        return run_predict(args)
+    except ImportError as error:  # openvino is missing: say which extra, in one line
+        raise ValueError(str(error)) from error
 
 
 def _export(args):

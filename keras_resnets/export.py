@@ -15,6 +15,15 @@ so this module sits above the run-folder code, not in `weights`).
   (`pip install "keras_resnets[export]"`: tf2onnx, onnx, onnxruntime), with
   `jax2onnx` on JAX (`[export-jax]`) and with `torch.onnx` on PyTorch
   (`[export-torch]`: onnx). Run the file with `onnxruntime`.
+- `format="openvino"`: `model.export(path, format="openvino")`, OpenVINO IR
+  (`path` ends in `.xml`; the weights go to the `.bin` beside it) with a
+  dynamic batch size, through `inference.openvino.export_openvino`. Works
+  on every backend (TensorFlow and JAX trace through TensorFlow, PyTorch
+  through `torch.jit.trace`); needs `pip install "keras-resnets[deploy]"`.
+  Run it with `openvino.Core().compile_model` or
+  `inference.openvino.OpenVINOModel("model.xml")`. The model is exported as
+  it is: OpenVINO's converter folds the BatchNormalizations into the
+  convolutions itself.
 
 The exported model is the network alone: it takes images already
 normalised as in training (a run folder's `preprocessing.json` gives the
@@ -28,7 +37,7 @@ import importlib
 import os
 import tempfile
 
-FORMATS = ("savedmodel", "onnx")
+FORMATS = ("savedmodel", "onnx", "openvino")
 # Python packages `model.export(format="onnx")` needs, per Keras backend (Keras
 # 3.15: tf2onnx on TensorFlow, jax2onnx on JAX, torch.onnx's TorchScript
 # exporter on PyTorch for a dynamic batch size), and the extra installing them.
@@ -67,6 +76,11 @@ def check_output(path, format):
         raise ValueError(
             f"Cannot export to {path!r}: it is a folder, and ONNX export writes one file. "
             "Expected a file path such as model.onnx."
+        )
+    if format == "openvino" and (os.path.isdir(path) or not path.endswith(".xml")):
+        raise ValueError(
+            f"Cannot export to {path!r}: OpenVINO IR is an .xml file with a .bin beside it. "
+            "Expected a file path such as model.xml."
         )
     parent = os.path.dirname(path)
     existing = parent
@@ -134,12 +148,14 @@ def load_for_export(source, which="best"):
 
 
 def export_model(model, path, format="savedmodel", *, which="best", verbose=False):
-    """Exports a model for inference as a SavedModel or an ONNX file.
+    """Exports a model for inference as a SavedModel, an ONNX file or
+    OpenVINO IR.
 
     Args:
         model: a `keras.Model`, a `.keras` file or a run folder.
-        path: output: a folder for "savedmodel", a file (`.onnx`) for "onnx".
-        format: "savedmodel" or "onnx".
+        path: output: a folder for "savedmodel", a file (`.onnx`) for "onnx",
+            an `.xml` file for "openvino" (the `.bin` is written beside it).
+        format: "savedmodel", "onnx" or "openvino".
         which: with a run folder, its "best" or "last" model.
         verbose: let Keras print its export messages.
 
@@ -156,6 +172,7 @@ def export_model(model, path, format="savedmodel", *, which="best", verbose=Fals
     >>> model = keras_resnets.create_model("resnet-20")
     >>> export_model(model, "resnet20_savedmodel")
     >>> export_model(model, "resnet20.onnx", format="onnx")
+    >>> export_model(model, "resnet20.xml", format="openvino")
     """
     if format not in FORMATS:
         raise ValueError(
@@ -186,6 +203,12 @@ def export_model(model, path, format="savedmodel", *, which="best", verbose=Fals
                 f"pip install {' '.join(missing)} (or pip install "
                 f"'keras_resnets[{_ONNX_EXTRAS[backend]}]')"
             )
+    if format == "openvino":
+        from keras_resnets.inference import openvino
+
+        openvino.require_openvino()  # before the model is loaded
+        return openvino.export_openvino(load_for_export(model, which=which), path,
+                                        verbose=verbose)
     model = load_for_export(model, which=which)
     path = os.fspath(path)
     keras_format = "tf_saved_model" if format == "savedmodel" else "onnx"

@@ -6,6 +6,7 @@ import warnings
 
 from keras_resnets._argtypes import positive_int
 from keras_resnets.inference.images import IMAGE_FORMATS
+from keras_resnets.inference.loading import RUNTIMES
 from keras_resnets.inference.loading import load_run
 
 
@@ -25,6 +26,13 @@ def add_predict_arguments(subparsers):
     predict.set_defaults(which="best")
     predict.add_argument("--batch-size", type=positive_int, default=32, help="images per model call")
     predict.add_argument("--json", action="store_true", help="one JSON object per image and line")
+    predict.add_argument("--runtime", choices=RUNTIMES, default="keras",
+                         help="keras: the Keras model on KERAS_BACKEND; openvino: converted and "
+                         "run by the OpenVINO runtime (pip install \"keras-resnets[deploy]\"; "
+                         "default: %(default)s)")
+    predict.add_argument("--precision", choices=("float32", "bfloat16"), default=None,
+                         help="OpenVINO's inference precision (--runtime openvino; default: "
+                         "float32, the Keras model's top-1)")
     return predict
 
 
@@ -44,7 +52,9 @@ def run_predict(args):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        predictor = load_run(args.run, which=args.which)
+        predictor = load_run(args.run, which=args.which,
+                             runtime=getattr(args, "runtime", "keras"),
+                             precision=getattr(args, "precision", None))
     for w in caught:
         print(f"keras-resnets: warning: {' '.join(str(w.message).split())}", file=sys.stderr)
     results = predictor.predict_files(

@@ -12,6 +12,7 @@ PREPROCESSING_KEYS = (
     "preset", "mean", "std", "image_size", "input_shape", "class_names", "num_classes",
 )
 WHICH = ("best", "last")
+RUNTIMES = ("keras", "openvino")
 
 
 class RunFileWarning(UserWarning):
@@ -35,12 +36,17 @@ def run_model_file(run_dir, which="best"):
     return _model_path(run_dir, which)
 
 
-def load_run(run_dir, which="best"):
+def load_run(run_dir, which="best", *, runtime="keras", precision=None, threads=None):
     """Loads a trained model with the preprocessing and class names of its run.
 
     Importing `keras_resnets` registers its custom layers, which loading a
     `.keras` file of its models needs; `load_run` does that itself. The model
     is loaded without its training configuration (`compile=False`).
+
+    With `runtime="openvino"` the Keras model is converted with Keras's
+    exporter and run by the OpenVINO runtime (`inference.openvino.
+    OpenVINOModel`; `pip install "keras-resnets[deploy]"`): the same
+    preprocessing, the same top-1 in float32.
 
     Args:
         run_dir: a run folder written by `keras-resnets train`, or a `.keras`
@@ -49,26 +55,50 @@ def load_run(run_dir, which="best"):
             without one, where no epoch was evaluated yet, gives
             `last.keras` with a `RunFileWarning`) or `"last"` (`last.keras`,
             the last epoch). Ignored when `run_dir` is a `.keras` file.
+        runtime: `"keras"` (the default: the Keras model on the current
+            backend) or `"openvino"`.
+        precision: with `runtime="openvino"`, `"float32"` (the default)
+            or `"bfloat16"` (OpenVINO's inference precision hint).
+        threads: with `runtime="openvino"`, inference threads (default:
+            the physical cores).
 
     Returns:
-        A `Predictor`.
+        A `Predictor` (its `model` is an `OpenVINOModel` with
+        `runtime="openvino"`).
 
     Raises:
         FileNotFoundError: no run folder, no `<which>.keras` in it, or
             neither `preprocessing.json` nor `config.yaml`.
-        ValueError: a bad `which` or an unreadable `preprocessing.json` /
-            `config.yaml`.
+        ValueError: a bad `which`, `runtime` or `precision`, or an
+            unreadable `preprocessing.json` / `config.yaml`.
+        ImportError: `runtime="openvino"` without the `openvino` package.
 
     Example:
 
     >>> run = keras_resnets.load_run("runs/resnet-20_cifar10")
     >>> run.predict_files(["cat.png"], top_k=3)
+    >>> fast = keras_resnets.load_run("runs/resnet-20_cifar10", runtime="openvino")
     """
     if which not in WHICH:
         raise ValueError(
             f"Invalid value received for argument `which`. Expected one of {WHICH}. "
             f"Received: which={which!r}"
         )
+    if runtime not in RUNTIMES:
+        raise ValueError(
+            f"Invalid value received for argument `runtime`. Expected one of {RUNTIMES}. "
+            f"Received: runtime={runtime!r}"
+        )
+    if runtime == "keras" and (precision is not None or threads is not None):
+        raise ValueError(
+            "`precision` and `threads` apply to runtime='openvino' only. Received: "
+            f"runtime='keras', precision={precision!r}, threads={threads!r}"
+        )
+    if runtime == "openvino":
+        from keras_resnets.inference import openvino
+
+        openvino.check_precision(precision or "float32")
+        openvino.require_openvino()  # before any model is loaded
     model_path, folder = _model_path(run_dir, which)
     metadata = _read_metadata(folder)
 
@@ -86,6 +116,8 @@ def load_run(run_dir, which="best"):
             f"names are unknown, using '0'..'{num_classes - 1}'.",
             stacklevel=2,
         )
+    if runtime == "openvino":
+        model = openvino.OpenVINOModel(model, precision=precision or "float32", threads=threads)
     return Predictor(model, class_names=class_names, model_path=str(model_path), **metadata)
 
 

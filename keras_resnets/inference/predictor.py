@@ -13,7 +13,8 @@ class Predictor:
     """A Keras classifier with the preprocessing and class names of its run.
 
     Args:
-        model: a Keras model with a classifier head, `(N, H, W, 3)` in.
+        model: a Keras model with a classifier head, `(N, H, W, 3)` in, or
+            an `inference.openvino.OpenVINOModel` of one.
         preset: `"cifar"`, `"svhn"`, `"imagenet"` or `"none"`: the evaluation
             transform of `keras_resnets.data.make_dataset`. None infers it as
             `keras-resnets train` did (from `source` and the input size).
