@@ -4,8 +4,10 @@ table of docs/benchmarks.md.
     python -m keras_resnets.benchmark_compare --torch-reference ../shared/bench/torch_reference.py
 
 For each model, `keras-resnets benchmark` (TensorFlow backend, `--precision
-auto`) and the plain-PyTorch reference script in each of its configs
-(float32; `--channels-last`; `--bf16 --channels-last` where the processor has
+auto`; with `--ours-runtime openvino` also or instead `benchmark --runtime
+openvino`, inference only) and the plain-PyTorch reference script in each of
+its configs (float32; `--channels-last`; `--compile`, torch.compile; and
+`--bf16 --channels-last`, eager and compiled, where the processor has
 bfloat16 units or a GPU is visible) run one after another, each in its own
 subprocess with the same number of threads (all cores), and the whole round
 is repeated `--repeats` times, in reverse order every other time, so slow
@@ -79,25 +81,36 @@ class Config:
 TORCH_CONFIGS = {
     "float32": (),
     "channels_last": ("--channels-last",),
+    "compile": ("--compile",),
     "bf16+channels_last": ("--bf16", "--channels-last"),
+    "bf16+channels_last+compile": ("--bf16", "--channels-last", "--compile"),
 }
 
 
 def torch_configs(labels=None, *, bf16=False):
     """PyTorch's configs: `labels` (keys of `TORCH_CONFIGS`), or by default
-    float32, channels_last, and bf16 autocast + channels_last where bfloat16
-    is fast (`bf16`)."""
+    every one: eager float32, channels_last, torch.compile, and where
+    bfloat16 is fast (`bf16`) bf16 autocast + channels_last, eager and
+    compiled."""
     if labels is None:
         labels = [label for label in TORCH_CONFIGS if bf16 or "bf16" not in label]
     return [Config("pytorch", label, TORCH_CONFIGS[label]) for label in labels]
 
 
-def ours_configs(precisions, steps_per_execution=(1,), augment_on="host"):
-    """Our configs: one per precision and steps-per-execution value, named
-    `auto`, `auto spe8`, `auto device-aug`, ... (plain names for the
-    defaults, so CPU tables read as before)."""
+RUNTIMES = ("keras", "openvino")
+
+
+def ours_configs(precisions, steps_per_execution=(1,), augment_on="host", runtimes=("keras",)):
+    """Our configs: one per runtime, precision and steps-per-execution
+    value, named `auto`, `auto spe8`, `auto device-aug`, ... (plain names for
+    the defaults, so CPU tables read as before); the OpenVINO runtime's
+    (`benchmark --runtime openvino`: inference only) one per precision,
+    `auto openvino`, `float32 openvino`."""
     configs = []
-    for precision in precisions:
+    for precision in precisions if "openvino" in runtimes else ():
+        configs.append(Config("ours", f"{precision} openvino",
+                              ("--runtime", "openvino", "--precision", precision)))
+    for precision in precisions if "keras" in runtimes else ():
         for n in steps_per_execution:
             name = precision + (f" spe{n}" if n != 1 else "")
             args = ("--precision", precision)
@@ -139,8 +152,11 @@ def command(model, config, *, steps, warmup, threads, torch_reference, backend="
     if config.framework == "ours":
         env.update(KERAS_BACKEND=backend, TF_NUM_INTRAOP_THREADS=str(threads),
                    TF_CPP_MIN_LOG_LEVEL="2")
+        # OpenVINO's threads: the same count as every other process.
+        thread_args = ("--threads", str(threads)) if "openvino" in config.args else ()
         argv = [sys.executable, "-m", "keras_resnets", "benchmark", model, *config.args,
-                "--steps", str(steps), "--warmup", str(warmup), *batch_args, "--json"]
+                "--steps", str(steps), "--warmup", str(warmup), *batch_args, *thread_args,
+                "--json"]
     else:
         argv = [sys.executable, str(torch_reference), torch_model_name(model), *config.args,
                 "--steps", str(steps), "--warmup", str(warmup), "--threads", str(threads),
@@ -162,6 +178,13 @@ def parse_json_output(stdout):
 
 def normalize(raw, config):
     """One run's record with the same keys for ours and PyTorch."""
+    if config.framework == "ours" and raw.get("runtime") == "openvino":
+        return {"train": None, "infer": raw["infer_images_per_sec"],
+                "infer_unfolded": None, "infer_model": "openvino",
+                "latency_ms": raw["latency_ms_batch1"],
+                "precision": raw["precision"], "macs_per_image": raw["macs_per_image"],
+                "batch": raw["batch_size"], "image_size": raw["image_size"],
+                "processor": raw.get("processor"), "framework_version": raw.get("openvino")}
     if config.framework == "ours":
         # Inference of ours is the deployment model (`fold_batch_norm`, a
         # true bfloat16 model under mixed_bfloat16); the trained model's
@@ -282,7 +305,8 @@ def run_comparison(args, progress=None):
 
     bf16 = cpu_has_bf16_units() or _gpu_visible()
     configs = ours_configs(
-        args.ours_precision, args.ours_steps_per_execution, args.ours_augment_on
+        args.ours_precision, args.ours_steps_per_execution, args.ours_augment_on,
+        args.ours_runtime,
     ) + torch_configs(args.torch_configs, bf16=bf16)
     steps = {m: steps_for(m, args.steps, args.warmup) for m in models}
     order = schedule(models, configs, args.repeats)
@@ -301,8 +325,9 @@ def run_comparison(args, progress=None):
                   "repeat": repeat}
         record.update(raw if "error" in raw else normalize(raw, config))
         runs.append(record)
+        train = "-" if record.get("train") is None else f"{record['train']:,.1f}"
         outcome = (f"failed: {raw['error']}" if "error" in raw else
-                   f"train {record['train']:,.1f}, infer {record['infer']:,.1f} img/s "
+                   f"train {train}, infer {record['infer']:,.1f} img/s "
                    f"({record['precision']})")
         print(f"[{i}/{len(order)}] {model} {config.framework} {config.label} "
               f"(repeat {repeat + 1}/{args.repeats}): {outcome} "
@@ -362,12 +387,19 @@ def add_arguments(parser):
     parser.add_argument("--ours-steps-per-execution", nargs="+", type=int, default=[1],
                         metavar="N", help="our steps_per_execution value(s), one row each "
                         "(default: 1; on a GPU try 1 8 32)")
+    parser.add_argument("--ours-runtime", nargs="+", choices=RUNTIMES, default=["keras"],
+                        help="keras: our training and inference on --backend; openvino: "
+                        "inference only, in the OpenVINO runtime (`benchmark --runtime "
+                        "openvino`; --ours-precision auto float32 gives its bfloat16 and "
+                        "float32 rows); default: keras")
     parser.add_argument("--ours-augment-on", choices=("host", "device"), default="host",
                         help="device: our runs feed uint8 batches and time the augmentation in "
                         "the train step (`benchmark --augment-on device`; default: host)")
     parser.add_argument("--torch-configs", nargs="+", choices=tuple(TORCH_CONFIGS), default=None,
-                        help="PyTorch's configs (default: float32 and channels_last, plus "
-                        "bf16+channels_last where the CPU has bfloat16 units or a GPU is visible)")
+                        help="PyTorch's configs (default: float32, channels_last and compile "
+                        "(torch.compile), plus bf16+channels_last and "
+                        "bf16+channels_last+compile where the CPU has bfloat16 units or a GPU "
+                        "is visible)")
     parser.add_argument("--batch", type=int, default=None,
                         help="batch size of every model (default: 128 at 32x32, 16 at 224x224)")
     parser.add_argument("--backend", default="tensorflow", choices=("tensorflow", "jax", "torch"),

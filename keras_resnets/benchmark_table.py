@@ -14,6 +14,7 @@ from keras_resnets.benchmark_peak import PEAK_DTYPES
 
 
 def _median(values):
+    values = [v for v in values if v is not None]  # None: not measured (OpenVINO's training)
     return statistics.median(values) if values else None
 
 
@@ -45,11 +46,12 @@ def summarize(runs, peaks):
             medians[(framework, label)] = {
                 "train": _median([r["train"] for r in ok]),
                 "infer": _median([r["infer"] for r in ok]),
-                "train_runs": [r["train"] for r in ok],
+                "train_runs": [r["train"] for r in ok if r["train"] is not None],
                 "infer_runs": [r["infer"] for r in ok],
                 "infer_unfolded": _median([r["infer_unfolded"] for r in ok
                                            if r.get("infer_unfolded") is not None]),
                 "infer_model": ok[0].get("infer_model") if ok else None,
+                "latency_ms": _median([r.get("latency_ms") for r in ok]),
                 "precision": ok[0]["precision"] if ok else None,
                 "macs_per_image": ok[0].get("macs_per_image") if ok else None,
                 "errors": failed,
@@ -70,6 +72,7 @@ def summarize(runs, peaks):
                    "ours_train": m["train"], "ours_infer": m["infer"],
                    "ours_infer_model": m["infer_model"],
                    "ours_infer_unfolded": m["infer_unfolded"],
+                   "ours_latency_ms": m["latency_ms"],
                    "ours_train_runs": m["train_runs"], "ours_infer_runs": m["infer_runs"],
                    "ours_errors": m["errors"],
                    "torch": {lab: {k: t[k] for k in ("train", "infer", "train_runs",
@@ -88,9 +91,9 @@ def summarize(runs, peaks):
     return rows
 
 
-def _ips(value):
+def _ips(value, missing="failed"):
     if value is None:
-        return "failed"
+        return missing
     return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
 
 
@@ -126,7 +129,9 @@ def format_markdown(rows, header):
         f"inference = images/s x MACs x {benchmark.FLOPS_PER_MAC['infer']}; "
         "% = of the peak in the precision used. Ours' inference: the deployment model "
         "(`fold_batch_norm(model, dtype=...)`: BNs folded, a true bfloat16 model under "
-        "mixed_bfloat16); the trained model's figure is in brackets.",
+        "mixed_bfloat16); the trained model's figure is in brackets. Rows marked "
+        "openvino: the model in the OpenVINO runtime (inference only: no training figure), "
+        "at the table's batch size, with its median batch-1 latency.",
         "",
         "| model | ours train / infer img/s (precision) | PyTorch best train img/s (config) "
         "| PyTorch best infer img/s (config) | ratio train / infer "
@@ -135,7 +140,7 @@ def format_markdown(rows, header):
     ]
     for r in rows:
         lines.append(
-            f"| {r['model']} | {_ips(r['ours_train'])} / {_ips(r['ours_infer'])}"
+            f"| {r['model']} | {_ips(r['ours_train'], _untimed(r))} / {_ips(r['ours_infer'])}"
             + (f" [{_ips(r['ours_infer_unfolded'])}]" if r.get("ours_infer_unfolded") else "")
             + " "
             f"({_ours_config(r)}) "
@@ -157,16 +162,30 @@ def format_markdown(rows, header):
             configs += [(f"pytorch {label}", t) for label, t in r["torch"].items()]
             seen.add(r["model"])
         for name, m in configs:
-            runs = lambda kind: ", ".join(_ips(v) for v in m[f"{kind}_runs"])
+            runs = lambda kind: (f" [{', '.join(_ips(v) for v in m[f'{kind}_runs'])}]"
+                                 if m[f"{kind}_runs"] or m[kind] is not None else "")
             error = f" (failed: {m['errors'][0]})" if m["errors"] else ""
-            lines.append(f"| {r['model']} | {name}{error} | {_ips(m['train'])} [{runs('train')}] "
-                         f"| {_ips(m['infer'])} [{runs('infer')}] |")
+            lines.append(f"| {r['model']} | {name}{error} "
+                         f"| {_ips(m['train'], _untimed(r) if 'ours' in name else 'failed')}"
+                         f"{runs('train')} "
+                         f"| {_ips(m['infer'])}{runs('infer')} |")
     return "\n".join(lines)
+
+
+def _untimed(row):
+    """What an ours row shows for a training figure it does not measure:
+    "-" for the OpenVINO runtime (inference only), else "failed"."""
+    return "-" if row["ours_label"].endswith(" openvino") else "failed"
 
 
 def _ours_config(row):
     """`mixed_bfloat16`, or `mixed_bfloat16, spe8 device-aug` for a config
-    with options beyond the precision (`benchmark_compare.ours_configs`)."""
+    with options beyond the precision (`benchmark_compare.ours_configs`);
+    OpenVINO's rows add their batch-1 latency (`bfloat16, openvino, batch 1:
+    1.23 ms`)."""
     precision = row["ours_precision"] or row["ours_label"]
     options = row["ours_label"].split(" ", 1)[1:]
-    return precision + (f", {options[0]}" if options else "")
+    text = precision + (f", {options[0]}" if options else "")
+    if row.get("ours_latency_ms") is not None:
+        text += f", batch 1: {row['ours_latency_ms']:.2f} ms"
+    return text

@@ -14,7 +14,7 @@ TORCH_REFERENCE = (
     pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "torch_reference.py"
 )
 OURS = bc.Config("ours", "auto", ("--precision", "auto"))
-FP32, CL, BF16 = bc.torch_configs(bf16=True)
+FP32, CL, BF16 = bc.torch_configs(["float32", "channels_last", "bf16+channels_last"])
 
 
 def _ours(train, infer, precision="float32", macs=40_000_000):
@@ -157,7 +157,10 @@ def test_schedule_alternates_and_commands_use_all_threads(tmp_path):
                         "--steps", "4", "--warmup", "1", "--batch", "8", "--json"]
     assert env["TF_NUM_INTRAOP_THREADS"] == "7" and env["KERAS_BACKEND"] == "tensorflow"
     assert bc.torch_model_name("shake-shake-26-2x32d") == "shake-shake-26-2x32d"
-    assert [c.label for c in bc.torch_configs(bf16=False)] == ["float32", "channels_last"]
+    assert [c.label for c in bc.torch_configs(bf16=False)] == [
+        "float32", "channels_last", "compile"]
+    assert [c.args for c in bc.torch_configs(bf16=True)][2:] == [
+        ("--compile",), ("--bf16", "--channels-last"), ("--bf16", "--channels-last", "--compile")]
     assert bc.steps_for("wrn-28-10") == (1, 1) and bc.steps_for("wrn-28-10", 3, 2) == (3, 2)
 
 
@@ -185,14 +188,14 @@ def test_main_end_to_end_on_fake_subprocesses(tmp_path, monkeypatch, capsys):
     assert bc.main(["--torch-reference", str(reference), "--models", "resnet20",
                     "--repeats", "2", "--threads", "2", "--save", str(save)]) == 0
     out = capsys.readouterr()
-    assert "[8/8] resnet-20" in out.err  # 4 configs x 2 repeats, progress on stderr
+    assert "[12/12] resnet-20" in out.err  # 6 configs x 2 repeats, progress on stderr
     assert "| resnet-20 | 400 / 1,000 (mixed_bfloat16) | 500 (bf16+channels_last) " in out.out
     assert "| 0.80x / 0.33x | 96.0 (40%) / 80.0 (33%) |" in out.out  # bf16 peak: TF's 240
     document = json.loads(save.read_text())
     assert document["header"]["peaks"]["bfloat16"]["framework"] == "tensorflow"
     assert document["header"]["peaks"]["bfloat16"]["by_framework"] == {"torch": 200.0,
                                                                        "tensorflow": 240.0}
-    assert document["header"]["threads"] == 2 and len(document["runs"]) == 8
+    assert document["header"]["threads"] == 2 and len(document["runs"]) == 12
     assert sum("--measure-peak" in argv for argv in calls) == 2
 
 
@@ -270,3 +273,38 @@ def test_table_names_the_options_of_each_ours_row():
                          "ours_label": "mixed_bfloat16 spe8 device-aug"}) == (
         "mixed_bfloat16, spe8 device-aug")
     assert _ours_config({"ours_precision": None, "ours_label": "float32"}) == "float32"
+
+
+def _openvino(infer, precision="bfloat16", latency=1.5):
+    return {"runtime": "openvino", "openvino": "2026.4", "infer_images_per_sec": infer,
+            "latency_ms_batch1": latency, "train_images_per_sec": None, "precision": precision,
+            "macs_per_image": 40_000_000, "batch_size": 128, "image_size": 32,
+            "processor": {"name": "Fake CPU", "bf16_units": True, "accelerator": None}}
+
+
+def test_openvino_rows_are_inference_only_with_latency():
+    assert [c.label for c in bc.ours_configs(["auto"], runtimes=("openvino",))] == [
+        "auto openvino"]
+    both = bc.ours_configs(["auto", "float32"], runtimes=("keras", "openvino"))
+    assert [c.label for c in both] == ["auto openvino", "float32 openvino", "auto", "float32"]
+    assert both[0].args == ("--runtime", "openvino", "--precision", "auto")
+    argv, _ = bc.command("resnet-20", both[0], steps=3, warmup=1, threads=2,
+                         torch_reference=pathlib.Path("t.py"))
+    assert argv[-3:] == ["--threads", "2", "--json"]  # OpenVINO gets the same threads
+    ov = bc.Config("ours", "auto openvino", both[0].args)
+    runs = _fake_runs() + [
+        _record("resnet-20", ov, 0, _openvino(3000, latency=1.0)),
+        _record("resnet-20", ov, 1, _openvino(4000, latency=3.0)),
+    ]
+    rows = bc.summarize(runs, PEAKS)
+    row = next(r for r in rows if r["ours_label"] == "auto openvino")
+    assert row["ours_train"] is None and row["ratio_train"] is None
+    assert row["ours_infer"] == 3500 and row["ratio_infer"] == pytest.approx(3500 / 2000)
+    assert row["ours_latency_ms"] == 2.0 and row["peak_dtype"] == "bfloat16"
+    text = bc.format_markdown(rows, {
+        "processor": {"name": "Fake CPU", "bf16_units": True}, "threads": 2, "date": "d",
+        "versions": {}, "command": "c", "repeats": 2, "steps": {"resnet-20": (5, 1)},
+        "peaks": PEAKS})
+    assert ("| resnet-20 | - / 3,500 (bfloat16, openvino, batch 1: 2.00 ms) "
+            "| 340 (channels_last) | 2,000 (bf16+channels_last) | n/a / 1.75x |") in text
+    assert "| resnet-20 | ours auto openvino (bfloat16) | - | 3,500 [3,000, 4,000] |" in text
