@@ -115,9 +115,10 @@ class OpenVINOModel:
 
     Args:
         source: a built `keras.Model` (exported with `export_openvino`
-            through a temporary folder), or the path of an OpenVINO IR
-            `.xml` file (e.g. from `keras-resnets export ... --format
-            openvino`).
+            through a temporary folder), the path of an OpenVINO IR `.xml`
+            file (e.g. from `keras-resnets export ... --format openvino`),
+            or an `openvino.Model` (e.g. another `OpenVINOModel`'s `model`,
+            to compile it again in another precision without converting).
         precision: `"float32"` (the default; OpenVINO's
             `INFERENCE_PRECISION_HINT` f32, the Keras model's top-1) or
             `"bfloat16"` (bf16: fast on CPUs with bfloat16 units; float32
@@ -130,8 +131,8 @@ class OpenVINOModel:
         device: OpenVINO device name. Defaults to `"CPU"`.
         classifier_activation: what the network ends with, for `Predictor`
             (`"softmax"`, or `"linear"` for logits). None: the Keras
-            model's own (a `.xml` source is taken to give logits, as a run
-            folder's models do).
+            model's own (an `.xml` or `openvino.Model` source is taken to
+            give logits, as a run folder's models do).
 
     Attributes:
         name, input_shape, output_shape (`(None, ...)`, as Keras gives
@@ -174,6 +175,9 @@ class OpenVINOModel:
             self.model = self._core.read_model(str(path))
             self.name, self.source_path = path.stem, str(path)
             activation = classifier_activation or "linear"
+        elif isinstance(source, ov.Model):
+            self.model, self.name, self.source_path = source, source.get_friendly_name(), None
+            activation = classifier_activation or "linear"
         elif hasattr(source, "export") and hasattr(source, "inputs"):  # a keras.Model
             from keras_resnets.inference.predictor import _output_activation
 
@@ -182,8 +186,8 @@ class OpenVINOModel:
             activation = classifier_activation or _output_activation(source)
         else:
             raise TypeError(
-                "`source` must be a keras.Model or the path of an OpenVINO IR .xml file. "
-                f"Received: source={source!r}"
+                "`source` must be a keras.Model, the path of an OpenVINO IR .xml file or an "
+                f"openvino.Model. Received: source={source!r}"
             )
         if len(self.model.inputs) != 1 or len(self.model.outputs) != 1:
             raise ValueError(
