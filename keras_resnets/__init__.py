@@ -37,6 +37,7 @@ _LAZY = {
     "get_spec": ("keras_resnets.registry", "get_spec"),
     "list_models": ("keras_resnets.registry", "list_models"),
     "load_run": ("keras_resnets.inference", "load_run"),
+    "OpenVINOModel": ("keras_resnets.inference", "OpenVINOModel"),
     "hide_backend_logs": ("keras_resnets._quiet", "hide_backend_logs"),
 }
 

@@ -99,7 +99,8 @@ def test_cli_export_of_a_keras_file(resnet20, tmp_path, capsys):
 
 def test_export_errors(resnet20, tmp_path, capsys):
     assert keras_resnets.export_model is export_model  # the public name
-    with pytest.raises(ValueError, match=r"`format` must be one of \('savedmodel', 'onnx'\)"):
+    with pytest.raises(ValueError,
+                       match=r"`format` must be one of \('savedmodel', 'onnx', 'openvino'\)"):
         export_model(resnet20, str(tmp_path / "x"), format="tflite")
     with pytest.raises(ValueError, match="no such file or folder"):
         export_model(str(tmp_path / "missing.keras"), str(tmp_path / "x"))
@@ -144,13 +145,16 @@ def test_unwritable_outputs_are_one_line(resnet20, tmp_path, capsys, format):
     a_file.write_text("x")
     a_folder = tmp_path / "a_folder"
     a_folder.mkdir()
-    cases = [(a_file / "out", "is a file, not a folder")]
+    name = "out.xml" if format == "openvino" else "out"  # OpenVINO IR: an .xml file
+    cases = [(a_file / name, "is a file, not a folder")]
     if format == "savedmodel":
         cases.append((a_file, "it is a file, and a SavedModel is a folder"))
-    else:
+    elif format == "onnx":
         cases.append((a_folder, "it is a folder, and ONNX export writes one file"))
+    else:
+        cases.append((a_folder, "OpenVINO IR is an .xml file with a .bin beside it"))
     if os.path.isdir("/proc/self"):  # Linux: a folder that takes no new files
-        cases.append(("/proc/out_sm", "the folder '/proc' does not take new files"))
+        cases.append((f"/proc/{name}", "the folder '/proc' does not take new files"))
     for output, message in cases:
         with pytest.raises(ValueError, match=message):
             export.check_output(output, format)

@@ -26,10 +26,15 @@ statistics). Files are decoded with PIL as RGB, which gives the same pixels
 as the pipeline's TensorFlow decoder for JPEG (libjpeg's accurate DCT) and
 the lossless formats.
 
+`load_run(run_dir, runtime="openvino")` runs the same model in the OpenVINO
+runtime instead (`openvino.OpenVINOModel`, converted with Keras's exporter;
+`pip install "keras-resnets[deploy]"`), behind the same `Predictor`.
+
 The package has one module per role: `loading` (the run folder:
 `load_run`, `preprocessing.json`, the `config.yaml` fallback), `predictor`
 (`Predictor`: preprocessing, probabilities, top-k), `images` (decoding and
-checking images) and `command` (the `predict` subcommand). It imports only
+checking images), `openvino` (`OpenVINOModel`, `export_openvino`) and
+`command` (the `predict` subcommand). It imports only
 NumPy at import time (keras, TensorFlow, PIL and YAML are imported inside
 the functions), so `add_predict_arguments` builds a parser cheaply.
 """
@@ -43,7 +48,8 @@ from keras_resnets.inference.loading import PREPROCESSING_FILE
 from keras_resnets.inference.loading import PREPROCESSING_KEYS
 from keras_resnets.inference.loading import WHICH
 from keras_resnets.inference.loading import load_run
+from keras_resnets.inference.openvino import OpenVINOModel
 from keras_resnets.inference.predictor import Predictor
 
-__all__ = ["Predictor", "add_predict_arguments", "format_prediction", "load_run",
-           "read_image", "run_predict"]
+__all__ = ["OpenVINOModel", "Predictor", "add_predict_arguments", "format_prediction",
+           "load_run", "read_image", "run_predict"]
