@@ -18,8 +18,9 @@ so this module sits above the run-folder code, not in `weights`).
 - `format="openvino"`: `model.export(path, format="openvino")`, OpenVINO IR
   (`path` ends in `.xml`; the weights go to the `.bin` beside it) with a
   dynamic batch size, through `inference.openvino.export_openvino`. Works
-  on every backend (TensorFlow and JAX trace through TensorFlow, PyTorch
-  through `torch.jit.trace`); needs `pip install "keras-resnets[deploy]"`.
+  on TensorFlow and PyTorch (`torch.jit.trace`); on JAX a one-line
+  ValueError (jax2tf's XlaCallModule, which OpenVINO cannot convert) says
+  to export from TensorFlow; needs `pip install "keras-resnets[deploy]"`.
   Run it with `openvino.Core().compile_model` or
   `inference.openvino.OpenVINOModel("model.xml")`. The model is exported as
   it is: OpenVINO's converter folds the BatchNormalizations into the

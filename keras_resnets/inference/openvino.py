@@ -2,12 +2,14 @@
 
 A Keras model goes to OpenVINO's intermediate representation (IR: an
 `.xml` graph and a `.bin` of weights) through Keras's own exporter,
-`model.export(path, format="openvino")` (Keras 3.15). The exporter works
-from every backend: on TensorFlow and JAX it traces the model into a
-TensorFlow function (TensorFlow, a dependency of this package, does the
-tracing) and converts it with `openvino.convert_model`; on PyTorch it
-converts a `torch.jit.trace`; on Keras's own `openvino` backend it builds
-the graph directly. The IR has a dynamic batch dimension.
+`model.export(path, format="openvino")` (Keras 3.15). On TensorFlow it
+traces the model into a TensorFlow function and converts it with
+`openvino.convert_model`; on PyTorch it converts a `torch.jit.trace`; on
+Keras's own `openvino` backend it builds the graph directly. On JAX it goes
+through jax2tf, whose output (one `XlaCallModule` op: JAX 0.10 serializes
+natively only) OpenVINO cannot convert: a one-line ValueError says to
+export from TensorFlow or PyTorch (the `.keras` file loads on any backend).
+The IR has a dynamic batch dimension.
 
 The runtime is then used directly (`openvino.Core().compile_model`), not
 through Keras's `openvino` backend, whose `predict_on_batch` was measured
@@ -103,9 +105,36 @@ def export_openvino(model, path, *, verbose=False):
         keras.InputSpec(shape=(None,) + tuple(t.shape[1:]), dtype=t.dtype, name=t.name)
         for t in model.inputs
     ]
-    model.export(path, format="openvino", verbose=verbose,
-                 input_signature=[signature[0] if len(signature) == 1 else signature])
+    try:
+        model.export(path, format="openvino", verbose=verbose,
+                     input_signature=[signature[0] if len(signature) == 1 else signature])
+    except Exception as error:
+        if keras.backend.backend() != "jax" or "XlaCallModule" not in str(error):
+            raise
+        # jax2tf now always serializes natively (one XlaCallModule op), which
+        # OpenVINO's TensorFlow frontend cannot convert.
+        raise ValueError(
+            "OpenVINO export from the JAX backend fails: Keras's exporter goes through "
+            "jax2tf, whose XlaCallModule op OpenVINO cannot convert. Export from "
+            "KERAS_BACKEND=tensorflow (or torch); a .keras file loads on any backend."
+        ) from None
+    # A torch.jit trace leaves every input dimension dynamic: the IR gets the
+    # Keras input's sizes (any batch), as the TensorFlow path writes them.
+    ov = require_openvino()
+    shape = ov.PartialShape([-1] + [-1 if d is None else int(d) for d in model.inputs[0].shape[1:]])
+    ir = read_ir(path)
+    if len(ir.inputs) == 1 and ir.inputs[0].get_partial_shape() != shape:
+        ir.reshape({ir.inputs[0]: shape})
+        ov.save_model(ir, path, compress_to_fp16=False)
     return path
+
+
+def read_ir(path, core=None):
+    """The `openvino.Model` of an IR `.xml` file, its weights read into memory
+    (not memory-mapped: the files may then be replaced or removed)."""
+    ov = require_openvino()
+    weights = np.fromfile(os.path.splitext(os.fspath(path))[0] + ".bin", dtype=np.uint8)
+    return (core or ov.Core()).read_model(pathlib.Path(path).read_text(), ov.Tensor(weights))
 
 
 class OpenVINOModel:
@@ -201,11 +230,9 @@ class OpenVINOModel:
     def _convert(self, keras_model):
         """The `openvino.Model` of a Keras model, through Keras's exporter;
         the IR's weights are read into memory, so nothing is left on disk."""
-        ov = require_openvino()
         with tempfile.TemporaryDirectory(prefix="keras_resnets_ov_") as folder:
-            xml = export_openvino(keras_model, os.path.join(folder, "model.xml"))
-            weights = np.fromfile(os.path.join(folder, "model.bin"), dtype=np.uint8)
-            return self._core.read_model(pathlib.Path(xml).read_text(), ov.Tensor(weights))
+            return read_ir(export_openvino(keras_model, os.path.join(folder, "model.xml")),
+                           self._core)
 
     def __repr__(self):
         return (f"OpenVINOModel(name={self.name!r}, precision={self.precision!r}, "
