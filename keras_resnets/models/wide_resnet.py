@@ -94,11 +94,24 @@ class WideResNet(base.FamilyModel):
             ),
             schedule,
         )
-        super().__init__(inputs, x, options, locals(), default_name=f"wrn_{depth}_{k}", **kwargs)
+        super().__init__(inputs, x, options, default_name=f"wrn_{depth}_{k}", **kwargs)
+
+        # === Config ===
+        self.depth = depth
+        self.k = k
+        self.dropout_rate = dropout_rate
+        self.block_type = block_type
+        self.stackwise_strides = stackwise_strides
         self.deepening_factor = l
 
     def get_config(self):
-        return {**super().get_config(), "block_type": list(self.block_type)}
+        return self.config_with(
+            depth=self.depth,
+            k=self.k,
+            dropout_rate=self.dropout_rate,
+            block_type=list(self.block_type),
+            stackwise_strides=self.stackwise_strides,
+        )
 
 
 # Table 4 of the paper (CIFAR-10 errors without dropout).
@@ -131,6 +144,15 @@ def _register(depth, k, params, error):
 
 for (_d, _k), (_p, _e) in _WRN.items():
     _register(_d, _k, _p, _e)
+
+
+# The family name: any valid architecture, no paper numbers (`family=True`:
+# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
+@register_model("wrn", paper="arXiv:1605.07146", dataset="cifar10", family=True)
+@base.builds(WideResNet)
+def wrn(*, depth, k, **kwargs):
+    """Wide ResNet WRN-`depth`-`k`: depth 6n+4, widening factor k >= 1."""
+    return WideResNet(depth, k, **kwargs)
 
 
 # === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
