@@ -36,6 +36,11 @@ class ResNeXt(base.FamilyModel):
     - `stem="imagenet"`: the ResNet-50/101 stem and stages (Table 1):
       ResNeXt-50 32x4d has 25.0M parameters, 22.2% top-1 error
       (ResNeXt-101 32x4d: 44.2M, 21.2%).
+    - `cardinality=1`: a plain ResNet bottleneck of inner width
+      `base_width * 2**s`; with `base_width=128` it is Zagoruyko &
+      Komodakis's ImageNet Wide ResNet-50-2/101-2 (registered here as
+      "wide-resnet-50-2" and "wide-resnet-101-2", as timm and torchvision
+      build both with one class), whose torchvision weights load into it.
 
     Args:
         stackwise_num_blocks: list of int, blocks per stage.

@@ -23,7 +23,10 @@ class WideResNet(base.FamilyModel):
     (`l` = number of convs per block, from `block_type`), final BN-ReLU,
     global average pooling and the classifier. Dropout sits between the
     convolutions of a block. Table 4: WRN-28-10 has 36.5M parameters and
-    4.17% CIFAR-10 error (3.89% with dropout 0.3, Table 6).
+    4.17% CIFAR-10 error (3.89% with dropout 0.3, Table 6). The paper's
+    ImageNet networks ("wide-resnet-50-2", "wide-resnet-101-2") are
+    bottleneck ResNets of doubled width, built by `ResNeXt` with
+    cardinality 1 (see `keras_resnets.models.resnext`).
 
     Args:
         depth: int, total depth `d`; `6N + 4` for B(3,3), `3 l N + 4` in general.
