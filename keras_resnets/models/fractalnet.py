@@ -303,20 +303,15 @@ class FractalNet(base.FamilyModel):
         self.num_columns = num_columns
         self.stackwise_num_filters = stackwise_num_filters
         self.stackwise_dropout_rates = stackwise_dropout_rates
-        self.local_drop_rate = local_drop_rate
-        self.global_ratio = global_ratio
-        self.drop_path = drop_path
-        self.seed = seed
+        self.local_drop_rate, self.global_ratio = local_drop_rate, global_ratio
+        self.drop_path, self.seed = drop_path, seed
 
     def get_config(self):
         return self.config_with(
-            num_columns=self.num_columns,
-            stackwise_num_filters=self.stackwise_num_filters,
+            num_columns=self.num_columns, stackwise_num_filters=self.stackwise_num_filters,
             stackwise_dropout_rates=self.stackwise_dropout_rates,
-            local_drop_rate=self.local_drop_rate,
-            global_ratio=self.global_ratio,
-            drop_path=self.drop_path,
-            seed=self.seed,
+            local_drop_rate=self.local_drop_rate, global_ratio=self.global_ratio,
+            drop_path=self.drop_path, seed=self.seed,
         )
 
 

@@ -235,21 +235,13 @@ class PyramidNet(base.FamilyModel):
         super().__init__(inputs, x, options, default_name=f"pyramidnet_{depth}", **kwargs)
 
         # === Config ===
-        self.depth = depth
-        self.alpha = alpha
-        self.bottleneck = bottleneck
-        self.shakedrop = shakedrop
-        self.shakedrop_p_last = shakedrop_p_last
-        self.seed = seed
+        self.depth, self.alpha, self.bottleneck = depth, alpha, bottleneck
+        self.shakedrop, self.shakedrop_p_last, self.seed = shakedrop, shakedrop_p_last, seed
 
     def get_config(self):
         return self.config_with(
-            depth=self.depth,
-            alpha=self.alpha,
-            bottleneck=self.bottleneck,
-            shakedrop=self.shakedrop,
-            shakedrop_p_last=self.shakedrop_p_last,
-            seed=self.seed,
+            depth=self.depth, alpha=self.alpha, bottleneck=self.bottleneck,
+            shakedrop=self.shakedrop, shakedrop_p_last=self.shakedrop_p_last, seed=self.seed,
         )
 
 

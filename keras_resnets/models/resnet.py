@@ -181,12 +181,10 @@ class ResNet(base.FamilyModel):
         # loaded once and not saved.
         self.stackwise_num_blocks = layout["stackwise_num_blocks"]
         self.stackwise_num_filters = layout["stackwise_num_filters"]
-        self.block_type = layout["block_type"]
-        self.stem = layout["stem"]
+        self.block_type, self.stem = layout["block_type"], layout["stem"]
         self.stem_filters = stem_filters
         self.stackwise_strides = layout["stackwise_strides"]
-        self.shortcut = layout["shortcut"]
-        self.stride_index = layout["stride_index"]
+        self.shortcut, self.stride_index = layout["shortcut"], layout["stride_index"]
         self.downsample_last = layout["downsample_last"]
         self.residual_bias = layout["residual_bias"]
         self.groups = groups
@@ -199,15 +197,10 @@ class ResNet(base.FamilyModel):
         return self.config_with(
             stackwise_num_blocks=self.stackwise_num_blocks,
             stackwise_num_filters=self.stackwise_num_filters,
-            block_type=self.block_type,
-            stem=self.stem,
-            stem_filters=self.stem_filters,
-            stackwise_strides=self.stackwise_strides,
-            shortcut=self.shortcut,
-            stride_index=self.stride_index,
-            downsample_last=self.downsample_last,
-            residual_bias=self.residual_bias,
-            groups=self.groups,
+            block_type=self.block_type, stem=self.stem, stem_filters=self.stem_filters,
+            stackwise_strides=self.stackwise_strides, shortcut=self.shortcut,
+            stride_index=self.stride_index, downsample_last=self.downsample_last,
+            residual_bias=self.residual_bias, groups=self.groups,
         )
 
 

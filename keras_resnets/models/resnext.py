@@ -137,12 +137,9 @@ class ResNeXt(base.FamilyModel):
 
         # === Config === (`weights` is loaded once and not saved)
         self.stackwise_num_blocks = stackwise_num_blocks
-        self.cardinality = cardinality
-        self.base_width = base_width
-        self.stem = stem
+        self.cardinality, self.base_width, self.stem = cardinality, base_width, stem
         self.stackwise_num_filters = stackwise_num_filters
-        self.stackwise_strides = stackwise_strides
-        self.stride_index = stride_index
+        self.stackwise_strides, self.stride_index = stackwise_strides, stride_index
         if weights is not None:
             from keras_resnets.weights import load_weights
 
@@ -151,12 +148,9 @@ class ResNeXt(base.FamilyModel):
     def get_config(self):
         return self.config_with(
             stackwise_num_blocks=self.stackwise_num_blocks,
-            cardinality=self.cardinality,
-            base_width=self.base_width,
-            stem=self.stem,
+            cardinality=self.cardinality, base_width=self.base_width, stem=self.stem,
             stackwise_num_filters=self.stackwise_num_filters,
-            stackwise_strides=self.stackwise_strides,
-            stride_index=self.stride_index,
+            stackwise_strides=self.stackwise_strides, stride_index=self.stride_index,
         )
 
 

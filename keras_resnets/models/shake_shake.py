@@ -278,30 +278,18 @@ class ShakeShakeResNet(base.FamilyModel):
         super().__init__(inputs, x, options, default_name=f"shake_shake_{depth}", **kwargs)
 
         # === Config ===
-        self.depth = depth
-        self.width = width
+        self.depth, self.width = depth, width
         # `forward` is torch.nn.Module's call method on the torch backend.
-        self.forward_mode = forward
-        self.backward_mode = backward
-        self.level = level
-        self.block_type = block_type
-        self.cardinality = cardinality
-        self.base_width = base_width
-        self.stem_filters = stem_filters
-        self.seed = seed
+        self.forward_mode, self.backward_mode, self.level = forward, backward, level
+        self.block_type, self.cardinality, self.base_width = block_type, cardinality, base_width
+        self.stem_filters, self.seed = stem_filters, seed
 
     def get_config(self):
         return self.config_with(
-            depth=self.depth,
-            width=self.width,
-            forward=self.forward_mode,
-            backward=self.backward_mode,
-            level=self.level,
-            block_type=self.block_type,
-            cardinality=self.cardinality,
-            base_width=self.base_width,
-            stem_filters=self.stem_filters,
-            seed=self.seed,
+            depth=self.depth, width=self.width,
+            forward=self.forward_mode, backward=self.backward_mode, level=self.level,
+            block_type=self.block_type, cardinality=self.cardinality, base_width=self.base_width,
+            stem_filters=self.stem_filters, seed=self.seed,
         )
 
 

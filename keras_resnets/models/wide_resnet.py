@@ -100,20 +100,14 @@ class WideResNet(base.FamilyModel):
         super().__init__(inputs, x, options, default_name=f"wrn_{depth}_{k}", **kwargs)
 
         # === Config ===
-        self.depth = depth
-        self.k = k
-        self.dropout_rate = dropout_rate
-        self.block_type = block_type
-        self.stackwise_strides = stackwise_strides
+        self.depth, self.k, self.dropout_rate = depth, k, dropout_rate
+        self.block_type, self.stackwise_strides = block_type, stackwise_strides
         self.deepening_factor = l
 
     def get_config(self):
         return self.config_with(
-            depth=self.depth,
-            k=self.k,
-            dropout_rate=self.dropout_rate,
-            block_type=list(self.block_type),
-            stackwise_strides=self.stackwise_strides,
+            depth=self.depth, k=self.k, dropout_rate=self.dropout_rate,
+            block_type=list(self.block_type), stackwise_strides=self.stackwise_strides,
         )
 
 
