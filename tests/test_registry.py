@@ -3,6 +3,7 @@ parameter count (and rounds to its paper's), round-trips its config and
 follows the naming rule."""
 
 import math
+import pathlib
 import re
 
 import keras
@@ -15,69 +16,22 @@ from keras_resnets import registry
 from keras_resnets.models import base
 from tests.testing import run_model_test
 
-# Registered models too large to build in the default suite.
+# Registered models too large to build in the default suite: these and
+# those of more than BIG parameters.
 LARGE = {"resnet-1202", "preact-resnet-1001"}
+BIG = 30e6
 CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet": 1000}
 
 # Two kinds of parameter numbers (trainable parameters, default head):
 #
-# EXACT_PARAMS: regression values, the count our own build gives today. Any
-# change is an architecture change and must be deliberate. Several are also
-# external facts: the CIFAR ResNets and WRNs equal the per-layer recount in
-# ../shared/PAPERS.md, the ImageNet v1 ResNets torchvision's num_params, and
-# resnet-50-v2 keras.applications' ResNet50V2 (tests/models/test_resnet.py).
-EXACT_PARAMS = {
-    "fractalnet-20": 33_724_618,
-    "fractalnet-40": 76_106_634,
-    "preact-resnet-164": 1_703_258,
-    "preact-resnet-1001": 10_327_706,
-    "pyramidnet-110-a48": 1_772_706,
-    "pyramidnet-110-a84": 3_904_446,
-    "pyramidnet-110-a270": 28_485_477,
-    "pyramidnet-272-a200": 26_210_842,
-    "pyramidnet-272-a200-shakedrop": 26_210_842,
-    "resnet-18": 11_689_512,
-    "resnet-18-v2": 11_690_600,
-    "resnet-20": 269_722,
-    "resnet-32": 464_154,
-    "resnet-34": 21_797_672,
-    "resnet-34-v2": 21_800_616,
-    "resnet-44": 658_586,
-    "resnet-50": 25_557_032,
-    "resnet-50-v2": 25_568_360,
-    "resnet-56": 853_018,
-    "resnet-101": 44_549_160,
-    "resnet-101-v2": 44_577_896,
-    "resnet-110": 1_727_962,
-    "resnet-110-stochastic-depth": 1_727_962,
-    "resnet-152": 60_192_808,
-    "resnet-152-v2": 60_236_904,
-    "resnet-1202": 19_421_274,
-    "resnext-29-8x64d": 34_426_698,
-    "resnext-29-16x64d": 68_155_210,
-    "resnext-50-32x4d": 25_028_904,
-    # torchvision's counts (trainable parameters) for the models its weights fit.
-    "resnext-101-32x8d": 88_791_336,
-    "resnext-101-64x4d": 83_455_272,
-    "wide-resnet-50-2": 68_883_240,
-    "wide-resnet-101-2": 126_886_696,
-    "resnext-101-32x4d": 44_177_704,
-    "se-resnet-50": 28_088_024,
-    "shake-shake-26-2x32d": 2_923_162,
-    "shake-shake-26-2x64d": 11_653_978,
-    "shake-shake-26-2x96d": 26_192_922,
-    "shake-shake-resnext-29-2x4x64d": 34_529_700,
-    "wrn-16-4": 2_748_890,
-    "wrn-16-8": 10_961_370,
-    "wrn-16-10": 17_116_634,
-    "wrn-22-8": 17_158_106,
-    "wrn-28-10": 36_479_194,
-    "wrn-28-12": 52_517_850,
-    "wrn-40-1": 563_930,
-    "wrn-40-2": 2_243_546,
-    "wrn-40-4": 8_949_210,
-    "wrn-40-8": 35_748_314,
-}
+# The registered `params=`: our exact count, a regression value that
+# `test_registered_model` checks against the built model. Any change is an
+# architecture change and must be deliberate. Several are also external
+# facts: the CIFAR ResNets and WRNs equal the per-layer recount in
+# ../shared/PAPERS.md, the ImageNet v1 ResNets torchvision's num_params,
+# resnet-50-v2 keras.applications' ResNet50V2 (tests/models/test_resnet.py),
+# and resnext-101-32x8d/64x4d and wide-resnet-50-2/101-2 torchvision's counts.
+#
 # PAPER_PARAMS: the count the paper prints, rounded to its digits (source
 # tags in ../shared/PAPERS.md). Our exact count, rounded to the same digits,
 # must print the same; the ResNeXt paper truncates (68.16M is "68.1M").
@@ -119,6 +73,7 @@ PAPER_GAPS = {
     "pyramidnet-272-a200": ("26.0M", "26.00M is the count without BN weights"),
     "pyramidnet-272-a200-shakedrop": ("26.0M", "same network as pyramidnet-272-a200"),
     "fractalnet-20": ("38.6M", "unconfirmed; conv-BN-ReLU units of 64..512 give 33.7M"),
+    "fractalnet-40": ("22.9M", "unconfirmed; C=4 conv-BN-ReLU units of 64..512 give 76.1M"),
     "shake-shake-resnext-29-2x4x64d": ("34.4M", "the 10-class head's 34.44M; ours has 100"),
 }
 
@@ -126,7 +81,7 @@ PAPER_GAPS = {
 def _printed(name, printed):
     """Our exact count in millions, rounded (or truncated) like `printed`."""
     digits = len(printed.rstrip("M").partition(".")[2])
-    millions = EXACT_PARAMS[name] / 1e6
+    millions = keras_resnets.get_spec(name).params / 1e6
     if keras_resnets.get_spec(name).paper in TRUNCATING_PAPERS:
         millions = math.floor(millions * 10**digits) / 10**digits
     return f"{millions:.{digits}f}M"
@@ -134,15 +89,9 @@ def _printed(name, printed):
 
 def test_parameter_tables_cover_the_registry():
     counted = {n for n in keras_resnets.list_models() if keras_resnets.get_spec(n).params}
-    assert set(EXACT_PARAMS) == counted
+    assert counted == set(keras_resnets.list_models())
     assert set(PAPER_PARAMS) | set(PAPER_GAPS) <= counted
     assert not set(PAPER_PARAMS) & set(PAPER_GAPS)
-
-
-@pytest.mark.parametrize("name", sorted(EXACT_PARAMS))
-def test_registered_params_are_exact(name):
-    # `params=` at registration is our exact count, not the paper's rounding.
-    assert keras_resnets.get_spec(name).params == EXACT_PARAMS[name]
 
 
 @pytest.mark.parametrize("name", sorted(PAPER_PARAMS))
@@ -155,6 +104,10 @@ def test_paper_gaps_are_still_gaps(name):
     # Once a build reproduces its paper's count, move it to PAPER_PARAMS.
     printed, _ = PAPER_GAPS[name]
     assert _printed(name, printed) != printed
+
+
+def _is_large(spec):
+    return spec.name in LARGE or (spec.params is not None and spec.params > BIG)
 
 
 def _small_kwargs(spec):
@@ -170,8 +123,7 @@ def _small_kwargs(spec):
 @pytest.mark.parametrize("name", keras_resnets.list_models())
 def test_registered_model(name, request):
     spec = keras_resnets.get_spec(name)
-    big = spec.params is not None and spec.params > 30e6
-    if (name in LARGE or big) and not request.config.getoption("--run_large"):
+    if _is_large(spec) and not request.config.getoption("--run_large"):
         pytest.skip("large model: pass --run_large")
     assert re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9.]+)*", name), name
     size = 32
@@ -184,7 +136,36 @@ def test_registered_model(name, request):
     )
     assert model.inputs[0].shape[1] == size
     if spec.params is not None:
-        assert count_trainable_params(model) == EXACT_PARAMS[name]
+        assert count_trainable_params(model) == spec.params
+
+
+# === The README says what the registry and these tests say ===
+
+
+def _readme():
+    return (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def test_readme_model_table_is_the_registry():
+    readme = _readme()
+    assert registry.replace_readme_table(readme) == readme, (
+        "README.md's model table differs from the registry: run `python -m keras_resnets.registry`"
+    )
+    assert registry.readme_table().count("\n| `") == len(keras_resnets.list_models())
+
+
+def test_readme_states_what_the_parameter_tests_check():
+    names = keras_resnets.list_models()
+    large = [n for n in names if _is_large(keras_resnets.get_spec(n))]
+    readme = " ".join(_readme().split())
+    rest = len(names) - len(PAPER_PARAMS) - len(PAPER_GAPS)
+    assert (
+        f"builds each of the {len(names)} named models on the TensorFlow backend and checks "
+        f"this exact count (the {len(large)} largest only with `--run_large`); "
+        f"{len(PAPER_PARAMS)} of them also round to the count their paper prints, "
+        f"{len(PAPER_GAPS)} do not (`PAPER_GAPS`, each with its reason) and the other {rest} "
+        "are not compared with a printed count"
+    ) in readme
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@ take (their names, defaults, validation and how sub-layers use them), and
 keras-hub `Backbone` spirit: a family's constructor declares only its own
 arguments, takes the shared ones from `**kwargs` with `take_options`, and
 `FamilyModel` checks unknown keywords, stores the options as attributes
-and puts them in `get_config`. The inputs, stems and classifier head are
+and puts them in `get_config` (`config_with`; each family writes its own
+arguments there explicitly). The inputs, stems and classifier head are
 built here too; the per-block schedule lives in `models/stages.py`.
 """
 
@@ -200,26 +201,22 @@ class FamilyModel(keras.Model):
     unknown-keyword check), `options.resolve(default_num_classes)` once its
     layout is known, builds its stem and stages with the options' inputs
     and sub-layer settings, then calls `super().__init__(inputs, features,
-    options, locals())`, which adds the post-activation and the classifier
-    head, makes the `keras.Model`, and keeps the options and the family's
-    own constructor arguments (those its signature names, read once from
-    its normalized `locals()`) as attributes and in `get_config`.
+    options)`, which adds the post-activation and the classifier head,
+    makes the `keras.Model` and stores the shared options as attributes.
+    After it, under `# === Config ===`, the family stores its own
+    arguments as attributes, and its `get_config` returns them through
+    `config_with(...)`, exactly as its constructor takes them (keras-hub's
+    habit: the reader sees a family's config in the family's file).
 
     Class attributes:
         block_options: the names of `BLOCK_OPTIONS` the family takes.
         post_activation: what comes between the last stage and the head:
             `("bn", "relu")` (the final BN-ReLU of pre-activation networks,
             `post_bn` and `post_relu`), `("relu",)` or nothing.
-        config_attributes: dict, `get_config` key -> attribute name where
-            they differ (`forward` is `torch.nn.Module`'s call method).
-        unsaved_arguments: constructor arguments `get_config` leaves out
-            (a weights path is loaded once).
     """
 
     block_options = ()
     post_activation = ()
-    config_attributes = {}
-    unsaved_arguments = ("weights",)
 
     @classmethod
     def option_names(cls):
@@ -245,7 +242,7 @@ class FamilyModel(keras.Model):
         check_model_kwargs(cls, {k: v for k, v in kwargs.items() if k not in names})
         return ModelOptions(**{k: kwargs.pop(k) for k in names if k in kwargs})
 
-    def __init__(self, inputs, features, options, arguments, *, default_name=None, **kwargs):
+    def __init__(self, inputs, features, options, *, default_name=None, **kwargs):
         x = features
         for op in self.post_activation:
             x = options.batch_norm("post_bn")(x) if op == "bn" else options.relu("post_relu")(x)
@@ -255,6 +252,8 @@ class FamilyModel(keras.Model):
             name=options.name or default_name,
             **kwargs,
         )
+
+        # === Config: the shared options ===
         self.include_top = options.include_top
         self.model_input_shape = tuple(inputs.shape[1:])
         self.num_classes = options.num_classes
@@ -266,28 +265,24 @@ class FamilyModel(keras.Model):
         self.bn_momentum = options.bn_momentum
         self.bn_epsilon = options.bn_epsilon
         self.data_format = options.data_format
-        # The family's own arguments: those its signature names. The family
-        # is the class right below FamilyModel (a user's subclass of ResNet
-        # passes ResNet's locals here and writes its own get_config).
-        family = next(c for c in type(self).__mro__ if FamilyModel in c.__bases__)
-        keys = [
-            key for key in _named_parameters(family.__init__)
-            if key not in self.unsaved_arguments
-        ]
-        for key in keys:
-            setattr(self, self.config_attributes.get(key, key), arguments[key])
-        self._family_config_keys = tuple(keys)
 
-    def get_config(self):
+    def config_with(self, **family_arguments):
+        """The model's config: `name`, `trainable`, the family's own
+        arguments (as its `get_config` passes them) and the shared options.
+
+        Args:
+            **family_arguments: the family's constructor arguments, in its
+                signature order.
+
+        Returns:
+            Dict of every constructor argument, for `from_config`.
+        """
         regularizer = self.kernel_regularizer
         regularizer = keras.regularizers.serialize(regularizer) if regularizer else None
         return {
             "name": self.name,
             "trainable": self.trainable,
-            **{
-                key: getattr(self, self.config_attributes.get(key, key))
-                for key in self._family_config_keys
-            },
+            **family_arguments,
             "include_top": self.include_top,
             "input_shape": self.model_input_shape,
             "num_classes": self.num_classes,
@@ -299,6 +294,10 @@ class FamilyModel(keras.Model):
             "bn_epsilon": self.bn_epsilon,
             "data_format": self.data_format,
         }
+
+    def get_config(self):
+        # Each family returns `self.config_with(<its own arguments>)`.
+        return self.config_with()
 
 
 def _named_parameters(fn):

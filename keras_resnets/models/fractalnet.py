@@ -296,7 +296,22 @@ class FractalNet(base.FamilyModel):
             x = current[-1]
             x = keras.layers.MaxPooling2D(2, data_format=df, dtype=dt, name=f"{prefix}_pool")(x)
         super().__init__(
-            inputs, x, options, locals(), default_name=f"fractalnet_{num_blocks * depth}", **kwargs
+            inputs, x, options, default_name=f"fractalnet_{num_blocks * depth}", **kwargs
+        )
+
+        # === Config ===
+        self.num_columns = num_columns
+        self.stackwise_num_filters = stackwise_num_filters
+        self.stackwise_dropout_rates = stackwise_dropout_rates
+        self.local_drop_rate, self.global_ratio = local_drop_rate, global_ratio
+        self.drop_path, self.seed = drop_path, seed
+
+    def get_config(self):
+        return self.config_with(
+            num_columns=self.num_columns, stackwise_num_filters=self.stackwise_num_filters,
+            stackwise_dropout_rates=self.stackwise_dropout_rates,
+            local_drop_rate=self.local_drop_rate, global_ratio=self.global_ratio,
+            drop_path=self.drop_path, seed=self.seed,
         )
 
 
@@ -315,6 +330,16 @@ def fractalnet20(**kwargs):
 @base.builds(FractalNet)
 def fractalnet40(**kwargs):
     return FractalNet(**{"num_columns": 4, **kwargs})
+
+
+# The family name: any valid architecture, no paper numbers (`family=True`:
+# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
+@register_model("fractalnet", paper="arXiv:1605.07648", dataset="cifar10", family=True)
+@base.builds(FractalNet)
+def fractalnet(*, num_columns, **kwargs):
+    """FractalNet with `num_columns` columns (`stackwise_num_filters` sets
+    the block widths)."""
+    return FractalNet(num_columns, **kwargs)
 
 
 # === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===

@@ -232,7 +232,17 @@ class PyramidNet(base.FamilyModel):
             ),
             schedule,
         )
-        super().__init__(inputs, x, options, locals(), default_name=f"pyramidnet_{depth}", **kwargs)
+        super().__init__(inputs, x, options, default_name=f"pyramidnet_{depth}", **kwargs)
+
+        # === Config ===
+        self.depth, self.alpha, self.bottleneck = depth, alpha, bottleneck
+        self.shakedrop, self.shakedrop_p_last, self.seed = shakedrop, shakedrop_p_last, seed
+
+    def get_config(self):
+        return self.config_with(
+            depth=self.depth, alpha=self.alpha, bottleneck=self.bottleneck,
+            shakedrop=self.shakedrop, shakedrop_p_last=self.shakedrop_p_last, seed=self.seed,
+        )
 
 
 # === Registry: PyramidNet Table 4 (CIFAR-10); ShakeDrop Table 7 ===
@@ -267,6 +277,16 @@ for _args in (
     (272, 200, True, True, 26_210_842, 3.08),
 ):
     _register(*_args)
+
+
+# The family name: any valid architecture, no paper numbers (`family=True`:
+# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
+@register_model("pyramidnet", paper="arXiv:1610.02915", dataset="cifar10", family=True)
+@base.builds(PyramidNet)
+def pyramidnet(*, depth, alpha, **kwargs):
+    """PyramidNet of depth 6n+2 and widening step `alpha` (`shakedrop=True`:
+    with ShakeDrop)."""
+    return PyramidNet(depth, alpha, **kwargs)
 
 
 # === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===

@@ -84,8 +84,6 @@ class ResNet(base.FamilyModel):
     block_cls = ResNetBlock
     preactivation = False
     block_options = base.BLOCK_OPTIONS
-    # `depth` becomes the layout (`stackwise_num_blocks` ...) in the config.
-    unsaved_arguments = ("depth", "weights")
 
     def __init__(
         self,
@@ -176,11 +174,34 @@ class ResNet(base.FamilyModel):
             ),
             schedule,
         )
-        super().__init__(inputs, x, options, {**locals(), **layout}, **kwargs)
+        super().__init__(inputs, x, options, **kwargs)
+
+        # === Config ===
+        # `depth` is saved as the layout it resolves to; `weights` is
+        # loaded once and not saved.
+        self.stackwise_num_blocks = layout["stackwise_num_blocks"]
+        self.stackwise_num_filters = layout["stackwise_num_filters"]
+        self.block_type, self.stem = layout["block_type"], layout["stem"]
+        self.stem_filters = stem_filters
+        self.stackwise_strides = layout["stackwise_strides"]
+        self.shortcut, self.stride_index = layout["shortcut"], layout["stride_index"]
+        self.downsample_last = layout["downsample_last"]
+        self.residual_bias = layout["residual_bias"]
+        self.groups = groups
         if weights is not None:
             from keras_resnets.weights import load_weights
 
             load_weights(self, weights)
+
+    def get_config(self):
+        return self.config_with(
+            stackwise_num_blocks=self.stackwise_num_blocks,
+            stackwise_num_filters=self.stackwise_num_filters,
+            block_type=self.block_type, stem=self.stem, stem_filters=self.stem_filters,
+            stackwise_strides=self.stackwise_strides, shortcut=self.shortcut,
+            stride_index=self.stride_index, downsample_last=self.downsample_last,
+            residual_bias=self.residual_bias, groups=self.groups,
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
@@ -317,6 +338,15 @@ for _depth in _CIFAR_V1:
 for _depth in _IMAGENET:
     _register_imagenet(_depth, preactivation=False)
     _register_imagenet(_depth, preactivation=True)
+
+
+# The family name: any valid architecture, no paper numbers (`family=True`:
+# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
+@register_model("cifar-resnet", paper="arXiv:1512.03385", dataset="cifar10", family=True)
+@base.builds(ResNet, cifar_resnet)
+def cifar_resnet_family(*, depth, **kwargs):
+    """CIFAR ResNet of depth 6n+2 (`preactivation=True`: He 2016's v2)."""
+    return cifar_resnet(depth, **kwargs)
 
 
 # === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===

@@ -36,6 +36,11 @@ class ResNeXt(base.FamilyModel):
     - `stem="imagenet"`: the ResNet-50/101 stem and stages (Table 1):
       ResNeXt-50 32x4d has 25.0M parameters, 22.2% top-1 error
       (ResNeXt-101 32x4d: 44.2M, 21.2%).
+    - `cardinality=1`: a plain ResNet bottleneck of inner width
+      `base_width * 2**s`; with `base_width=128` it is Zagoruyko &
+      Komodakis's ImageNet Wide ResNet-50-2/101-2 (registered here as
+      "wide-resnet-50-2" and "wide-resnet-101-2", as timm and torchvision
+      build both with one class), whose torchvision weights load into it.
 
     Args:
         stackwise_num_blocks: list of int, blocks per stage.
@@ -128,11 +133,25 @@ class ResNeXt(base.FamilyModel):
             ),
             schedule,
         )
-        super().__init__(inputs, x, options, locals(), default_name="resnext", **kwargs)
+        super().__init__(inputs, x, options, default_name="resnext", **kwargs)
+
+        # === Config === (`weights` is loaded once and not saved)
+        self.stackwise_num_blocks = stackwise_num_blocks
+        self.cardinality, self.base_width, self.stem = cardinality, base_width, stem
+        self.stackwise_num_filters = stackwise_num_filters
+        self.stackwise_strides, self.stride_index = stackwise_strides, stride_index
         if weights is not None:
             from keras_resnets.weights import load_weights
 
             load_weights(self, weights)
+
+    def get_config(self):
+        return self.config_with(
+            stackwise_num_blocks=self.stackwise_num_blocks,
+            cardinality=self.cardinality, base_width=self.base_width, stem=self.stem,
+            stackwise_num_filters=self.stackwise_num_filters,
+            stackwise_strides=self.stackwise_strides, stride_index=self.stride_index,
+        )
 
 
 def cifar_resnext(depth=29, cardinality=8, base_width=64, **kwargs):
@@ -205,6 +224,15 @@ def _register(name, depth, cardinality, base_width, params, paper, dataset, erro
 
 for _name, _row in _TABLE.items():
     _register(_name, *_row)
+
+
+# The family name: any valid architecture, no paper numbers (`family=True`:
+# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
+@register_model("cifar-resnext", paper="arXiv:1611.05431", dataset="cifar10", family=True)
+@base.builds(ResNeXt, cifar_resnext)
+def cifar_resnext_family(*, depth, cardinality, base_width, **kwargs):
+    """CIFAR ResNeXt-`depth` (9n+2), `cardinality`x`base_width`d."""
+    return cifar_resnext(depth, cardinality, base_width, **kwargs)
 
 
 # === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===

@@ -216,8 +216,6 @@ class ShakeShakeResNet(base.FamilyModel):
 
     post_activation = ("relu",)
     block_options = ("drop_path_rate",)
-    # `forward` is torch.nn.Module's call method on the torch backend.
-    config_attributes = {"forward": "forward_mode", "backward": "backward_mode"}
 
     def __init__(
         self,
@@ -277,8 +275,21 @@ class ShakeShakeResNet(base.FamilyModel):
             ),
             schedule,
         )
-        super().__init__(
-            inputs, x, options, locals(), default_name=f"shake_shake_{depth}", **kwargs
+        super().__init__(inputs, x, options, default_name=f"shake_shake_{depth}", **kwargs)
+
+        # === Config ===
+        self.depth, self.width = depth, width
+        # `forward` is torch.nn.Module's call method on the torch backend.
+        self.forward_mode, self.backward_mode, self.level = forward, backward, level
+        self.block_type, self.cardinality, self.base_width = block_type, cardinality, base_width
+        self.stem_filters, self.seed = stem_filters, seed
+
+    def get_config(self):
+        return self.config_with(
+            depth=self.depth, width=self.width,
+            forward=self.forward_mode, backward=self.backward_mode, level=self.level,
+            block_type=self.block_type, cardinality=self.cardinality, base_width=self.base_width,
+            stem_filters=self.stem_filters, seed=self.seed,
         )
 
 
@@ -312,6 +323,15 @@ def shake_shake_resnext29_2x4x64d(**kwargs):
     return ShakeShakeResNet(
         29, 256, block_type="bottleneck", cardinality=4, base_width=64, **kwargs
     )
+
+
+# The family name: any valid architecture, no paper numbers (`family=True`:
+# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
+@register_model("shake-shake", paper="arXiv:1705.07485", dataset="cifar10", family=True)
+@base.builds(ShakeShakeResNet)
+def shake_shake(*, depth, width, **kwargs):
+    """Shake-Shake `depth`-2x`width`d: depth 6n+2, first-stage width."""
+    return ShakeShakeResNet(depth, width, **kwargs)
 
 
 # === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===

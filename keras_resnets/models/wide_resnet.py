@@ -23,7 +23,10 @@ class WideResNet(base.FamilyModel):
     (`l` = number of convs per block, from `block_type`), final BN-ReLU,
     global average pooling and the classifier. Dropout sits between the
     convolutions of a block. Table 4: WRN-28-10 has 36.5M parameters and
-    4.17% CIFAR-10 error (3.89% with dropout 0.3, Table 6).
+    4.17% CIFAR-10 error (3.89% with dropout 0.3, Table 6). The paper's
+    ImageNet networks ("wide-resnet-50-2", "wide-resnet-101-2") are
+    bottleneck ResNets of doubled width, built by `ResNeXt` with
+    cardinality 1 (see `keras_resnets.models.resnext`).
 
     Args:
         depth: int, total depth `d`; `6N + 4` for B(3,3), `3 l N + 4` in general.
@@ -94,11 +97,18 @@ class WideResNet(base.FamilyModel):
             ),
             schedule,
         )
-        super().__init__(inputs, x, options, locals(), default_name=f"wrn_{depth}_{k}", **kwargs)
+        super().__init__(inputs, x, options, default_name=f"wrn_{depth}_{k}", **kwargs)
+
+        # === Config ===
+        self.depth, self.k, self.dropout_rate = depth, k, dropout_rate
+        self.block_type, self.stackwise_strides = block_type, stackwise_strides
         self.deepening_factor = l
 
     def get_config(self):
-        return {**super().get_config(), "block_type": list(self.block_type)}
+        return self.config_with(
+            depth=self.depth, k=self.k, dropout_rate=self.dropout_rate,
+            block_type=list(self.block_type), stackwise_strides=self.stackwise_strides,
+        )
 
 
 # Table 4 of the paper (CIFAR-10 errors without dropout).
@@ -131,6 +141,15 @@ def _register(depth, k, params, error):
 
 for (_d, _k), (_p, _e) in _WRN.items():
     _register(_d, _k, _p, _e)
+
+
+# The family name: any valid architecture, no paper numbers (`family=True`:
+# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
+@register_model("wrn", paper="arXiv:1605.07146", dataset="cifar10", family=True)
+@base.builds(WideResNet)
+def wrn(*, depth, k, **kwargs):
+    """Wide ResNet WRN-`depth`-`k`: depth 6n+4, widening factor k >= 1."""
+    return WideResNet(depth, k, **kwargs)
 
 
 # === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===

@@ -1,6 +1,7 @@
 """What every model class shares (models/base.py): keyword-argument checks,
 the per-block schedule, `apply_stages` and the depth rule."""
 
+import json
 import re
 
 import keras
@@ -46,22 +47,49 @@ def test_unknown_argument_raises_before_building(cls):
         cls(*args, num_class=100)
 
 
+# Small builds of each class, for the config tests.
+SMALL_KWARGS = {
+    "PreActResNet": {"depth": 20, "block_type": "basic"},
+    "ResNeXt": {"stackwise_num_blocks": [1], "stackwise_num_filters": [16]},
+    "FractalNet": {"num_columns": 2, "stackwise_num_filters": [8], "stackwise_dropout_rates": None},
+}
+# Constructor arguments `get_config` leaves out: a weights path (loaded
+# once) and ResNet's depth (saved as the layout it resolves to).
+UNSAVED = {
+    "ResNet": {"depth", "weights"},
+    "PreActResNet": {"depth", "weights"},
+    "ResNeXt": {"weights"},
+}
+
+
+def _small_model(cls):
+    args = () if cls.__name__ in SMALL_KWARGS else MINIMAL_ARGS[cls.__name__]
+    return cls(*args, **SMALL_KWARGS.get(cls.__name__, {}), input_shape=(32, 32, 3))
+
+
+def test_every_registered_model_class_is_covered():
+    """Every class the registry builds (paper and family names) is exported
+    by `keras_resnets.models` and so covered by the tests of this module."""
+    names = keras_resnets.list_models() + keras_resnets.list_models(families=True)
+    built = {keras_resnets.get_spec(name).fn.model_class for name in names}
+    assert built <= set(MODEL_CLASSES)
+
+
 @pytest.mark.parametrize("cls", MODEL_CLASSES, ids=lambda cls: cls.__name__)
 def test_get_config_returns_the_constructor_arguments(cls):
     """Every named argument and shared option is in `get_config` except the
-    `classes` alias, `dtype` and the arguments a family declares unsaved
-    (a weights path; ResNet's depth, saved as its layout)."""
-    small = {
-        "PreActResNet": {"depth": 20, "block_type": "basic"},
-        "ResNeXt": {"stackwise_num_blocks": [1], "stackwise_num_filters": [16]},
-        "FractalNet": {"num_columns": 2, "stackwise_num_filters": [8], "stackwise_dropout_rates": None},
-    }
-    args = () if cls.__name__ in small else MINIMAL_ARGS[cls.__name__]
-    model = cls(*args, **small.get(cls.__name__, {}), input_shape=(32, 32, 3))
+    `classes` alias, `dtype` and `UNSAVED`, and `from_config` rebuilds the
+    same model: same config (in order), weight paths and shapes."""
+    model = _small_model(cls)
+    config = model.get_config()
     expected = set(base.model_argument_names(cls)) - {"classes", "dtype"}
-    expected -= set(cls.unsaved_arguments)
-    assert set(model.get_config()) == expected
+    assert set(config) == expected - UNSAVED.get(cls.__name__, set())
     assert set(cls.option_names()) <= set(base.model_argument_names(cls))
+    clone = cls.from_config(config)
+    assert json.dumps(clone.get_config()) == json.dumps(config)
+    assert [(w.path, tuple(w.shape)) for w in clone.weights] == [
+        (w.path, tuple(w.shape)) for w in model.weights
+    ]
 
 
 def test_shared_options_are_validated_once_for_every_family():
