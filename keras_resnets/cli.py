@@ -194,13 +194,13 @@ def _version():
 
 
 def _overrides(args, **keys):
-    """`--set` overrides plus `key=value` for each flag given (`data` ->
-    `data.source`, ...), applied by `load_config`."""
+    """`--set` overrides (YAML text), then a typed `(key, value)` for each
+    flag given (`data` -> `data.source`, ...), applied by `load_config`."""
     overrides = list(args.overrides)
     for flag, key in keys.items():
         value = getattr(args, flag)
         if value is not None:
-            overrides.append(f"{key}={json.dumps(value)}")
+            overrides.append((key, value))
     return overrides
 
 
@@ -295,7 +295,7 @@ def _tune(args):
                            max_trials="tuner.max_trials", epochs="training.epochs",
                            strategy="distribution.strategy")
     if args.overwrite:
-        overrides.append("tuner.overwrite=true")
+        overrides.append(("tuner.overwrite", True))
     config = load_config(args.config, overrides)
     from keras_resnets.tuning.search import search
 

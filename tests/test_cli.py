@@ -20,7 +20,7 @@ import yaml
 
 from keras_resnets import cli
 from keras_resnets import training
-from keras_resnets.training.trainer import RUN_FILES
+from keras_resnets.training.run_folder import RUN_FILES
 from tests.testing import make_npz
 
 

@@ -34,7 +34,7 @@ import pytest
 import yaml
 
 from keras_resnets.training import processes
-from keras_resnets.training.callbacks import ResumableBackup
+from keras_resnets.training.checkpoints import latest_state
 from keras_resnets.training.config import ConfigError
 from tests.testing import CIFAR10
 from tests.testing import make_npz
@@ -131,7 +131,7 @@ def _stop(procs):
 def _epochs_reported(output):
     """Epochs the chief's saved state holds (the state is written last, after
     the epoch's log row and metrics.json), 0 before the first."""
-    return ResumableBackup.read_epoch(output / "backup")
+    return latest_state(output / "backup").epoch
 
 
 def _rows(output):
@@ -181,7 +181,7 @@ def _kill_and_resume(tmp_path, backend):
         _stop(procs)
     assert chief_status != 0, "the chief finished although its peer was killed"
     # Killed mid-epoch 2: epoch 1 is the last saved state and its only log row.
-    assert ResumableBackup.read_epoch(output / "backup") == 1
+    assert latest_state(output / "backup").epoch == 1
     before = _rows(output)
     assert [r["epoch"] for r in before] == ["0"]
     assert f"Epoch 2/{EPOCHS}" not in cluster.log("first", 0)
@@ -206,7 +206,7 @@ def _kill_and_resume(tmp_path, backend):
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["status"] == "finished" and metrics["epochs"] == EPOCHS
     assert metrics["replicas"] == 2 and metrics["strategy"] == cluster.strategy
-    assert ResumableBackup.read_epoch(output / "backup") == EPOCHS
+    assert latest_state(output / "backup").epoch == EPOCHS
     model = keras.saving.load_model(output / "last.keras")
     classes = int(np.load(tmp_path / "cifar10-subset.npz")["y_train"].max()) + 1
     logits = keras.ops.convert_to_numpy(model(np.zeros((2, 32, 32, 3), "float32")))

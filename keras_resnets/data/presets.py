@@ -10,6 +10,8 @@ normalise with the same float32 constants.
 
 import numpy as np
 
+from keras_resnets.data.options import DataSettings
+
 PRESETS = ("cifar", "svhn", "imagenet", "none")
 PADDING_MODES = ("constant", "reflect")
 # Where the same-size presets' preprocessing runs: on the host (the pipeline
@@ -159,16 +161,12 @@ def normalization_constants(mean=None, std=None):
     return scale, offset
 
 
-# `make_dataset`'s preprocessing arguments and their defaults (both loaders).
+# `make_dataset`'s preprocessing arguments and their defaults (both loaders):
+# a run's (`DataSettings`) where it names them.
 PREPROCESSING_DEFAULTS = {
     "preset": "cifar",
-    "padding": 4,
-    "padding_mode": "constant",
-    "mean": None,
-    "std": None,
-    "image_size": 224,
-    "scale_range": (256, 480),
-    "lighting_std": 0.1,
+    **{name: getattr(DataSettings, name) for name in (
+        "padding", "padding_mode", "mean", "std", "image_size", "scale_range", "lighting_std")},
     "augment_on": "host",
 }
 

@@ -317,7 +317,7 @@ def fractalnet40(**kwargs):
     return FractalNet(**{"num_columns": 4, **kwargs})
 
 
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
 def _search_kwargs(values):
     """`width` (the first block's channels) -> the paper's doubling widths."""
     w = values["width"]

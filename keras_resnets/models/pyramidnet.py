@@ -269,7 +269,7 @@ for _args in (
     _register(*_args)
 
 
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
 SEARCH_SPACE = {
     "family": "pyramidnet",
     "generic": "pyramidnet",

@@ -319,7 +319,7 @@ for _depth in _IMAGENET:
     _register_imagenet(_depth, preactivation=True)
 
 
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
 SEARCH_SPACE = {
     "family": "resnet",
     "generic": "cifar-resnet",

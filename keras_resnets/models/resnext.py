@@ -207,7 +207,7 @@ for _name, _row in _TABLE.items():
     _register(_name, *_row)
 
 
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
 SEARCH_SPACE = {
     "family": "resnext",
     "generic": "cifar-resnext",

@@ -314,7 +314,7 @@ def shake_shake_resnext29_2x4x64d(**kwargs):
     )
 
 
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
 SEARCH_SPACE = {
     "family": "shake-shake",
     "generic": "shake-shake",

@@ -133,7 +133,7 @@ for (_d, _k), (_p, _e) in _WRN.items():
     _register(_d, _k, _p, _e)
 
 
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
 SEARCH_SPACE = {
     "family": "wrn",
     "generic": "wrn",

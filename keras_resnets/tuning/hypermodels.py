@@ -4,7 +4,7 @@ One parametrised `ResidualHyperModel` covers every family; the named
 subclasses (`WideResNetHyperModel`, `CifarResNetHyperModel`,
 `ShakeShakeHyperModel`, `PyramidNetHyperModel`, `ResNeXtHyperModel`,
 `FractalNetHyperModel`) only fix `family`. `build(hp)` declares every
-hyperparameter of the family's space (see `search_spaces`) with its default,
+hyperparameter of the family's space (see `keras_resnets.spaces`) with its default,
 builds the model of its `model:` section (`search_spaces.model_section`: the
 paper-table registry name of the architecture when there is one, else the
 family's generic registry name, e.g. `wrn` with `depth` and `k`) with the
@@ -42,8 +42,8 @@ from keras_resnets.training.config_sections import DistributionConfig
 from keras_resnets.training.config_sections import OptimizerConfig
 from keras_resnets.training.config_sections import ScheduleConfig
 from keras_resnets.training.config_sections import TrainingConfig
-from keras_resnets.tuning import search_spaces
-from keras_resnets.tuning.hyperparameters import check_value
+from keras_resnets.spaces import families as search_spaces
+from keras_resnets.spaces.hyperparameters import check_value
 
 
 class ParameterBudgetExceeded(keras_tuner.errors.FailedTrialError):

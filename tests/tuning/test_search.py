@@ -157,7 +157,7 @@ def test_exported_config_names_what_it_builds(tmp_path):
     a registered one (WRN-16-4) under its own name. Both build the trial's
     model through the loader `keras-resnets train` uses."""
     from keras_resnets import registry
-    from keras_resnets.training.trainer import build_model
+    from keras_resnets.training.recipe import build_from_config
 
     config = load_config(_config(tmp_path), check_paths=False)
     hm = search.make_hypermodel(config, num_classes=4, input_shape=(8, 8, 3))
@@ -174,7 +174,7 @@ def test_exported_config_names_what_it_builds(tmp_path):
         else:
             assert "depth" not in best.model.kwargs and facts["error"] == 5.02
         trial = hm.build_model({**{n: h.default for n, h in hm.space.items()}, **hps})
-        trained = build_model(best, num_classes=4, input_shape=(8, 8, 3))
+        trained = build_from_config(best, num_classes=4, input_shape=(8, 8, 3))
         assert trained.count_params() == trial.count_params()
         assert [w.shape for w in trained.weights] == [w.shape for w in trial.weights]
 

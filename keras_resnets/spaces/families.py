@@ -26,8 +26,8 @@ import re
 import sys
 
 from keras_resnets import registry
-from keras_resnets.tuning.hyperparameters import Hyperparameter
-from keras_resnets.tuning.hyperparameters import narrow
+from keras_resnets.spaces.hyperparameters import Hyperparameter
+from keras_resnets.spaces.hyperparameters import narrow
 
 
 # === Rules ===
