@@ -11,6 +11,8 @@ import json
 import resource
 import time
 
+from keras_resnets.errors import UserValueError
+
 # FLOPs per image and forward multiply-add: a multiply and an add (2); a
 # training step also does the two backward products (x 3).
 FLOPS_PER_MAC = {"train": 2 * 3, "infer": 2}
@@ -133,19 +135,19 @@ def run_benchmark(
     requested = precision
     precision = resolve_precision(precision)
     if min(steps, warmup, batch_size, steps_per_execution) < 1 or steps < steps_per_execution:
-        raise ValueError(
+        raise UserValueError(
             "`steps`, `warmup`, `batch_size` and `steps_per_execution` must be >= 1, "
             "and `steps` >= `steps_per_execution` (timing starts at a call boundary). "
             f"Received: steps={steps}, warmup={warmup}, batch_size={batch_size}, "
             f"steps_per_execution={steps_per_execution}"
         )
     if steps_per_execution != 1 and keras.backend.backend() == "torch":
-        raise ValueError(
+        raise UserValueError(
             "`steps_per_execution` must be 1 on the PyTorch backend (Keras runs its "
             f"train step one step at a time). Received: steps_per_execution={steps_per_execution}"
         )
     if augment_on not in ("host", "device"):
-        raise ValueError(
+        raise UserValueError(
             "`augment_on` must be 'host' or 'device'. Received: "
             f"augment_on={augment_on!r}"
         )

@@ -31,13 +31,13 @@ import time
 import keras
 import numpy as np
 import pytest
-import yaml
 
 from keras_resnets.training import processes
 from keras_resnets.training.checkpoints import latest_state
 from keras_resnets.training.config import ConfigError
 from tests.testing import CIFAR10
 from tests.testing import make_npz
+from tests.testing import write_config
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EPOCHS = 2
@@ -58,17 +58,14 @@ def _data(tmp_path):
 
 
 def _config(tmp_path):
-    raw = {
-        "model": {"name": "resnet-20"},
-        "data": {"source": str(_data(tmp_path)), "cache_dir": str(tmp_path / "cache")},
-        "optimizer": {"learning_rate": 0.05},
-        "training": {"epochs": EPOCHS, "batch_size": 8, "steps_per_epoch": 16,
-                     "jit_compile": False, "verbose": 2, "validate_on_test": False,
-                     "tensorboard": False, "mixed_precision": "float32"},
-    }
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+    return write_config(
+        tmp_path, source=_data(tmp_path), model={"name": "resnet-20"},
+        data={"cache_dir": str(tmp_path / "cache")},
+        optimizer={"learning_rate": 0.05},
+        training={"epochs": EPOCHS, "batch_size": 8, "steps_per_epoch": 16, "jit_compile": False,
+                  "verbose": 2, "validate_on_test": False, "tensorboard": False,
+                  "mixed_precision": "float32"},
+    )
 
 
 def _free_ports(n):

@@ -30,6 +30,8 @@ from keras_resnets.data import errors
 from keras_resnets.data import presets
 from keras_resnets.data.options import DataSettings
 from keras_resnets import runtime
+from keras_resnets.errors import UserTypeError
+from keras_resnets.errors import UserValueError
 
 LOADERS = ("auto", "tf", "numpy")
 # `DataOptions` fields passed on to `load_arrays` and to `make_dataset`.
@@ -236,7 +238,7 @@ class DataOptions(DataSettings):
         names = [field.name for field in dataclasses.fields(self)]
         unknown = sorted(set(changes) - set(names))
         if unknown:
-            raise TypeError(
+            raise UserTypeError(
                 f"build_datasets() got unknown options {unknown}. Expected any of "
                 f"{names}. Received: {', '.join(f'{k}={changes[k]!r}' for k in unknown)}"
             )
@@ -271,7 +273,7 @@ def build_datasets(source, options=None, **changes):
     if options is None:
         options = DataOptions()
     elif not isinstance(options, DataOptions):
-        raise TypeError(
+        raise UserTypeError(
             "Invalid value received for argument `options`. Expected a DataOptions "
             f"or None. Received: options={options!r}"
         )
@@ -281,7 +283,7 @@ def build_datasets(source, options=None, **changes):
     preset = options.preset or presets.infer_preset(info)
     train_images, train_labels = _limit(splits["train"], options.train_limit)
     if train_labels is None:
-        raise ValueError(
+        raise UserValueError(
             f"source={str(source)!r} is a streamed data set of unknown size; training "
             "needs an in-memory or file-list source."
         )
@@ -296,7 +298,7 @@ def build_datasets(source, options=None, **changes):
     num_train = len(train_labels)
     steps_per_epoch = options.steps_per_epoch or math.ceil(num_train / global_batch)
     if options.start_epoch and not options.repeat:
-        raise ValueError(
+        raise UserValueError(
             "`start_epoch` continues a repeating training stream; set repeat=True. "
             f"Received: start_epoch={options.start_epoch}, repeat=False"
         )

@@ -71,6 +71,7 @@ from keras_resnets.training.config_sections import ScheduleConfig
 from keras_resnets.training.config_sections import TrainingConfig
 from keras_resnets.training.config_sections import TunerConfig
 from keras_resnets.training.config_sections import tuner_name
+from keras_resnets.errors import UserFileNotFoundError
 
 # === Loading ===
 
@@ -96,7 +97,7 @@ def load_config(path, overrides=(), *, check_paths=True):
     """
     path = pathlib.Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"Config file not found. Received: path={str(path)!r}")
+        raise UserFileNotFoundError(f"Config file not found. Received: path={str(path)!r}")
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:

@@ -2,8 +2,9 @@
 
 `Config` holds a whole run (`model`, `data`, `optimizer`, `schedule`,
 `training`, `distribution`, `tuner`). This module only describes them: it
-imports nothing of the package but the data layer's standard-library
-record of the `data:` settings (`data.options.DataSettings`), so every
+imports nothing of the package but two standard-library modules below it
+(`data.options.DataSettings`, the record of the `data:` settings, and
+`errors`), so every
 module that reads a `Config` (the training loop, the run folder,
 distribution, tuning) imports it from here. Reading and checking a YAML file is `keras_resnets.training.config`
 (`load_config`); the key and value checks are `config_checks`.
@@ -16,13 +17,14 @@ from typing import Literal
 import yaml
 
 from keras_resnets.data.options import DataSettings
+from keras_resnets.errors import UserError
 
 SECTIONS = ("model", "data", "optimizer", "schedule", "training", "distribution", "tuner")
 KNOWN_TFDS = ("cifar10", "cifar100", "svhn_cropped", "imagenet2012")
 LOCAL_KINDS = "an image folder, a .tar/.tar.gz/.zip archive of one, or an .npz file"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config key or value is invalid (the message names the key)."""
 
 

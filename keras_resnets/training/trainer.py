@@ -137,9 +137,9 @@ def train(config, *, callbacks=(), verbose=None, overwrite=False):
         untouched, when there was nothing to do).
 
     Raises:
-        ConfigError / TypeError / FileNotFoundError / DataUnavailableError:
-            bad config, model arguments or data, or a run folder holding
-            another run, before anything is written.
+        keras_resnets.errors.UserError (`ConfigError`, `DataUnavailableError`,
+            ...): bad config, model arguments or data, or a run folder
+            holding another run, before anything is written.
         TrainingDivergedError: the loss became NaN or infinite.
         TrainingInterrupted: Ctrl-C (a `KeyboardInterrupt`).
     """

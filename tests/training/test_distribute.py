@@ -96,8 +96,7 @@ def test_mirrored_two_cpus_matches_single_device():
 
 
 def _tiny_config(tmp_path, **training):
-    sys.path.insert(0, str(ROOT / "tests"))
-    from test_cli import write_config
+    from tests.test_cli import write_config
 
     return write_config(tmp_path, tensorboard=False, **training)
 

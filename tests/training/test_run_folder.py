@@ -29,6 +29,7 @@ from keras_resnets.training import callbacks as callbacks_lib
 from keras_resnets.training import checkpoints
 from keras_resnets.training import run_folder
 from keras_resnets.training.report import plot_curves
+from tests import testing
 from tests.testing import make_npz
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -36,20 +37,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 def write_config(folder, **training_overrides):
     """A 1-epoch ResNet-8 config on a 4-class 8x8 .npz in `folder`."""
-    folder = pathlib.Path(folder)
-    if not (folder / "tiny.npz").exists():
-        make_npz(folder / "tiny.npz", n_train=64, n_test=16)
-    raw = {
-        "model": {"name": "resnet-20", "depth": 8},
-        "data": {"source": str(folder / "tiny.npz"), "cache_dir": str(folder / "cache")},
-        "optimizer": {"learning_rate": 0.05},
-        "training": {"epochs": 1, "batch_size": 16, "steps_per_epoch": 1, "jit_compile": False,
-                     "verbose": 2, "validate_on_test": False, "tensorboard": False,
-                     **training_overrides},
-    }
-    path = folder / "tiny.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+    return testing.write_config(
+        folder, images={"n_train": 64, "n_test": 16},
+        model={"name": "resnet-20", "depth": 8},
+        optimizer={"learning_rate": 0.05},
+        training={"epochs": 1, "batch_size": 16, "steps_per_epoch": 1, "jit_compile": False,
+                  "verbose": 2, "validate_on_test": False, "tensorboard": False,
+                  **training_overrides},
+    )
 
 
 def snapshot(folder):
