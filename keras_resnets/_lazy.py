@@ -93,12 +93,15 @@ def register_keras_objects_with_keras():
 
 def lazy_exports(package, exports):
     """PEP 562 `__getattr__` and `__dir__` for a package whose public names
-    live in its submodules (`exports`: `{name: submodule}`), imported only
-    when a name is first used."""
+    live in its submodules (`exports`: `{name: submodule}`, or the module's
+    full name when it is another package's), imported only when a name is
+    first used."""
 
     def __getattr__(name):
         if name in exports:
-            module = importlib.import_module(f"{package}.{exports[name]}")
+            where = exports[name]
+            module = importlib.import_module(
+                where if where.startswith("keras_resnets.") else f"{package}.{where}")
             return getattr(module, name)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 

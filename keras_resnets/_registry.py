@@ -16,6 +16,9 @@ import difflib
 import fnmatch
 import re
 
+from keras_resnets.errors import UserTypeError
+from keras_resnets.errors import UserValueError
+
 # name -> ModelSpec, and separator-free key -> name, of the registered models.
 _REGISTRY = {}
 _KEYS = {}
@@ -59,7 +62,7 @@ def register_model(name, *, params=None, paper=None, dataset=None, error=None, *
     def decorator(fn):
         key = _key(name)
         if key in _KEYS and _KEYS[key] != name:
-            raise ValueError(
+            raise UserValueError(
                 f"Model name {name!r} collides with {_KEYS[key]!r} once "
                 "separators are ignored."
             )
@@ -90,7 +93,7 @@ def unknown_name_error(name, names):
     keys = {_key(n): n for n in names}
     close = difflib.get_close_matches(_key(name), list(keys), n=5, cutoff=0.5)
     hint = ", ".join(keys[k] for k in close) or ", ".join(sorted(names)[:10])
-    return ValueError(
+    return UserValueError(
         f"Unknown model name {name!r}. Closest valid names: {hint}. "
         "See keras_resnets.list_models() for all of them."
     )
@@ -176,7 +179,7 @@ def unknown_arguments_error(unknown, valid, owner, prefix=""):
         message += " Did you mean " + ", ".join(
             f"`{prefix}{c}` for `{prefix}{k}`" for k, c in hints
         ) + "?"
-    return TypeError(f"{message} Valid arguments: {', '.join(valid)}.")
+    return UserTypeError(f"{message} Valid arguments: {', '.join(valid)}.")
 
 
 def check_arguments(name, kwargs, owner, valid, fixed, *, prefix=""):
@@ -192,7 +195,7 @@ def check_arguments(name, kwargs, owner, valid, fixed, *, prefix=""):
     """
     for key in kwargs:
         if key in fixed:
-            raise TypeError(
+            raise UserTypeError(
                 f"Argument `{prefix}{key}` is fixed by the model name {name!r}. "
                 f"Build keras_resnets.{owner}(...) directly to set it, or pick "
                 f"another name from keras_resnets.list_models(). Valid arguments: "

@@ -16,6 +16,8 @@ import json
 import resource
 import time
 
+from keras_resnets.errors import UserValueError
+
 # FLOPs per image and forward multiply-add: a multiply and an add (2); a
 # training step also does the two backward products (x 3).
 FLOPS_PER_MAC = {"train": 2 * 3, "infer": 2}
@@ -138,19 +140,19 @@ def run_benchmark(
     requested = precision
     precision = resolve_precision(precision)
     if min(steps, warmup, batch_size, steps_per_execution) < 1 or steps < steps_per_execution:
-        raise ValueError(
+        raise UserValueError(
             "`steps`, `warmup`, `batch_size` and `steps_per_execution` must be >= 1, "
             "and `steps` >= `steps_per_execution` (timing starts at a call boundary). "
             f"Received: steps={steps}, warmup={warmup}, batch_size={batch_size}, "
             f"steps_per_execution={steps_per_execution}"
         )
     if steps_per_execution != 1 and keras.backend.backend() == "torch":
-        raise ValueError(
+        raise UserValueError(
             "`steps_per_execution` must be 1 on the PyTorch backend (Keras runs its "
             f"train step one step at a time). Received: steps_per_execution={steps_per_execution}"
         )
     if augment_on not in ("host", "device"):
-        raise ValueError(
+        raise UserValueError(
             "`augment_on` must be 'host' or 'device'. Received: "
             f"augment_on={augment_on!r}"
         )
@@ -257,7 +259,7 @@ def openvino_precision(precision):
         return "bfloat16"
     if precision == "float32":
         return "float32"
-    raise ValueError(
+    raise UserValueError(
         "OpenVINO inference runs in float32 or bfloat16: `--precision` must be auto, "
         f"float32, mixed_bfloat16 or bfloat16 with --runtime openvino. Received: "
         f"precision={precision!r}"
@@ -308,7 +310,7 @@ def run_openvino_benchmark(
     requested = precision
     precision = openvino_precision(precision)
     if min(steps, warmup, batch_size) < 1:
-        raise ValueError(
+        raise UserValueError(
             "`steps`, `warmup` and `batch_size` must be >= 1. Received: "
             f"steps={steps}, warmup={warmup}, batch_size={batch_size}"
         )
@@ -379,13 +381,13 @@ def run_from_args(args):
 
     runtime = getattr(args, "runtime", "keras")
     if runtime != "openvino" and (args.threads is not None or args.hint is not None):
-        raise ValueError(
+        raise UserValueError(
             "`--threads` and `--hint` apply to --runtime openvino only. Received: "
             f"--runtime {runtime}, --threads {args.threads}, --hint {args.hint}"
         )
     if runtime == "openvino" and (args.jit_compile is not None or args.steps_per_execution != 1
                                   or args.augment_on != "host"):
-        raise ValueError(
+        raise UserValueError(
             "`--jit`, `--steps-per-execution` and `--augment-on` time Keras training, which "
             "--runtime openvino does not run (it times inference only)."
         )

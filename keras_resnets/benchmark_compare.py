@@ -50,6 +50,7 @@ from keras_resnets.benchmark_peak import measure_peak_here
 from keras_resnets.benchmark_table import format_markdown
 from keras_resnets.benchmark_table import summarize
 from keras_resnets.runtime import PRECISIONS  # no Keras import at the top
+from keras_resnets.errors import UserValueError
 
 DEFAULT_MODELS = (
     "resnet-20", "resnet-56", "wrn-16-4", "wrn-28-10", "shake-shake-26-2x32d", "resnet-50",
@@ -173,7 +174,7 @@ def parse_json_output(stdout):
                 return json.loads("\n".join(lines[i:]))
             except json.JSONDecodeError:
                 continue
-    raise ValueError("no JSON object in the output")
+    raise UserValueError("no JSON object in the output")
 
 
 def normalize(raw, config):
@@ -280,9 +281,9 @@ def _check_args(args):
     for flag in ("repeats", "steps", "warmup", "batch", "threads", "peak_size", "peak_repeats"):
         value = getattr(args, flag)
         if value is not None and value < 1:
-            raise ValueError(f"`--{flag.replace('_', '-')}` must be >= 1. Received: {value}")
+            raise UserValueError(f"`--{flag.replace('_', '-')}` must be >= 1. Received: {value}")
     if not args.torch_reference.is_file():
-        raise ValueError(
+        raise UserValueError(
             "`--torch-reference` must be the path of torch_reference.py (plain-PyTorch "
             f"models, e.g. ../shared/bench/torch_reference.py). Received: {args.torch_reference}"
         )

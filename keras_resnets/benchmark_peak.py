@@ -7,6 +7,8 @@ process per framework and keeps the best).
 import os
 import time
 
+from keras_resnets.errors import UserValueError
+
 # The matmul dtype whose peak a run's precision is measured against.
 PEAK_DTYPES = {"float32": "float32", "mixed_bfloat16": "bfloat16", "bfloat16": "bfloat16",
                "mixed_float16": "float16"}
@@ -41,7 +43,7 @@ def measure_peak_here(framework, dtypes, size, repeats, threads):
             matmul = lambda: tf.linalg.matmul(a, b)[0, 0].numpy()
             result[dtype] = _best_gflops(matmul, size, repeats)
     else:
-        raise ValueError(f"Unknown framework {framework!r}; expected 'torch' or 'tensorflow'.")
+        raise UserValueError(f"Unknown framework {framework!r}; expected 'torch' or 'tensorflow'.")
     return result
 
 

@@ -15,10 +15,11 @@ Usage (`python -m keras_resnets ...` is the same):
     keras-resnets list-models [PATTERN]
     keras-resnets --version
 
-Bad input (config keys, types, values, model names, data sources) is
-reported as one line on stderr with exit status 2 (so is a run folder that
-holds another run); a diverged run, and a search in which no trial
-completed, exit with one line and status 1; Ctrl-C during
+Bad input (config keys, types, values, model names, data sources: a
+`keras_resnets.errors.UserError`) is reported as one line on stderr with
+exit status 2 (so is a run folder that holds another run); any other
+exception is a bug and keeps its traceback. A diverged run, and a search in
+which no trial completed, exit with one line and status 1; Ctrl-C during
 training prints one line ("interrupted in epoch N; the same command resumes
 after epoch N-1") and exits with status 130; a run folder that cannot be
 written (full disk, read-only, permission denied) prints one line naming the
@@ -37,6 +38,8 @@ import sys
 
 from keras_resnets import _quiet
 from keras_resnets._argtypes import positive_int
+from keras_resnets.errors import UserError
+from keras_resnets.errors import UserValueError
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1  # a diverged run, a search without a completed trial
@@ -211,13 +214,13 @@ def _version():
 
 
 def _overrides(args, **keys):
-    """`--set` overrides plus `key=value` for each flag given (`data` ->
-    `data.source`, ...), applied by `load_config`."""
+    """`--set` overrides (YAML text), then a typed `(key, value)` for each
+    flag given (`data` -> `data.source`, ...), applied by `load_config`."""
     overrides = list(args.overrides)
     for flag, key in keys.items():
         value = getattr(args, flag)
         if value is not None:
-            overrides.append(f"{key}={json.dumps(value)}")
+            overrides.append((key, value))
     return overrides
 
 
@@ -280,7 +283,7 @@ def _list_models(args):
     names = registry.list_models(pattern)
     families = registry.list_models(pattern, families=True)
     if not names and not families:
-        raise ValueError(
+        raise UserValueError(
             f"No registered model matches {args.pattern!r}. Try `keras-resnets list-models`."
         )
     width = max(len(n) for n in names + families)
@@ -315,7 +318,7 @@ def _tune(args):
                            max_trials="tuner.max_trials", epochs="training.epochs",
                            strategy="distribution.strategy")
     if args.overwrite:
-        overrides.append("tuner.overwrite=true")
+        overrides.append(("tuner.overwrite", True))
     config = load_config(args.config, overrides)
     from keras_resnets.tuning.search import search
 
@@ -347,7 +350,7 @@ def _export(args):
         path = export_model(args.target, args.output, format=args.format,
                             which="last" if args.last else "best")
     except ImportError as error:  # a converter is missing: say which, in one line
-        raise ValueError(str(error)) from error
+        raise UserValueError(str(error)) from error
     print(f"wrote {path} ({args.format})")
     return 0
 
@@ -383,13 +386,10 @@ def _run(args):
         if search_failed is not None and isinstance(e, search_failed):
             print(f"keras-resnets: error: {_one_line(e)}", file=sys.stderr)
             return EXIT_FAILED
-        no_data = _loaded_class("keras_resnets.data.errors", "DataUnavailableError")
-        if isinstance(e, (ValueError, TypeError, FileNotFoundError)) or (
-            no_data is not None and isinstance(e, no_data)
-        ):
+        if isinstance(e, UserError):  # bad input: config, arguments, files, data
             print(f"keras-resnets: error: {_one_line(e)}", file=sys.stderr)
             return EXIT_USAGE
-        raise
+        raise  # a bug (ours or a library's): its traceback
 
 
 class _OneLineWarnings:

@@ -38,6 +38,9 @@ import importlib
 import os
 import tempfile
 
+from keras_resnets.errors import UserTypeError
+from keras_resnets.errors import UserValueError
+
 FORMATS = ("savedmodel", "onnx", "openvino")
 # Python packages `model.export(format="onnx")` needs, per Keras backend (Keras
 # 3.15: tf2onnx on TensorFlow, jax2onnx on JAX, torch.onnx's TorchScript
@@ -69,17 +72,17 @@ def check_output(path, format):
     """
     path = os.path.abspath(os.fspath(path))
     if format == "savedmodel" and os.path.isfile(path):
-        raise ValueError(
+        raise UserValueError(
             f"Cannot export to {path!r}: it is a file, and a SavedModel is a folder. "
             "Expected a new or existing folder."
         )
     if format == "onnx" and os.path.isdir(path):
-        raise ValueError(
+        raise UserValueError(
             f"Cannot export to {path!r}: it is a folder, and ONNX export writes one file. "
             "Expected a file path such as model.onnx."
         )
     if format == "openvino" and (os.path.isdir(path) or not path.endswith(".xml")):
-        raise ValueError(
+        raise UserValueError(
             f"Cannot export to {path!r}: OpenVINO IR is an .xml file with a .bin beside it. "
             "Expected a file path such as model.xml."
         )
@@ -88,7 +91,7 @@ def check_output(path, format):
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
-        raise ValueError(
+        raise UserValueError(
             f"Cannot export to {path!r}: {existing!r} is a file, not a folder. "
             "Expected a path in a writable folder."
         )
@@ -98,7 +101,7 @@ def check_output(path, format):
             pass
     except OSError as error:
         reason = error.strerror or type(error).__name__
-        raise ValueError(
+        raise UserValueError(
             f"Cannot export to {path!r}: the folder {parent!r} does not take new files "
             f"({reason}). Expected a path in a writable folder."
         ) from None
@@ -110,13 +113,13 @@ def check_source(source):
     if hasattr(source, "export") and hasattr(source, "inputs"):  # a keras.Model
         return
     if not isinstance(source, (str, os.PathLike)):
-        raise TypeError(
+        raise UserTypeError(
             "`model` must be a keras.Model, a .keras file or a run folder. "
             f"Received: model={source!r}"
         )
     path = os.fspath(source)
     if not os.path.isdir(path) and (not os.path.isfile(path) or not path.endswith(".keras")):
-        raise ValueError(
+        raise UserValueError(
             "`model` must be a keras.Model, an existing .keras file or a run folder. "
             f"Received: model={path!r}"
             + ("" if os.path.exists(path) else " (no such file or folder)")
@@ -176,7 +179,7 @@ def export_model(model, path, format="savedmodel", *, which="best", verbose=Fals
     >>> export_model(model, "resnet20.xml", format="openvino")
     """
     if format not in FORMATS:
-        raise ValueError(
+        raise UserValueError(
             f"`format` must be one of {FORMATS}. Received: format={format!r}"
         )
     check_source(model)
@@ -185,7 +188,7 @@ def export_model(model, path, format="savedmodel", *, which="best", verbose=Fals
 
     backend = keras.backend.backend()
     if format == "savedmodel" and backend not in ("tensorflow", "jax"):
-        raise ValueError(
+        raise UserValueError(
             "SavedModel export runs on the tensorflow and jax backends (Keras's "
             f"model.export(format='tf_saved_model')); this is {backend!r}. Use "
             "format='onnx' (--format onnx), or KERAS_BACKEND=tensorflow."
@@ -193,7 +196,7 @@ def export_model(model, path, format="savedmodel", *, which="best", verbose=Fals
     if format == "onnx":
         needed = _ONNX_REQUIREMENTS.get(backend)
         if needed is None:
-            raise ValueError(
+            raise UserValueError(
                 f"Keras exports ONNX on the tensorflow, jax and torch backends; "
                 f"this is {backend!r}."
             )

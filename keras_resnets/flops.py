@@ -10,6 +10,7 @@ import math
 import keras
 
 from keras_resnets.layers._utils import channel_axis
+from keras_resnets.errors import UserValueError
 
 
 def count_trainable_params(model):
@@ -63,7 +64,7 @@ def count_flops(model):
     """
     shape = model.inputs[0].shape[1:] if model.inputs else None
     if shape is not None and any(d is None for d in shape):
-        raise ValueError(
+        raise UserValueError(
             "count_flops needs a model with a fixed input size; build it with "
             f"e.g. input_shape=(224, 224, 3). Received input shape: {tuple(shape)}"
         )

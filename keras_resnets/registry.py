@@ -32,6 +32,7 @@ from keras_resnets._registry import unknown_name_error
 
 __all__ = [
     "ModelSpec",
+    "build",
     "check_model_arguments",
     "create_model",
     "family_specs",
@@ -120,19 +121,41 @@ def create_model(name, **kwargs):
         TypeError: unknown argument, or one the name fixes.
     """
     spec = get_spec(name)
+    given = [k for k, v in kwargs.items() if v is not None and not _is_weights_tag(k, v)]
+    check_model_arguments(spec.name, given)
+    return build(spec.name, **kwargs)
+
+
+def build(name, **kwargs):
+    """Builds the registered model `name` from arguments checked already:
+    `create_model` without `check_model_arguments`. The training recipe
+    builds this way, since `training.config` checked the `model:` section
+    when it loaded the config (each check once).
+
+    Raises:
+        ValueError: unknown model name or weights tag.
+    """
+    spec = get_spec(name)
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     tag = None
-    if isinstance(kwargs.get("weights"), str):
+    if _is_weights_tag("weights", kwargs.get("weights")):
         from keras_resnets.weights import pretrained
 
-        if pretrained.is_weights_tag(kwargs["weights"]):
-            tag = kwargs.pop("weights")  # weights shipped in the package
-            pretrained.packaged_weights(spec.name, tag)  # unknown: fail before building
-    check_model_arguments(spec.name, kwargs)
+        tag = kwargs.pop("weights")  # weights shipped in the package
+        pretrained.packaged_weights(spec.name, tag)  # unknown: fail before building
     model = spec.fn(**kwargs)
     if tag is not None:
         pretrained.load_packaged_weights(model, spec.name, tag)
     return model
+
+
+def _is_weights_tag(key, value):
+    """Whether `key=value` names weights shipped in the package."""
+    if key != "weights" or not isinstance(value, str):
+        return False
+    from keras_resnets.weights import pretrained
+
+    return pretrained.is_weights_tag(value)
 
 
 def _signature(spec):

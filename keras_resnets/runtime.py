@@ -6,6 +6,8 @@ import pathlib
 import platform
 import warnings
 
+from keras_resnets.errors import UserValueError
+
 # Keras is imported inside the functions: the CLI's parsers read PRECISIONS
 # without loading Keras or a backend.
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16", "bfloat16")
@@ -207,7 +209,7 @@ def resolve_precision(precision="auto"):
     if precision is None or precision == "auto":
         return auto_precision()[0]
     if precision not in PRECISIONS:
-        raise ValueError(
+        raise UserValueError(
             "Invalid value received for argument `precision`. Expected one of "
             f"{PRECISIONS}. Received: precision={precision!r}"
         )

@@ -20,8 +20,8 @@ import yaml
 
 from keras_resnets import cli
 from keras_resnets import training
-from keras_resnets.training.trainer import RUN_FILES
-from tests.testing import make_npz
+from keras_resnets.training.run_folder import RUN_FILES
+from tests import testing
 
 
 class Interrupted(Exception):
@@ -36,20 +36,16 @@ class InterruptAfterFirstEpoch(keras.callbacks.Callback):
 
 
 def write_config(tmp_path, **training_overrides):
-    make_npz(tmp_path / "tiny.npz")
-    raw = {
-        "model": {"name": "resnet-20"},
-        "data": {"source": str(tmp_path / "tiny.npz"), "cache_dir": str(tmp_path / "cache")},
-        "optimizer": {"learning_rate": 0.05, "nesterov": True, "weight_decay": 5.0e-4},
-        "schedule": {"name": "step", "milestones": [1], "gamma": 0.5},
-        "training": {"epochs": 2, "batch_size": 16, "steps_per_epoch": 2,
-                     "label_smoothing": 0.1, "jit_compile": False, "verbose": 2,
-                     "validate_on_test": False,
-                     **training_overrides},
-    }
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+    """A 2-epoch ResNet-20 run on `make_npz`'s 4-class 8x8 images."""
+    return testing.write_config(
+        tmp_path,
+        model={"name": "resnet-20"},
+        optimizer={"learning_rate": 0.05, "nesterov": True, "weight_decay": 5.0e-4},
+        schedule={"name": "step", "milestones": [1], "gamma": 0.5},
+        training={"epochs": 2, "batch_size": 16, "steps_per_epoch": 2, "label_smoothing": 0.1,
+                  "jit_compile": False, "verbose": 2, "validate_on_test": False,
+                  **training_overrides},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +105,27 @@ def test_evaluate(resumed_run, capsys):
     assert result["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
     assert cli.main(["evaluate", str(run_dir / "nothing.keras")]) == 2
     assert "No model at" in capsys.readouterr().err
+
+
+def test_only_user_errors_are_one_line(monkeypatch, capsys):
+    """A `UserError` is one line with exit status 2; any other exception is a
+    bug (ours or a library's) and keeps its traceback."""
+    from keras_resnets.errors import UserValueError
+
+    def user_mistake(args):
+        raise UserValueError("No registered model matches 'x'. Try `keras-resnets list-models`.")
+
+    monkeypatch.setattr(cli, "_list_models", user_mistake)
+    assert cli.main(["list-models", "x"]) == 2
+    assert capsys.readouterr().err == (
+        "keras-resnets: error: No registered model matches 'x'. Try `keras-resnets list-models`.\n")
+
+    def bug(args):
+        raise ValueError("an internal invariant broke")
+
+    monkeypatch.setattr(cli, "_list_models", bug)
+    with pytest.raises(ValueError, match="an internal invariant broke"):
+        cli.main(["list-models", "x"])
 
 
 def test_diverged_run_stops_with_message(tmp_path, capsys):
@@ -397,11 +414,10 @@ def test_config_errors_are_found_before_any_backend_import(tmp_path, section, ph
     """`train` and `tune` check the whole config (model arguments from the
     generated index) before keras, so a typo is reported in well under 2 s
     instead of after TensorFlow's import (~4.5 s)."""
-    raw = {"model": {"name": "resnet-20"}, "data": {"source": "cifar10"}}
+    sections = {"model": {"name": "resnet-20"}}
     for key, values in section.items():
-        raw[key] = {**raw.get(key, {}), **values}
-    path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(raw))
+        sections[key] = {**sections.get(key, {}), **values}
+    path = testing.write_config(tmp_path, name="bad.yaml", source="cifar10", **sections)
     code = f"""
 import sys
 from keras_resnets import cli

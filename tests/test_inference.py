@@ -199,7 +199,7 @@ def test_old_run_falls_back_to_config_yaml(tmp_path, run_dir, predictor, capsys)
     config = config_from_dict(
         {"model": {"name": "resnet-20"}, "data": {"source": "cifar10"}}, check_paths=False
     )
-    config = config.replace("data", mean=MEAN, std=STD)
+    config = config.replace(data={"mean": MEAN, "std": STD})
     (tmp_path / "config.yaml").write_text("# Resolved config\n" + config.to_yaml())
     with pytest.warns(UserWarning, match=r"class names are unknown, using '0'..'3'"):
         old = keras_resnets.load_run(tmp_path)

@@ -1,13 +1,18 @@
 """The package's import graph goes one way: no module imports one that
-imports it back, lazy imports inside functions included.
+imports it back, and no module imports one of a higher layer, lazy imports
+inside functions included.
 
-Layers, bottom first (an arrow may only point down):
+Layers, bottom first (`LAYERS`; an arrow may only point down or sideways):
 
-    _registry (+ _model_index)     the model table; no keras, nothing of ours
+    _registry, _model_index, errors, ...   the model table, user errors, process settings; stdlib only
     layers, weights                weights import no model class
     models                         register in _registry; load weights= in constructors
     registry                       create_model / get_spec: imports the models
-    data, training, tuning, inference, export, benchmark, ...
+    spaces                         the families' search spaces, read through the registry
+    runtime, flops                 per-processor defaults; parameter and FLOP counts
+    data                           sources and input pipelines
+    training, inference            configs and the training loop; run folders' models
+    tuning, export, fold, benchmark*   the jobs built on them
     cli                            the front end; only __main__ imports it
 
 The graph is read from the source (AST), so it needs no backend.
@@ -117,9 +122,11 @@ def _within(name, prefixes):
 
 # (importers, what they may not import, why)
 RULES = [
-    (("keras_resnets._registry",), lambda t: t != "keras_resnets._model_index",
+    (("keras_resnets._registry",),
+     lambda t: t not in ("keras_resnets._model_index", "keras_resnets.errors"),
      "the model table is the bottom layer: listing models imports nothing of ours"),
-    (("keras_resnets.weights",), lambda t: not _within(t, ["keras_resnets.weights"]),
+    (("keras_resnets.weights",),
+     lambda t: not _within(t, ["keras_resnets.weights", "keras_resnets.errors"]),
      "the models load weights in their constructors: weights sit below them"),
     (("keras_resnets.models",),
      lambda t: _within(t, ["keras_resnets.registry", "keras_resnets.training",
@@ -143,3 +150,62 @@ def test_imports_go_down(importers, forbidden, why):
         if forbidden(target)
     )
     assert not wrong, f"{why}; found: {', '.join(wrong)}"
+
+
+# Bottom first; a module belongs to the first entry it is or lies inside.
+LAYERS = [
+    ("keras_resnets._registry", "keras_resnets._model_index", "keras_resnets._env",
+     "keras_resnets._quiet", "keras_resnets._argtypes", "keras_resnets._lazy",
+     "keras_resnets.errors"),
+    ("keras_resnets.layers", "keras_resnets.weights"),
+    ("keras_resnets.models",),
+    ("keras_resnets.registry",),
+    ("keras_resnets.spaces",),
+    ("keras_resnets.runtime", "keras_resnets.flops"),
+    ("keras_resnets.data",),
+    ("keras_resnets.training", "keras_resnets.inference"),
+    ("keras_resnets.tuning", "keras_resnets.export", "keras_resnets.fold",
+     "keras_resnets.benchmark", "keras_resnets.benchmark_compare", "keras_resnets.benchmark_peak",
+     "keras_resnets.benchmark_table"),
+    ("keras_resnets.cli",),
+    ("keras_resnets.__main__",),
+]
+# The package itself is a lazy facade (its names resolve on first use):
+# every module may read its `__version__`.
+FACADE = "keras_resnets"
+
+
+def layer_of(module, layers=LAYERS):
+    for index, prefixes in enumerate(layers):
+        if _within(module, prefixes):
+            return index
+    return None
+
+
+def upward_imports(graph, layers=LAYERS):
+    """`["source -> target", ...]`: imports of a module of a higher layer."""
+    return sorted(
+        f"{source} -> {target}"
+        for source, targets in graph.items() if source != FACADE
+        for target in targets if target != FACADE
+        if layer_of(target, layers) > layer_of(source, layers)
+    )
+
+
+def test_every_module_has_a_layer():
+    unplaced = [m for m in import_graph() if m != FACADE and layer_of(m) is None]
+    assert not unplaced, f"put these modules in a layer of LAYERS: {unplaced}"
+
+
+def test_no_import_from_a_lower_layer_to_a_higher_one():
+    wrong = upward_imports(import_graph())
+    assert not wrong, f"imports from a lower layer to a higher one: {', '.join(wrong)}"
+
+
+def test_upward_imports_are_found():
+    # The arrow issue 26 removed: a config check that read the tuner's module.
+    graph = {"keras_resnets.training.config": {"keras_resnets.tuning.search_spaces",
+                                               "keras_resnets.spaces.families"},
+             "keras_resnets.tuning.search": {"keras_resnets.training.config", FACADE}}
+    assert upward_imports(graph) == [
+        "keras_resnets.training.config -> keras_resnets.tuning.search_spaces"]

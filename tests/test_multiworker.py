@@ -31,13 +31,13 @@ import time
 import keras
 import numpy as np
 import pytest
-import yaml
 
 from keras_resnets.training import processes
-from keras_resnets.training.callbacks import ResumableBackup
+from keras_resnets.training.checkpoints import latest_state
 from keras_resnets.training.config import ConfigError
 from tests.testing import CIFAR10
 from tests.testing import make_npz
+from tests.testing import write_config
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EPOCHS = 2
@@ -58,17 +58,14 @@ def _data(tmp_path):
 
 
 def _config(tmp_path):
-    raw = {
-        "model": {"name": "resnet-20"},
-        "data": {"source": str(_data(tmp_path)), "cache_dir": str(tmp_path / "cache")},
-        "optimizer": {"learning_rate": 0.05},
-        "training": {"epochs": EPOCHS, "batch_size": 8, "steps_per_epoch": 16,
-                     "jit_compile": False, "verbose": 2, "validate_on_test": False,
-                     "tensorboard": False, "mixed_precision": "float32"},
-    }
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+    return write_config(
+        tmp_path, source=_data(tmp_path), model={"name": "resnet-20"},
+        data={"cache_dir": str(tmp_path / "cache")},
+        optimizer={"learning_rate": 0.05},
+        training={"epochs": EPOCHS, "batch_size": 8, "steps_per_epoch": 16, "jit_compile": False,
+                  "verbose": 2, "validate_on_test": False, "tensorboard": False,
+                  "mixed_precision": "float32"},
+    )
 
 
 def _free_ports(n):
@@ -131,7 +128,7 @@ def _stop(procs):
 def _epochs_reported(output):
     """Epochs the chief's saved state holds (the state is written last, after
     the epoch's log row and metrics.json), 0 before the first."""
-    return ResumableBackup.read_epoch(output / "backup")
+    return latest_state(output / "backup").epoch
 
 
 def _rows(output):
@@ -181,7 +178,7 @@ def _kill_and_resume(tmp_path, backend):
         _stop(procs)
     assert chief_status != 0, "the chief finished although its peer was killed"
     # Killed mid-epoch 2: epoch 1 is the last saved state and its only log row.
-    assert ResumableBackup.read_epoch(output / "backup") == 1
+    assert latest_state(output / "backup").epoch == 1
     before = _rows(output)
     assert [r["epoch"] for r in before] == ["0"]
     assert f"Epoch 2/{EPOCHS}" not in cluster.log("first", 0)
@@ -206,7 +203,7 @@ def _kill_and_resume(tmp_path, backend):
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["status"] == "finished" and metrics["epochs"] == EPOCHS
     assert metrics["replicas"] == 2 and metrics["strategy"] == cluster.strategy
-    assert ResumableBackup.read_epoch(output / "backup") == EPOCHS
+    assert latest_state(output / "backup").epoch == EPOCHS
     model = keras.saving.load_model(output / "last.keras")
     classes = int(np.load(tmp_path / "cifar10-subset.npz")["y_train"].max()) + 1
     logits = keras.ops.convert_to_numpy(model(np.zeros((2, 32, 32, 3), "float32")))

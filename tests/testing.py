@@ -12,8 +12,10 @@ for pytest): every test under tests/ uses these instead of local copies.
 - `run_serialization_test`, `run_seed_test`, `run_expectation_test`: the
   parts of `run_layer_test`, callable on their own.
 - `to_numpy`, `value_and_grads`, `gradients`: backend-independent utilities.
-- `make_npz`: a tiny learnable `.npz` data set; `cifar10_test_set`: the original CIFAR-10 test images and labels from
-  ../shared/data (skips where absent, fails under CI=true).
+- `make_npz`: a tiny learnable `.npz` data set; `write_config`: a tiny
+  run's YAML config reading it; `uint8_images`, `float_images`: random
+  images; `cifar10_test_set`: the original CIFAR-10 test images and labels
+  from ../shared/data (skips where absent, fails under CI=true).
 """
 
 import json
@@ -24,6 +26,7 @@ import statistics
 
 import keras
 import numpy as np
+import yaml
 from keras import ops
 
 BACKEND = keras.backend.backend()
@@ -45,6 +48,47 @@ def make_npz(path, n_train=192, n_test=32, size=8, seed=0):
     (xt, yt), (xs, ys) = split(n_train), split(n_test)
     np.savez(path, x_train=xt, y_train=yt, x_test=xs, y_test=ys)
     return path
+
+
+def write_config(folder, *, name="tiny.yaml", source=None, images=None, **sections):
+    """Writes a run's YAML config into `folder`; returns its path.
+
+    Args:
+        folder: where the config goes (and the data, without `source`).
+        name: the config's file name.
+        source: `data.source`. Default: `folder/tiny.npz`, made by
+            `make_npz(**images)` unless it is there, with `data.cache_dir`
+            `folder/cache`.
+        images: `make_npz`'s keyword arguments.
+        **sections: the config's sections as dicts (`model`, `optimizer`,
+            `training`, ...); `data` adds to the source's keys.
+    """
+    folder = pathlib.Path(folder)
+    data = {}
+    if source is None:
+        source = folder / "tiny.npz"
+        if not source.exists():
+            make_npz(source, **(images or {}))
+        data["cache_dir"] = str(folder / "cache")
+    raw = {**sections, "data": {"source": str(source), **data, **sections.get("data", {})}}
+    path = folder / name
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def uint8_images(n, size=8, seed=0):
+    """`(images, labels)`: `n` random uint8 `(size, size, 3)` images and the
+    labels 0, 1, 2, 3, 0, ..."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8), np.arange(n) % 4
+
+
+def float_images(size, n=2, seed=1, normal=False):
+    """`n` random float32 `(size, size, 3)` images: uniform in [-1, 1), or
+    standard normal."""
+    rng = np.random.default_rng(seed)
+    shape = (n, size, size, 3)
+    return (rng.normal(size=shape) if normal else rng.uniform(-1, 1, shape)).astype("float32")
 
 
 def cifar10_test_set():

@@ -32,7 +32,8 @@ Public API:
   `"svhn"`, `"none"` on in-memory arrays.
 * `build_datasets(source, options=None, **changes) -> Datasets`: the one
   road from a source to `model.fit` (train, evaluate and tune use it).
-  `DataOptions` is the frozen record of its settings (`batch_size=128`,
+  `DataOptions` is the frozen record of its settings: the `DataSettings`
+  a run's `data:` config section names and the run's own (`batch_size=128`,
   `eval_batch_size`, `num_replicas=1`, `preset`, `validation_size=0`,
   `validation_method="last"`, `mean`, `std`, `seed=0`, `start_epoch`,
   `drop_remainder`, `repeat`, `shard_evaluation`, `steps_per_epoch`,
@@ -76,6 +77,7 @@ from keras_resnets.data.datasets import load_arrays
 from keras_resnets.data.errors import CorruptImagesError
 from keras_resnets.data.errors import DataUnavailableError
 from keras_resnets.data.errors import MissingPackageError
+from keras_resnets.data.options import DataSettings
 from keras_resnets.data.presets import CIFAR10_MEAN
 from keras_resnets.data.presets import CIFAR10_STD
 from keras_resnets.data.presets import CIFAR100_MEAN
@@ -111,6 +113,7 @@ __all__ = [
     "LOADERS",
     "CorruptImagesError",
     "DataOptions",
+    "DataSettings",
     "DataUnavailableError",
     "DatasetInfo",
     "Datasets",

@@ -28,7 +28,10 @@ from keras_resnets.data import datasets
 from keras_resnets.data import decode
 from keras_resnets.data import errors
 from keras_resnets.data import presets
+from keras_resnets.data.options import DataSettings
 from keras_resnets import runtime
+from keras_resnets.errors import UserTypeError
+from keras_resnets.errors import UserValueError
 
 LOADERS = ("auto", "tf", "numpy")
 # `DataOptions` fields passed on to `load_arrays` and to `make_dataset`.
@@ -189,24 +192,16 @@ def _limit(pair, limit):
 
 
 @dataclasses.dataclass(frozen=True)
-class DataOptions:
-    """Everything `build_datasets` takes besides the source, as one record.
+class DataOptions(DataSettings):
+    """Everything `build_datasets` takes besides the source, as one record:
+    the `DataSettings` a run's `data:` section names (see there: preset,
+    validation split, statistics, augmentation, loader, ...) and what the
+    training loop decides.
 
     Attributes:
         batch_size: int, training batch size per replica. Defaults to 128.
-        eval_batch_size: int, evaluation batch per replica; defaults to
-            `batch_size`.
         num_replicas: int, devices the batches are split over; the batches
             built are `num_replicas` times the per-replica sizes.
-        preset: as for `make_dataset`; None infers it from the data set
-            (see `infer_preset`).
-        validation_size: int or fraction held out of the training set
-            (e.g. 5000 for He et al.'s 45k/5k CIFAR split).
-        validation_method: `"last"` or `"random"` (seeded by `seed`).
-        mean: per-channel mean or a name (`"cifar10"`, ...). For the CIFAR
-            preset, None computes it from the training images; the same
-            values normalise all three sets.
-        std: as `mean`.
         seed: int, seeds the holdout, the shuffle and the augmentation.
         start_epoch: int, epochs of the training stream already trained: the
             training set starts at batch `start_epoch * steps_per_epoch` of
@@ -222,52 +217,19 @@ class DataOptions:
             does not is dropped. Otherwise evaluation keeps every example.
         steps_per_epoch: int, training steps per epoch; defaults to one
             pass over the training set.
-        train_limit, test_limit: int, use only the first N training /
-            evaluation examples (quick runs).
-        loader: `"auto"`, `"tf"` or `"numpy"` (see the module docstring).
-        augment_on: `"host"`, `"device"` or `"auto"` (default). With
-            `"device"` the training set ships uint8 batches and the model's
-            input stage normalises and augments them on the accelerator
-            (`keras_resnets.training.device_input`); presets cifar, svhn,
-            none. `"auto"` (see `resolve_augment_on`): `"device"` where the
-            backend sees a GPU and the preset allows it, `"host"` elsewhere.
-            Evaluation sets are preprocessed on the host either way.
-        data_dir: str, tensorflow-datasets data directory.
-        cache_dir: str or False, decoded-array cache (see `load_arrays`).
         download: bool, whether tensorflow-datasets may download.
-        skip_corrupt: bool, skip image files that cannot be decoded instead
-            of raising `CorruptImagesError` (see `load_arrays`).
-        padding, padding_mode, image_size, scale_range, lighting_std,
-            shuffle_buffer: passed to `make_dataset` (same defaults).
+        shuffle_buffer: passed to `make_dataset` (same default).
     """
 
     batch_size: int = 128
-    eval_batch_size: int | None = None
     num_replicas: int = 1
-    preset: str | None = None
-    validation_size: int | float = 0
-    validation_method: str = "last"
-    mean: object = None
-    std: object = None
     seed: int = 0
     start_epoch: int = 0
     drop_remainder: bool = False
     repeat: bool = False
     shard_evaluation: bool = False
     steps_per_epoch: int | None = None
-    train_limit: int | None = None
-    test_limit: int | None = None
-    loader: str = "auto"
-    augment_on: str = "auto"
-    data_dir: str | None = None
-    cache_dir: object = None
     download: bool = True
-    skip_corrupt: bool = False
-    padding: int = presets.PREPROCESSING_DEFAULTS["padding"]
-    padding_mode: str = presets.PREPROCESSING_DEFAULTS["padding_mode"]
-    image_size: int = presets.PREPROCESSING_DEFAULTS["image_size"]
-    scale_range: tuple = presets.PREPROCESSING_DEFAULTS["scale_range"]
-    lighting_std: float = presets.PREPROCESSING_DEFAULTS["lighting_std"]
     shuffle_buffer: int | None = None
 
     def replace(self, **changes):
@@ -276,7 +238,7 @@ class DataOptions:
         names = [field.name for field in dataclasses.fields(self)]
         unknown = sorted(set(changes) - set(names))
         if unknown:
-            raise TypeError(
+            raise UserTypeError(
                 f"build_datasets() got unknown options {unknown}. Expected any of "
                 f"{names}. Received: {', '.join(f'{k}={changes[k]!r}' for k in unknown)}"
             )
@@ -311,7 +273,7 @@ def build_datasets(source, options=None, **changes):
     if options is None:
         options = DataOptions()
     elif not isinstance(options, DataOptions):
-        raise TypeError(
+        raise UserTypeError(
             "Invalid value received for argument `options`. Expected a DataOptions "
             f"or None. Received: options={options!r}"
         )
@@ -321,7 +283,7 @@ def build_datasets(source, options=None, **changes):
     preset = options.preset or presets.infer_preset(info)
     train_images, train_labels = _limit(splits["train"], options.train_limit)
     if train_labels is None:
-        raise ValueError(
+        raise UserValueError(
             f"source={str(source)!r} is a streamed data set of unknown size; training "
             "needs an in-memory or file-list source."
         )
@@ -336,7 +298,7 @@ def build_datasets(source, options=None, **changes):
     num_train = len(train_labels)
     steps_per_epoch = options.steps_per_epoch or math.ceil(num_train / global_batch)
     if options.start_epoch and not options.repeat:
-        raise ValueError(
+        raise UserValueError(
             "`start_epoch` continues a repeating training stream; set repeat=True. "
             f"Received: start_epoch={options.start_epoch}, repeat=False"
         )

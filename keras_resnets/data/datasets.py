@@ -40,6 +40,8 @@ from keras_resnets.data.folders import load_archive
 from keras_resnets.data.folders import load_image_folder
 from keras_resnets.data.reference import local_name
 from keras_resnets.data.tfds_source import load_tfds
+from keras_resnets.errors import UserFileNotFoundError
+from keras_resnets.errors import UserValueError
 
 VALIDATION_METHODS = ("last", "random")
 
@@ -129,7 +131,7 @@ def load_arrays(
             is neither a file nor a tfds name.
     """
     if validation_method not in VALIDATION_METHODS:
-        raise ValueError(
+        raise UserValueError(
             "Invalid value received for argument `validation_method`. "
             f"Expected one of {VALIDATION_METHODS}. "
             f"Received: validation_method={validation_method!r}"
@@ -141,7 +143,7 @@ def load_arrays(
         splits, class_names, facts = _load_local(path, cache_dir, skip_corrupt)
         name, lossy = local_name(strip_suffix(path.name), splits, class_names, facts)
     elif looks_like_path(str(source)):
-        raise FileNotFoundError(
+        raise UserFileNotFoundError(
             f"No image folder, archive or .npz file at this path. "
             f"Received: source={str(source)!r}"
         )
@@ -149,7 +151,7 @@ def load_arrays(
         splits, class_names = load_tfds(str(source), data_dir, cache_dir, download)
         name, lossy = str(source), False
     if "train" not in splits:
-        raise ValueError(
+        raise UserValueError(
             f"Found no training images in {str(source)!r}. Expected "
             "root/<class>/<image> or root/train/<class>/<image>."
         )
@@ -180,7 +182,7 @@ def _hold_out(splits, validation_size, method, seed):
     images, labels = splits["train"]
     if labels is None:  # a tf.data.Dataset: hold out the first examples.
         if not isinstance(validation_size, int) or validation_size < 0:
-            raise ValueError(
+            raise UserValueError(
                 "For a streamed data set, `validation_size` must be a "
                 f"positive int. Received: validation_size={validation_size!r}"
             )
@@ -194,13 +196,13 @@ def _hold_out(splits, validation_size, method, seed):
     elif isinstance(validation_size, (int, np.integer)) and 0 < validation_size < total:
         count = int(validation_size)
     else:
-        raise ValueError(
+        raise UserValueError(
             "Invalid value received for argument `validation_size`. Expected "
             f"an int in [0, {total}) or a float in (0, 1). "
             f"Received: validation_size={validation_size!r}"
         )
     if "validation" in splits:
-        raise ValueError(
+        raise UserValueError(
             "The data set already has a validation split; set "
             f"validation_size=0. Received: validation_size={validation_size!r}"
         )
@@ -225,7 +227,7 @@ def _load_local(path, cache_dir, skip_corrupt):
         return (*_load_npz(path), {"lossy": None})
     if lower.endswith(ARCHIVE_SUFFIXES):
         return load_archive(path, cache_dir, skip_corrupt)
-    raise ValueError(
+    raise UserValueError(
         "Unsupported file type. Expected an image folder, an archive "
         f"({', '.join(ARCHIVE_SUFFIXES)}) or an .npz file. "
         f"Received: source={str(path)!r}"
@@ -236,7 +238,7 @@ def _load_npz(path):
     with np.load(path, allow_pickle=False) as data:
         keys = set(data.files)
         if not {"x_train", "y_train"} <= keys:
-            raise ValueError(
+            raise UserValueError(
                 "An .npz source needs the keys x_train and y_train (and "
                 f"optionally x_test, y_test, x_val, y_val, class_names). "
                 f"Received: keys={sorted(keys)}"
@@ -249,7 +251,7 @@ def _load_npz(path):
                     images = images[..., None]
                 labels = np.asarray(data[f"y_{suffix}"]).reshape(-1).astype(np.int32)
                 if len(images) != len(labels):
-                    raise ValueError(
+                    raise UserValueError(
                         f"x_{suffix} and y_{suffix} differ in length. Received: "
                         f"x_{suffix}.shape={images.shape}, y_{suffix}.shape={labels.shape}"
                     )

@@ -4,11 +4,13 @@ Below every other module of `keras_resnets.data` (numpy-free, TensorFlow-free),
 so the readers and the decoders can raise them without importing each other.
 """
 
+from keras_resnets.errors import UserError
+
 # Bad files named in an error message.
 MAX_LISTED_FILES = 5
 
 
-class DataUnavailableError(RuntimeError):
+class DataUnavailableError(UserError, RuntimeError):
     """A data set cannot be read (e.g. offline, or not downloaded yet)."""
 
 
@@ -25,7 +27,7 @@ class MissingPackageError(DataUnavailableError):
         self.package = package
 
 
-class CorruptImagesError(ValueError):
+class CorruptImagesError(UserError, ValueError):
     """Image files that cannot be decoded; the message names them.
 
     Attributes:

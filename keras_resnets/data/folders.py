@@ -25,6 +25,7 @@ from keras_resnets.data.decode import decode_images
 from keras_resnets.data.decode import read_one
 from keras_resnets.data.errors import handle_corrupt
 from keras_resnets.data.reference import match_reference
+from keras_resnets.errors import UserValueError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 JPEG_EXTENSIONS = (".jpg", ".jpeg")
@@ -173,7 +174,7 @@ def load_archive(path, cache_dir, skip_corrupt):
             if probe is not None:
                 break
         if not head:
-            raise ValueError(
+            raise UserValueError(
                 "Found no images in the archive. Expected "
                 "root/<class>/<image> or root/train/<class>/<image>. "
                 f"Received: source={str(path)!r}"
@@ -193,7 +194,7 @@ def load_archive(path, cache_dir, skip_corrupt):
             write_cache(cache_file, splits, class_names, skipped=failed, total=total, **facts)
             return splits, class_names, facts
         if extracted is None:
-            raise ValueError(
+            raise UserValueError(
                 "The archive holds large or mixed-size images, which are "
                 "extracted into the cache directory; pass a cache_dir. "
                 "Received: cache_dir=False"

@@ -27,6 +27,8 @@ import keras
 import numpy as np
 
 from keras_resnets.data import presets
+from keras_resnets.errors import UserTypeError
+from keras_resnets.errors import UserValueError
 
 NUMPY_PRESETS = ("cifar", "svhn", "none")
 
@@ -123,7 +125,7 @@ class ArrayDataset(keras.utils.PyDataset):
 
     def __len__(self):
         if self.repeat:
-            raise TypeError("A repeating ArrayDataset is endless: it has no len().")
+            raise UserTypeError("A repeating ArrayDataset is endless: it has no len().")
         return self.num_batches
 
     def _rng(self, *key):
@@ -196,7 +198,7 @@ def make_dataset(images, labels=None, *, batch_size, training, seed=None, drop_r
     del shuffle_buffer  # a tf.data option
     unknown = sorted(set(preprocessing) - set(presets.PREPROCESSING_DEFAULTS))
     if unknown:
-        raise TypeError(
+        raise UserTypeError(
             f"make_dataset() got unexpected keyword arguments {unknown}. Expected "
             f"{sorted(presets.PREPROCESSING_DEFAULTS)}."
         )
@@ -208,21 +210,21 @@ def make_dataset(images, labels=None, *, batch_size, training, seed=None, drop_r
                                    "image_size", "augment_on")},
     )
     if preset not in NUMPY_PRESETS:
-        raise ValueError(
+        raise UserValueError(
             f"The numpy data loader supports the presets {NUMPY_PRESETS}; preset "
             f"{preset!r} resizes every image and needs the tf.data loader "
             "(data.loader: tf, which needs the tensorflow package). "
             f"Received: preset={preset!r}"
         )
     if labels is None or not hasattr(images, "__len__"):
-        raise ValueError(
+        raise UserValueError(
             "The numpy data loader reads in-memory arrays; a streamed data set "
             "needs the tf.data loader (data.loader: tf, which needs the tensorflow "
             f"package). Received: images={type(images).__name__}"
         )
     images, labels = presets.check_arrays(images, labels)
     if images.dtype.kind in "USO":
-        raise ValueError(
+        raise UserValueError(
             "The numpy data loader reads in-memory arrays, not image file paths "
             "(the reader keeps large or mixed-size images as paths); use the tf.data "
             "loader (data.loader: tf, which needs the tensorflow package). "

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from keras_resnets.data import augment
 from keras_resnets.data import presets
+from keras_resnets.errors import UserValueError
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -115,7 +116,7 @@ def make_dataset(
     is_dataset = isinstance(images, tf.data.Dataset)
     if is_dataset:
         if labels is not None:
-            raise ValueError(
+            raise UserValueError(
                 "When `images` is a tf.data.Dataset of (image, label) pairs, "
                 f"`labels` must be None. Received: labels={type(labels).__name__}"
             )
@@ -123,7 +124,7 @@ def make_dataset(
         images, labels = presets.check_arrays(images, labels)
     mean, std = presets.resolve_statistics(preset, images, mean, std)
     if isinstance(start_batch, bool) or not isinstance(start_batch, int) or start_batch < 0:
-        raise ValueError(
+        raise UserValueError(
             "Invalid value received for argument `start_batch`. Expected an int >= 0. "
             f"Received: start_batch={start_batch!r}"
         )

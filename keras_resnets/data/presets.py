@@ -10,6 +10,9 @@ normalise with the same float32 constants.
 
 import numpy as np
 
+from keras_resnets.data.options import DataSettings
+from keras_resnets.errors import UserValueError
+
 PRESETS = ("cifar", "svhn", "imagenet", "none")
 PADDING_MODES = ("constant", "reflect")
 # Where the same-size presets' preprocessing runs: on the host (the pipeline
@@ -44,7 +47,7 @@ NAMED_STATISTICS = {
 
 def check_choice(name, value, choices):
     if value not in choices:
-        raise ValueError(
+        raise UserValueError(
             f"Invalid value received for argument `{name}`. Expected one of "
             f"{choices}. Received: {name}={value!r}"
         )
@@ -65,7 +68,7 @@ def compute_mean_std(images, chunk_size=4096):
     """
     images = np.asarray(images)
     if images.ndim == 1 and images.dtype.kind in "USO":
-        raise ValueError(
+        raise UserValueError(
             "Per-channel statistics need the decoded images as one array of "
             f"shape (N, H, W, C), but received {len(images):,} image file paths: "
             "load_arrays returns paths when the images differ in size or are "
@@ -75,7 +78,7 @@ def compute_mean_std(images, chunk_size=4096):
             f"Received: images.shape={images.shape}"
         )
     if images.ndim != 4 or len(images) == 0:
-        raise ValueError(
+        raise UserValueError(
             "Expected a non-empty array of images of shape (N, H, W, C). "
             f"Received: images.shape={images.shape}"
         )
@@ -118,7 +121,7 @@ def resolve_statistics(preset, images, mean, std):
         std = IMAGENET_STD if std is None else std
     if preset == "cifar" and (mean is None or std is None):
         if not (isinstance(images, np.ndarray) and images.dtype == np.uint8):
-            raise ValueError(
+            raise UserValueError(
                 'preset="cifar" normalises with per-channel statistics; pass '
                 '`mean` and `std` (or mean="cifar10") when `images` is not a '
                 "uint8 array (file paths come back when images differ in size "
@@ -129,12 +132,12 @@ def resolve_statistics(preset, images, mean, std):
         std = computed_std if std is None else std
     for arg, value in (("mean", mean), ("std", std)):
         if value is not None and np.shape(value) not in ((), (3,), (1,)):
-            raise ValueError(
+            raise UserValueError(
                 f"`{arg}` must be a float or 3 per-channel floats on the "
                 f"[0, 1] scale. Received: {arg}={value!r}"
             )
     if std is not None and np.any(np.asarray(std) <= 0):
-        raise ValueError(f"`std` must be positive. Received: std={std!r}")
+        raise UserValueError(f"`std` must be positive. Received: std={std!r}")
     return mean, std
 
 
@@ -159,16 +162,12 @@ def normalization_constants(mean=None, std=None):
     return scale, offset
 
 
-# `make_dataset`'s preprocessing arguments and their defaults (both loaders).
+# `make_dataset`'s preprocessing arguments and their defaults (both loaders):
+# a run's (`DataSettings`) where it names them.
 PREPROCESSING_DEFAULTS = {
     "preset": "cifar",
-    "padding": 4,
-    "padding_mode": "constant",
-    "mean": None,
-    "std": None,
-    "image_size": 224,
-    "scale_range": (256, 480),
-    "lighting_std": 0.1,
+    **{name: getattr(DataSettings, name) for name in (
+        "padding", "padding_mode", "mean", "std", "image_size", "scale_range", "lighting_std")},
     "augment_on": "host",
 }
 
@@ -181,28 +180,28 @@ def check_pipeline_arguments(
     check_choice("padding_mode", padding_mode, PADDING_MODES)
     check_choice("augment_on", augment_on, AUGMENT_ON)
     if augment_on == "device" and preset not in DEVICE_PRESETS:
-        raise ValueError(
+        raise UserValueError(
             f"augment_on='device' ships same-size uint8 batches, which the presets "
             f"{DEVICE_PRESETS} allow; preset {preset!r} resizes every image on the host. "
             f"Use augment_on='host'. Received: preset={preset!r}, augment_on='device'"
         )
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(
+        raise UserValueError(
             "Invalid value received for argument `batch_size`. Expected a "
             f"positive int. Received: batch_size={batch_size!r}"
         )
     if not isinstance(padding, (int, np.integer)) or padding < 0:
-        raise ValueError(
+        raise UserValueError(
             "Invalid value received for argument `padding`. Expected an int "
             f">= 0. Received: padding={padding!r}"
         )
     if len(scale_range) != 2 or not 0 < scale_range[0] <= scale_range[1]:
-        raise ValueError(
+        raise UserValueError(
             "Invalid value received for argument `scale_range`. Expected "
             f"(low, high) with 0 < low <= high. Received: scale_range={scale_range!r}"
         )
     if scale_range[0] < image_size:
-        raise ValueError(
+        raise UserValueError(
             "The smallest rescaled side must be at least `image_size`. "
             f"Received: scale_range={scale_range!r}, image_size={image_size!r}"
         )
@@ -213,12 +212,12 @@ def check_arrays(images, labels):
     images = np.asarray(images)
     labels = np.asarray(labels).reshape(-1).astype(np.int32)
     if len(images) != len(labels) or len(images) == 0:
-        raise ValueError(
+        raise UserValueError(
             "`images` and `labels` must be non-empty and of equal length. "
             f"Received: len(images)={len(images)}, len(labels)={len(labels)}"
         )
     if images.dtype.kind not in "USO" and images.ndim != 4:
-        raise ValueError(
+        raise UserValueError(
             "Expected `images` of shape (N, H, W, C) or a 1-D array of "
             f"file paths. Received: images.shape={images.shape}"
         )

@@ -23,6 +23,7 @@ from keras_resnets.data.cache import read_cache
 from keras_resnets.data.cache import write_cache
 from keras_resnets.data.errors import DataUnavailableError
 from keras_resnets.data.errors import MissingPackageError
+from keras_resnets.errors import UserValueError
 
 LOCAL_KINDS = "an image folder, a .tar/.tar.gz/.zip archive of one, or an .npz file"
 # tfds split names for the data sets we know; "validation" of imagenet2012 is
@@ -190,7 +191,7 @@ def _tfds_builder(name, data_dir):
     try:
         return tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:
-        raise ValueError(unknown_source_message(name)) from None
+        raise UserValueError(unknown_source_message(name)) from None
     except Exception as error:  # tfds raises many types; we report one.
         raise DataUnavailableError(_offline_message(name, data_dir, error)) from None
 

@@ -11,6 +11,7 @@ from keras_resnets.fold.folding import DTYPES
 from keras_resnets.fold.folding import _functional_view
 from keras_resnets.fold.folding import count_batch_norms
 from keras_resnets.fold.folding import fold_batch_norm
+from keras_resnets.errors import UserValueError
 
 
 def benchmark_folding(
@@ -58,7 +59,7 @@ def benchmark_folding(
     for arg, value in (("batch_size", batch_size), ("steps", steps), ("warmup", warmup),
                        ("repeats", repeats)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(
+            raise UserValueError(
                 f"Invalid value received for argument `{arg}`. Expected an "
                 f"integer >= 1. Received: {arg}={value!r}"
             )

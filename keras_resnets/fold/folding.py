@@ -6,6 +6,8 @@ import warnings
 import keras
 import numpy as np
 
+from keras_resnets.errors import UserValueError
+
 _MAX_INLINE_PASSES = 16
 DTYPES = ("float32", "bfloat16", "float16", "mixed_bfloat16", "mixed_float16")
 _LOW_PRECISION = ("bfloat16", "float16")
@@ -58,7 +60,7 @@ def fold_batch_norm(model, dtype=None):
     >>> folded.save("resnet-20_folded.keras")
     """
     if dtype is not None and dtype not in DTYPES:
-        raise ValueError(
+        raise UserValueError(
             "Invalid value received for argument `dtype`. Expected None or one "
             f"of {', '.join(map(repr, DTYPES))}. Received: dtype={dtype!r}"
         )
@@ -112,7 +114,7 @@ def count_batch_norms(model):
 def _functional_view(model):
     """An uncompiled functional model over `model`'s own graph (no copy)."""
     if not isinstance(model, keras.Model):
-        raise ValueError(
+        raise UserValueError(
             "Invalid value received for argument `model`. Expected a "
             f"functional or Sequential keras.Model. Received: model={model!r}"
         )
@@ -121,7 +123,7 @@ def _functional_view(model):
     except (AttributeError, ValueError):
         inputs = outputs = None
     if not inputs or not outputs:
-        raise ValueError(
+        raise UserValueError(
             "Invalid value received for argument `model`. Expected a built "
             "functional or Sequential keras.Model (a subclassed model has no "
             f"graph to rewrite). Received: model={model.name!r} of class "

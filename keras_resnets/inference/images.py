@@ -5,6 +5,9 @@ import pathlib
 
 import numpy as np
 
+from keras_resnets.errors import UserFileNotFoundError
+from keras_resnets.errors import UserValueError
+
 IMAGE_FORMATS = "JPEG, PNG, BMP or GIF"
 
 
@@ -18,14 +21,14 @@ def as_image_list(images):
     for i, image in enumerate(images):
         image = np.asarray(image)
         if image.dtype != np.uint8:
-            raise ValueError(
+            raise UserValueError(
                 "Expected uint8 images (pixel values 0-255), as decoded from image files. "
                 f"Received: image {i} of dtype={image.dtype}"
             )
         if image.ndim == 2:
             image = image[..., None]
         if image.ndim != 3 or image.shape[-1] not in (1, 3, 4) or 0 in image.shape:
-            raise ValueError(
+            raise UserValueError(
                 "Expected images of shape (H, W, C) with C = 1, 3 or 4, or a batch "
                 f"(N, H, W, C). Received: image {i} of shape={image.shape}"
             )
@@ -33,7 +36,7 @@ def as_image_list(images):
             image = np.repeat(image, 3, axis=-1)
         out.append(image[..., :3])
     if not out:
-        raise ValueError("Expected at least one image. Received: an empty batch")
+        raise UserValueError("Expected at least one image. Received: an empty batch")
     return out
 
 
@@ -49,12 +52,12 @@ def read_image(path):
 
     path = pathlib.Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"No image file at {str(path)!r}.")
+        raise UserFileNotFoundError(f"No image file at {str(path)!r}.")
     try:
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB"))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise ValueError(
+        raise UserValueError(
             f"Cannot decode {str(path)!r} as an image ({type(e).__name__}). "
             f"Expected a {IMAGE_FORMATS} file."
         ) from None

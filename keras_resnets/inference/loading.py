@@ -6,6 +6,8 @@ import pathlib
 import warnings
 
 from keras_resnets.inference.predictor import Predictor
+from keras_resnets.errors import UserFileNotFoundError
+from keras_resnets.errors import UserValueError
 
 PREPROCESSING_FILE = "preprocessing.json"
 PREPROCESSING_KEYS = (
@@ -80,17 +82,17 @@ def load_run(run_dir, which="best", *, runtime="keras", precision=None, threads=
     >>> fast = keras_resnets.load_run("runs/resnet-20_cifar10", runtime="openvino")
     """
     if which not in WHICH:
-        raise ValueError(
+        raise UserValueError(
             f"Invalid value received for argument `which`. Expected one of {WHICH}. "
             f"Received: which={which!r}"
         )
     if runtime not in RUNTIMES:
-        raise ValueError(
+        raise UserValueError(
             f"Invalid value received for argument `runtime`. Expected one of {RUNTIMES}. "
             f"Received: runtime={runtime!r}"
         )
     if runtime == "keras" and (precision is not None or threads is not None):
-        raise ValueError(
+        raise UserValueError(
             "`precision` and `threads` apply to runtime='openvino' only. Received: "
             f"runtime='keras', precision={precision!r}, threads={threads!r}"
         )
@@ -125,13 +127,13 @@ def _model_path(run_dir, which):
     path = pathlib.Path(run_dir).expanduser()
     if path.is_file():
         if path.suffix != ".keras":
-            raise ValueError(
+            raise UserValueError(
                 "Expected a run folder or a `.keras` file. "
                 f"Received: run_dir={str(run_dir)!r}"
             )
         return path, path.parent
     if not path.is_dir():
-        raise FileNotFoundError(
+        raise UserFileNotFoundError(
             f"No run folder at {str(path)!r}. Expected a folder written by "
             "`keras-resnets train` (holding best.keras / last.keras) or a .keras file."
         )
@@ -156,7 +158,7 @@ def _model_path(run_dir, which):
                 hint += f": use which={other!r} (--{other})"
         else:
             hint = "it holds no .keras model (has training saved an epoch yet?)"
-        raise FileNotFoundError(f"No model {model_path.name} in run folder {str(path)!r}; {hint}.")
+        raise UserFileNotFoundError(f"No model {model_path.name} in run folder {str(path)!r}; {hint}.")
     return model_path, path
 
 
@@ -167,10 +169,10 @@ def _read_metadata(folder):
         try:
             meta = json.loads(json_file.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"{json_file} is not valid JSON: {e}") from None
+            raise UserValueError(f"{json_file} is not valid JSON: {e}") from None
         missing = [k for k in PREPROCESSING_KEYS if not isinstance(meta, dict) or k not in meta]
         if missing:
-            raise ValueError(
+            raise UserValueError(
                 f"{json_file} lacks the keys {missing}. Expected a JSON object with the "
                 f"keys {list(PREPROCESSING_KEYS)}."
             )
@@ -178,7 +180,7 @@ def _read_metadata(folder):
         if class_names is not None and (
             not isinstance(class_names, list) or len(class_names) != meta["num_classes"]
         ):
-            raise ValueError(
+            raise UserValueError(
                 f"{json_file}: `class_names` must be a list of `num_classes` "
                 f"({meta['num_classes']}) names. Received: class_names={class_names!r}"
             )
@@ -189,7 +191,7 @@ def _read_metadata(folder):
     config_file = folder / "config.yaml"
     if config_file.is_file():
         return _metadata_from_config(config_file)
-    raise FileNotFoundError(
+    raise UserFileNotFoundError(
         f"Run folder {str(folder)!r} has neither {PREPROCESSING_FILE} nor config.yaml, "
         "so the images' preprocessing is unknown. Expected a folder written by "
         "`keras-resnets train`."
@@ -205,7 +207,7 @@ def _metadata_from_config(config_file):
         raw = yaml.safe_load(config_file.read_text())
         data = config_from_dict(raw, check_paths=False).data
     except (yaml.YAMLError, ValueError, TypeError) as e:
-        raise ValueError(f"Cannot read the preprocessing from {config_file}: {e}") from None
+        raise UserValueError(f"Cannot read the preprocessing from {config_file}: {e}") from None
     return dict(
         preset=data.preset, mean=data.mean, std=data.std, image_size=data.image_size,
         class_names=None, source=data.source,

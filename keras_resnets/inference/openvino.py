@@ -35,6 +35,9 @@ import tempfile
 
 import numpy as np
 
+from keras_resnets.errors import UserTypeError
+from keras_resnets.errors import UserValueError
+
 DEPLOY_EXTRA = 'pip install "keras-resnets[deploy]"'
 PRECISIONS = ("float32", "bfloat16")
 HINTS = ("latency", "throughput")
@@ -56,7 +59,7 @@ def require_openvino():
 
 def check_precision(precision):
     if precision not in PRECISIONS:
-        raise ValueError(
+        raise UserValueError(
             "Invalid value received for argument `precision`. OpenVINO inference runs in "
             f"one of {PRECISIONS}. Received: precision={precision!r}"
         )
@@ -97,7 +100,7 @@ def export_openvino(model, path, *, verbose=False):
     require_openvino()
     path = os.fspath(path)
     if not path.endswith(".xml"):
-        raise ValueError(
+        raise UserValueError(
             "OpenVINO IR is an .xml file (with a .bin beside it). Expected a path ending "
             f"in .xml. Received: path={path!r}"
         )
@@ -113,7 +116,7 @@ def export_openvino(model, path, *, verbose=False):
             raise
         # jax2tf now always serializes natively (one XlaCallModule op), which
         # OpenVINO's TensorFlow frontend cannot convert.
-        raise ValueError(
+        raise UserValueError(
             "OpenVINO export from the JAX backend fails: Keras's exporter goes through "
             "jax2tf, whose XlaCallModule op OpenVINO cannot convert. Export from "
             "KERAS_BACKEND=tensorflow (or torch); a .keras file loads on any backend."
@@ -180,13 +183,13 @@ class OpenVINOModel:
         ov = require_openvino()
         check_precision(precision)
         if hint not in HINTS:
-            raise ValueError(
+            raise UserValueError(
                 f"Invalid value received for argument `hint`. Expected one of {HINTS}. "
                 f"Received: hint={hint!r}"
             )
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                     or threads < 1):
-            raise ValueError(
+            raise UserValueError(
                 "Invalid value received for argument `threads`. Expected a positive int or "
                 f"None. Received: threads={threads!r}"
             )
@@ -197,7 +200,7 @@ class OpenVINOModel:
         if isinstance(source, (str, os.PathLike)):
             path = pathlib.Path(source)
             if path.suffix != ".xml" or not path.is_file():
-                raise ValueError(
+                raise UserValueError(
                     "Expected a keras.Model or an existing OpenVINO IR .xml file. "
                     f"Received: source={str(source)!r}"
                 )
@@ -214,12 +217,12 @@ class OpenVINOModel:
             self.name, self.source_path = source.name, None
             activation = classifier_activation or _output_activation(source)
         else:
-            raise TypeError(
+            raise UserTypeError(
                 "`source` must be a keras.Model, the path of an OpenVINO IR .xml file or an "
                 f"openvino.Model. Received: source={source!r}"
             )
         if len(self.model.inputs) != 1 or len(self.model.outputs) != 1:
-            raise ValueError(
+            raise UserValueError(
                 "Expected a model with one input and one output. Received: "
                 f"{len(self.model.inputs)} inputs, {len(self.model.outputs)} outputs"
             )

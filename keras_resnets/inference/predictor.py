@@ -7,6 +7,7 @@ import numpy as np
 
 from keras_resnets.inference.images import as_image_list
 from keras_resnets.inference.images import read_image
+from keras_resnets.errors import UserValueError
 
 
 class Predictor:
@@ -45,7 +46,7 @@ class Predictor:
         self.model_path = model_path
         output_shape = tuple(model.output_shape)
         if len(output_shape) != 2:
-            raise ValueError(
+            raise UserValueError(
                 "Expected a classifier whose output is (batch, num_classes); build the "
                 f"model with include_top=True. Received: output_shape={output_shape}"
             )
@@ -56,7 +57,7 @@ class Predictor:
         presets.check_choice("preset", preset, presets.PRESETS)
         named = isinstance(mean, str) or isinstance(std, str)
         if preset == "cifar" and not named and (mean is None or std is None):
-            raise ValueError(
+            raise UserValueError(
                 'preset="cifar" normalises with the training set\'s per-channel '
                 "statistics, which the run must record. Received: "
                 f"mean={mean!r}, std={std!r}"
@@ -69,7 +70,7 @@ class Predictor:
             # Only the imagenet preset crops; train writes null for the others.
             image_size = self.input_shape[0] or 224
         if not isinstance(image_size, (int, np.integer)) or image_size < 1:
-            raise ValueError(
+            raise UserValueError(
                 "Invalid value received for argument `image_size`. Expected a positive "
                 f"int. Received: image_size={image_size!r}"
             )
@@ -78,7 +79,7 @@ class Predictor:
             class_names = [str(i) for i in range(self.num_classes)]
         class_names = [str(c) for c in class_names]
         if len(class_names) != self.num_classes:
-            raise ValueError(
+            raise UserValueError(
                 f"Expected {self.num_classes} class names (the model's outputs). "
                 f"Received: {len(class_names)} class_names={class_names!r}"
             )
@@ -125,7 +126,7 @@ class Predictor:
         for image, name in zip(images, names):
             size = image.shape[:2]
             if None not in expected and size != expected:
-                raise ValueError(
+                raise UserValueError(
                     f"{name} is {size[0]}x{size[1]} but the model takes {expected[0]}x"
                     f"{expected[1]} images (preset {self.preset!r} does not resize). "
                     f"Received: shape={image.shape}"
@@ -152,7 +153,7 @@ class Predictor:
             float32 array `(N, num_classes)` (a single image gives N = 1).
         """
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(
+            raise UserValueError(
                 "Invalid value received for argument `batch_size`. Expected a positive "
                 f"int. Received: batch_size={batch_size!r}"
             )
@@ -189,9 +190,9 @@ class Predictor:
             paths = [paths]
         paths = [str(p) for p in paths]
         if not paths:
-            raise ValueError("Expected at least one image file. Received: paths=[]")
+            raise UserValueError("Expected at least one image file. Received: paths=[]")
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
-            raise ValueError(
+            raise UserValueError(
                 "Invalid value received for argument `top_k`. Expected an int >= 1. "
                 f"Received: top_k={top_k!r}"
             )

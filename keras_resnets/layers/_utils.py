@@ -6,6 +6,8 @@ import keras
 from keras import ops
 
 from keras_resnets.layers.seeds import ReplicaSeedGenerator
+from keras_resnets.errors import UserTypeError
+from keras_resnets.errors import UserValueError
 
 
 def standardize_data_format(data_format):
@@ -13,7 +15,7 @@ def standardize_data_format(data_format):
     if data_format is None:
         return keras.config.image_data_format()
     if data_format not in ("channels_last", "channels_first"):
-        raise ValueError(
+        raise UserValueError(
             "`data_format` must be 'channels_last' or 'channels_first'. "
             f"Received: data_format={data_format!r}"
         )
@@ -30,13 +32,13 @@ def check_rate(name, value, *, allow_one=False):
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise TypeError(
+        raise UserTypeError(
             f"`{name}` must be a number. Received: {name}={value!r}"
         ) from None
     upper_ok = value <= 1.0 if allow_one else value < 1.0
     if not (0.0 <= value and upper_ok):
         interval = "[0, 1]" if allow_one else "[0, 1)"
-        raise ValueError(
+        raise UserValueError(
             f"`{name}` must be in the interval {interval}. "
             f"Received: {name}={value}"
         )
@@ -45,7 +47,7 @@ def check_rate(name, value, *, allow_one=False):
 
 def check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
+        raise UserValueError(
             f"`{name}` must be a positive integer. Received: {name}={value!r}"
         )
     return value
@@ -108,12 +110,12 @@ def is_real(value):
 def check_num_blocks(num_blocks):
     """Checks the block count `L` a per-block schedule is computed for."""
     if isinstance(num_blocks, bool) or not isinstance(num_blocks, numbers.Integral):
-        raise TypeError(
+        raise UserTypeError(
             "Argument `num_blocks` must be an integer. "
             f"Received: num_blocks={num_blocks!r}"
         )
     if num_blocks < 0:
-        raise ValueError(
+        raise UserValueError(
             "Argument `num_blocks` must be a non-negative integer. "
             f"Received: num_blocks={num_blocks}"
         )

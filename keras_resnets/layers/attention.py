@@ -5,6 +5,8 @@ import numbers
 import keras
 from keras import ops
 
+from keras_resnets.errors import UserValueError
+
 __all__ = ["SqueezeExcite"]
 
 
@@ -51,14 +53,14 @@ class SqueezeExcite(keras.layers.Layer):
                 or not isinstance(value, numbers.Integral)
                 or value < 1
             ):
-                raise ValueError(
+                raise UserValueError(
                     f"Invalid value received for argument `{arg}`. Expected "
                     f"a positive integer. Received: {arg}={value!r}"
                 )
         if data_format is None:
             data_format = keras.config.image_data_format()
         if data_format not in ("channels_last", "channels_first"):
-            raise ValueError(
+            raise UserValueError(
                 "Invalid value received for argument `data_format`. Expected "
                 "'channels_last' or 'channels_first'. "
                 f"Received: data_format={data_format!r}"
@@ -70,14 +72,14 @@ class SqueezeExcite(keras.layers.Layer):
     def build(self, input_shape):
         rank = len(input_shape)
         if not 3 <= rank <= 5:
-            raise ValueError(
+            raise UserValueError(
                 "`SqueezeExcite` expects a rank-3 to rank-5 input "
                 f"(batch, spatial..., channels). Received: input_shape={input_shape}"
             )
         channel_axis = -1 if self.data_format == "channels_last" else 1
         channels = input_shape[channel_axis]
         if channels is None:
-            raise ValueError(
+            raise UserValueError(
                 "The channel dimension of a `SqueezeExcite` input must be "
                 f"known. Received: input_shape={input_shape}"
             )

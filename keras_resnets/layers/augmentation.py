@@ -14,6 +14,7 @@ import keras
 from keras import ops
 
 from keras_resnets.layers._utils import SeededLayer
+from keras_resnets.errors import UserValueError
 
 PADDING_MODES = ("constant", "reflect")
 
@@ -46,12 +47,12 @@ class RandomPadCrop(SeededLayer):
     def __init__(self, padding=4, padding_mode="constant", seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-            raise ValueError(
+            raise UserValueError(
                 "`padding` must be a non-negative integer (pixels per side). "
                 f"Received: padding={padding!r}"
             )
         if padding_mode not in PADDING_MODES:
-            raise ValueError(
+            raise UserValueError(
                 f"`padding_mode` must be one of {PADDING_MODES}. "
                 f"Received: padding_mode={padding_mode!r}"
             )
@@ -60,14 +61,14 @@ class RandomPadCrop(SeededLayer):
 
     def build(self, input_shape):
         if len(input_shape) != 4:
-            raise ValueError(
+            raise UserValueError(
                 "RandomPadCrop expects a batch of images (batch, height, width, "
                 f"channels). Received: input_shape={tuple(input_shape)}"
             )
         height, width = input_shape[1], input_shape[2]
         if self.padding_mode == "reflect" and None not in (height, width):
             if self.padding >= min(height, width):
-                raise ValueError(
+                raise UserValueError(
                     f"padding_mode='reflect' needs padding < the image size; received "
                     f"padding={self.padding} for {height}x{width} images."
                 )

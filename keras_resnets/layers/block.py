@@ -15,12 +15,13 @@ from keras_resnets.layers._utils import check_rate
 from keras_resnets.layers.conv import ConvBNLayer
 from keras_resnets.layers.conv import make_padding
 from keras_resnets.layers.regularization import DropPath
+from keras_resnets.errors import UserValueError
 
 
 def check_block_strides(strides):
     """Checks the stride of a residual block (1 or 2)."""
     if strides not in (1, 2):
-        raise ValueError(f"Block `strides` must be 1 or 2. Received: strides={strides!r}")
+        raise UserValueError(f"Block `strides` must be 1 or 2. Received: strides={strides!r}")
     return strides
 
 

@@ -8,6 +8,7 @@ from keras_resnets.layers._utils import standardize_data_format
 from keras_resnets.layers._utils import strided_output_shape
 from keras_resnets.layers._utils import subsample
 from keras_resnets.layers.normalization import BatchNormalization
+from keras_resnets.errors import UserValueError
 
 SHORTCUT_MODES = ("A", "B", "C")
 
@@ -231,13 +232,13 @@ class Shortcut(ConvBNLayer):
     ):
         super().__init__(**kwargs)
         if mode not in SHORTCUT_MODES:
-            raise ValueError(
+            raise UserValueError(
                 "Shortcut `mode` must be one of 'A' (zero-padding, "
                 "parameter-free), 'B' (projection where the shape changes) "
                 f"or 'C' (projection everywhere). Received: mode={mode!r}"
             )
         if strides not in (1, 2):
-            raise ValueError(
+            raise UserValueError(
                 f"Shortcut `strides` must be 1 or 2. Received: strides={strides!r}"
             )
         self.filters = int(filters)
@@ -262,7 +263,7 @@ class Shortcut(ConvBNLayer):
     def build(self, input_shape):
         in_channels = self._in_channels(input_shape)
         if self.mode == "A" and in_channels > self.filters:
-            raise ValueError(
+            raise UserValueError(
                 "Shortcut option 'A' can only add channels (zero padding); "
                 f"got {in_channels} input channels for filters={self.filters}. "
                 "Use mode='B' or 'C'."

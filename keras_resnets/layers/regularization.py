@@ -21,6 +21,7 @@ from keras_resnets.layers.seeds import per_replica
 from keras_resnets.layers.shake import ShakeDrop
 from keras_resnets.layers.shake import ShakeShake
 from keras_resnets.layers.shake import shakedrop_probabilities
+from keras_resnets.errors import UserValueError
 
 __all__ = [
     "DropPath",
@@ -57,7 +58,7 @@ def drop_path_rates(num_blocks, drop_path_rate):
     """
     check_num_blocks(num_blocks)
     if not is_real(drop_path_rate) or not 0 <= drop_path_rate < 1:
-        raise ValueError(
+        raise UserValueError(
             "Invalid value received for argument `drop_path_rate`. Expected a "
             "float value in [0, 1). "
             f"Received: drop_path_rate={drop_path_rate}"
@@ -111,7 +112,7 @@ class DropPath(SeededLayer):
     def __init__(self, rate, seed=None, *, scale_by_keep=True, **kwargs):
         super().__init__(seed, **kwargs)
         if not is_real(rate) or not 0 <= rate < 1:
-            raise ValueError(
+            raise UserValueError(
                 "Invalid value received for argument `rate`. Expected a float "
                 f"value in [0, 1). Received: rate={rate}"
             )

@@ -9,6 +9,7 @@ from keras_resnets.layers._utils import strided_output_shape
 from keras_resnets.layers.block import ResidualBlockBase
 from keras_resnets.layers.conv import Shortcut
 from keras_resnets.layers.regularization import Dropout
+from keras_resnets.errors import UserValueError
 
 VALID_KERNEL_SIZES = (1, 3)
 
@@ -18,7 +19,7 @@ def check_kernel_sizes(name, kernel_sizes):
     block type B(...)) and returns them as a tuple."""
     kernel_sizes = tuple(kernel_sizes)
     if not kernel_sizes or any(k not in VALID_KERNEL_SIZES for k in kernel_sizes):
-        raise ValueError(
+        raise UserValueError(
             f"`{name}` must be a non-empty sequence of kernel sizes 1 and 3, "
             "such as the Wide ResNet block types (3, 3), (3, 1, 3), (1, 3, 1), "
             f"(1, 3), (3, 1) or (3, 1, 1). Received: {name}={kernel_sizes!r}"
@@ -61,13 +62,13 @@ class _ResidualBlock(ResidualBlockBase):
             output_filters = check_positive_int("output_filters", output_filters)
         self._output_filters = output_filters
         if not 0 <= stride_index < len(kernel_sizes):
-            raise ValueError(
+            raise UserValueError(
                 f"`stride_index` must index one of the {len(kernel_sizes)} "
                 f"convolutions. Received: stride_index={stride_index!r}"
             )
         self.stride_index = stride_index
         if shortcut not in ("A", "B", "C"):
-            raise ValueError(
+            raise UserValueError(
                 "`shortcut` must be one of 'A' (zero-padding), 'B' (projection "
                 "where the shape changes) or 'C' (projection everywhere). "
                 f"Received: shortcut={shortcut!r}"
@@ -76,7 +77,7 @@ class _ResidualBlock(ResidualBlockBase):
         self.groups = check_positive_int("groups", groups)
         self.dropout_rate = check_rate("dropout_rate", dropout_rate)
         if se_ratio is not None and se_ratio <= 0:
-            raise ValueError(
+            raise UserValueError(
                 f"`se_ratio` must be a positive number or None. Received: se_ratio={se_ratio!r}"
             )
         self.se_ratio = se_ratio

@@ -29,6 +29,8 @@ import functools
 
 import keras
 
+from keras_resnets.errors import UserTypeError
+
 __all__ = ["ReplicaSeedGenerator", "fold_in_replica", "per_replica"]
 
 
@@ -114,7 +116,7 @@ def per_replica(generator):
         `generator`.
     """
     if not isinstance(generator, keras.random.SeedGenerator):
-        raise TypeError(
+        raise UserTypeError(
             "`per_replica` expects a `keras.random.SeedGenerator`. "
             f"Received: generator={generator!r}"
         )

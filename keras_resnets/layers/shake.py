@@ -14,6 +14,7 @@ from keras import ops
 from keras_resnets.layers._utils import SeededLayer
 from keras_resnets.layers._utils import check_num_blocks
 from keras_resnets.layers._utils import is_real
+from keras_resnets.errors import UserValueError
 
 __all__ = ["ShakeDrop", "ShakeShake", "check_shake_modes", "shakedrop_probabilities"]
 
@@ -55,7 +56,7 @@ def shakedrop_probabilities(num_blocks, p_last=0.5):
     """
     check_num_blocks(num_blocks)
     if not is_real(p_last) or not 0 <= p_last <= 1:
-        raise ValueError(
+        raise UserValueError(
             "Invalid value received for argument `p_last`. Expected a float "
             f"value between 0 and 1. Received: p_last={p_last}"
         )
@@ -72,7 +73,7 @@ def _check_range(name, value):
         or not all(is_real(v) for v in value)
         or value[0] > value[1]
     ):
-        raise ValueError(
+        raise UserValueError(
             f"Argument `{name}` must be a pair of floats (low, high) with "
             f"low <= high. Received: {name}={value!r}"
         )
@@ -130,7 +131,7 @@ class ShakeDrop(SeededLayer):
     ):
         super().__init__(seed, **kwargs)
         if not is_real(p) or not 0 <= p <= 1:
-            raise ValueError(
+            raise UserValueError(
                 "Invalid value received for argument `p`. Expected a float "
                 f"value between 0 and 1. Received: p={p}"
             )
@@ -195,7 +196,7 @@ def check_shake_modes(forward, backward, level):
     for arg, value in (("forward", forward), ("backward", backward), ("level", level)):
         valid = SHAKE_MODES[arg]
         if value not in valid:
-            raise ValueError(
+            raise UserValueError(
                 f"Invalid value received for argument `{arg}`. Expected one of "
                 f"{', '.join(repr(v) for v in valid)}. Received: {arg}={value!r}"
             )
@@ -259,7 +260,7 @@ class ShakeShake(SeededLayer):
     @staticmethod
     def _check_pair(inputs, what):
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
-            raise ValueError(
+            raise UserValueError(
                 "A `ShakeShake` layer must be called on a list of two tensors "
                 "(the two branch outputs). "
                 f"Received: {what}={_describe(inputs)}"
@@ -268,7 +269,7 @@ class ShakeShake(SeededLayer):
     def _check_shapes(self, input_shape):
         self._check_pair(input_shape, "input_shape")
         if not all(isinstance(s, (list, tuple)) for s in input_shape):
-            raise ValueError(
+            raise UserValueError(
                 "A `ShakeShake` layer must be called on a list of two tensors "
                 "(the two branch outputs). "
                 f"Received: input_shape={_describe(input_shape)}"
@@ -277,7 +278,7 @@ class ShakeShake(SeededLayer):
         if len(shape1) != len(shape2) or any(
             a is not None and b is not None and a != b for a, b in zip(shape1, shape2)
         ):
-            raise ValueError(
+            raise UserValueError(
                 "The two inputs of a `ShakeShake` layer must have the same "
                 f"shape. Received: input_shape={[shape1, shape2]}"
             )

@@ -24,6 +24,7 @@ from keras_resnets.models.stages import apply_stages  # noqa: F401  (re-exported
 from keras_resnets.models.stages import block_schedule  # noqa: F401
 from keras_resnets.models.stages import blocks_per_stage  # noqa: F401
 from keras_resnets.models.stages import check_stackwise  # noqa: F401
+from keras_resnets.errors import UserValueError
 
 POOLING_OPTIONS = (None, "avg", "max")
 # keras.Model keyword arguments the model classes pass on through `**kwargs`
@@ -105,7 +106,7 @@ class ModelOptions:
             A new `ModelOptions` with `classes` folded into `num_classes`.
         """
         if self.pooling not in POOLING_OPTIONS:
-            raise ValueError(
+            raise UserValueError(
                 "`pooling` must be None, 'avg' or 'max'. Received: pooling="
                 f"{self.pooling!r}"
             )
@@ -159,14 +160,14 @@ class ModelOptions:
             )
         input_shape = tuple(input_shape)
         if len(input_shape) != 3:
-            raise ValueError(
+            raise UserValueError(
                 "`input_shape` must be (height, width, channels) (or channels "
                 f"first). Received: input_shape={input_shape}"
             )
         spatial = input_shape[:2] if self.data_format == "channels_last" else input_shape[1:]
         for size in spatial:
             if size is not None and size < min_size:
-                raise ValueError(
+                raise UserValueError(
                     f"{family} needs inputs of at least {min_size}x{min_size} "
                     f"pixels (its stem and stages downsample by {min_size}). "
                     f"Received: input_shape={input_shape}"
@@ -372,14 +373,14 @@ def builds(model_cls, builder=None, fixed=()):
 def resolve_num_classes(num_classes, classes, default):
     """`num_classes` with keras.applications' `classes` accepted as alias."""
     if num_classes is not None and classes is not None and num_classes != classes:
-        raise ValueError(
+        raise UserValueError(
             "Pass either `num_classes` or its alias `classes`, not both. "
             f"Received: num_classes={num_classes}, classes={classes}"
         )
     value = num_classes if num_classes is not None else classes
     value = default if value is None else value
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
+        raise UserValueError(
             f"`num_classes` must be a positive integer. Received: num_classes={value!r}"
         )
     return value

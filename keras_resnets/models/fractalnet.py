@@ -10,6 +10,7 @@ from keras_resnets.layers.conv import make_conv
 from keras_resnets.layers.regularization import Dropout
 from keras_resnets.models import base
 from keras_resnets._registry import register_model
+from keras_resnets.errors import UserValueError
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
@@ -108,7 +109,7 @@ class FractalJoin(SeededLayer):
         super().__init__(seed, **kwargs)
         columns = [int(c) for c in columns]
         if len(columns) < 2 or len(set(columns)) != len(columns):
-            raise ValueError(
+            raise UserValueError(
                 "`columns` must list at least two distinct column indices, one "
                 f"per joined input. Received: columns={columns!r}"
             )
@@ -119,7 +120,7 @@ class FractalJoin(SeededLayer):
         inputs = list(inputs)
         k = len(self.columns)
         if len(inputs) not in (k, k + 1):
-            raise ValueError(
+            raise UserValueError(
                 f"`FractalJoin` with columns={self.columns} expects {k} inputs "
                 f"(plus an optional column code). Received: {len(inputs)} inputs"
             )
@@ -220,7 +221,7 @@ class FractalNet(base.FamilyModel):
         ]
         num_blocks = len(stackwise_num_filters)
         if num_blocks < 1:
-            raise ValueError(
+            raise UserValueError(
                 "`stackwise_num_filters` must list at least one block. "
                 f"Received: stackwise_num_filters={stackwise_num_filters}"
             )
@@ -230,7 +231,7 @@ class FractalNet(base.FamilyModel):
             check_rate("stackwise_dropout_rates", r) for r in stackwise_dropout_rates
         ]
         if len(stackwise_dropout_rates) != num_blocks:
-            raise ValueError(
+            raise UserValueError(
                 "`stackwise_dropout_rates` needs one rate per block. Received: "
                 f"stackwise_num_filters={stackwise_num_filters}, "
                 f"stackwise_dropout_rates={stackwise_dropout_rates}"
@@ -342,7 +343,7 @@ def fractalnet(*, num_columns, **kwargs):
     return FractalNet(num_columns, **kwargs)
 
 
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
 def _search_kwargs(values):
     """`width` (the first block's channels) -> the paper's doubling widths."""
     w = values["width"]

@@ -11,6 +11,7 @@ from keras_resnets.layers.block import ResidualBlockBase
 from keras_resnets.layers.shake import ShakeDrop
 from keras_resnets.models import base
 from keras_resnets._registry import register_model
+from keras_resnets.errors import UserValueError
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
@@ -69,7 +70,7 @@ class PyramidBlock(ResidualBlockBase):
     def build(self, input_shape):
         in_channels = input_shape[channel_axis(self.data_format)]
         if in_channels > self.output_filters:
-            raise ValueError(
+            raise UserValueError(
                 "A PyramidNet block can only widen its input (zero-padded "
                 f"shortcut): got {in_channels} input channels for "
                 f"{self.output_filters} output channels."
@@ -197,14 +198,14 @@ class PyramidNet(base.FamilyModel):
             rule=f" with bottleneck={bottleneck}", examples="272" if bottleneck else "110",
         )
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
-            raise ValueError(
+            raise UserValueError(
                 f"PyramidNet `alpha` must be a positive number. Received: alpha={alpha!r}"
             )
         check_rate("shakedrop_p_last", shakedrop_p_last, allow_one=True)
         drop_path_rate = options.drop_path_rate
         check_rate("drop_path_rate", drop_path_rate)
         if shakedrop and drop_path_rate > 0:
-            raise ValueError(
+            raise UserValueError(
                 "Use either `shakedrop=True` or `drop_path_rate`, not both. "
                 f"Received: shakedrop=True, drop_path_rate={drop_path_rate}"
             )
@@ -289,7 +290,7 @@ def pyramidnet(*, depth, alpha, **kwargs):
     return PyramidNet(depth, alpha, **kwargs)
 
 
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
 SEARCH_SPACE = {
     "family": "pyramidnet",
     "generic": "pyramidnet",

@@ -349,7 +349,7 @@ def cifar_resnet_family(*, depth, **kwargs):
     return cifar_resnet(depth, **kwargs)
 
 
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
 SEARCH_SPACE = {
     "family": "resnet",
     "generic": "cifar-resnet",

@@ -9,6 +9,7 @@ bottleneck); `resolve_layout` completes and checks every layout argument of
 import numbers
 
 from keras_resnets.models import stages
+from keras_resnets.errors import UserValueError
 
 BLOCK_TYPES = ("basic", "bottleneck")
 STEMS = ("cifar", "imagenet")
@@ -53,12 +54,12 @@ def depth_layout(family, depth, *, stem=None, block_type=None, preactivation=Fal
         `stride_index`, `residual_bias`), which explicit arguments override.
     """
     if block_type not in (None,) + BLOCK_TYPES:
-        raise ValueError(
+        raise UserValueError(
             f"`block_type` must be one of {BLOCK_TYPES}. "
             f"Received: block_type={block_type!r}"
         )
     if stem not in (None,) + STEMS:
-        raise ValueError(f"`stem` must be one of {STEMS}. Received: stem={stem!r}")
+        raise UserValueError(f"`stem` must be one of {STEMS}. Received: stem={stem!r}")
     cifar_block_type = block_type or ("bottleneck" if preactivation else "basic")
     layers_per_block, examples = _CIFAR_BLOCKS[cifar_block_type]
     is_int = isinstance(depth, int) and not isinstance(depth, bool)
@@ -76,19 +77,19 @@ def depth_layout(family, depth, *, stem=None, block_type=None, preactivation=Fal
                 cifar_rule += ")"
             else:
                 cifar_rule = f"6n+2 for CIFAR (e.g. {examples})"
-            raise ValueError(
+            raise UserValueError(
                 f"{family} depth must be {cifar_rule} or {_IMAGENET_RULE} for "
                 f"ImageNet. Received: depth={depth!r}"
             )
     if stem == "imagenet":
         if not is_int or depth not in IMAGENET_DEPTHS:
-            raise ValueError(
+            raise UserValueError(
                 f"ImageNet {family} depth must be {_IMAGENET_RULE}. "
                 f"Received: depth={depth!r}"
             )
         table_type, blocks = IMAGENET_DEPTHS[depth]
         if block_type not in (None, table_type):
-            raise ValueError(
+            raise UserValueError(
                 f"ImageNet {family}-{depth} has {table_type} blocks (pass "
                 f"stem='cifar' for the CIFAR networks). Received: "
                 f"block_type={block_type!r}"
@@ -140,14 +141,14 @@ def resolve_layout(family, preactivation, *, depth, stackwise_num_blocks, **expl
     """
     if isinstance(stackwise_num_blocks, numbers.Number):
         if depth is not None:
-            raise ValueError(
+            raise UserValueError(
                 "Pass the depth once, as the first argument or as `depth`. Received: "
                 f"stackwise_num_blocks={stackwise_num_blocks!r}, depth={depth!r}"
             )
         depth, stackwise_num_blocks = stackwise_num_blocks, None
     if depth is not None:
         if stackwise_num_blocks is not None:
-            raise ValueError(
+            raise UserValueError(
                 "Pass either `depth` or `stackwise_num_blocks`, not both. "
                 f"Received: depth={depth!r}, stackwise_num_blocks={stackwise_num_blocks!r}"
             )
@@ -156,7 +157,7 @@ def resolve_layout(family, preactivation, *, depth, stackwise_num_blocks, **expl
             preactivation=preactivation,
         )
     elif stackwise_num_blocks is None or explicit["stackwise_num_filters"] is None:
-        raise ValueError(
+        raise UserValueError(
             f"{family} needs a depth (e.g. {family}(20) for CIFAR, {family}(50) for "
             "ImageNet) or both `stackwise_num_blocks` and `stackwise_num_filters`. "
             f"Received: stackwise_num_blocks={stackwise_num_blocks!r}, "
@@ -175,12 +176,12 @@ def resolve_layout(family, preactivation, *, depth, stackwise_num_blocks, **expl
         **{k: v for k, v in explicit.items() if v is not None},
     }
     if layout["block_type"] not in BLOCK_TYPES:
-        raise ValueError(
+        raise UserValueError(
             f"`block_type` must be one of {BLOCK_TYPES}. "
             f"Received: block_type={layout['block_type']!r}"
         )
     if layout["stem"] not in STEMS:
-        raise ValueError(f"`stem` must be one of {STEMS}. Received: stem={layout['stem']!r}")
+        raise UserValueError(f"`stem` must be one of {STEMS}. Received: stem={layout['stem']!r}")
     blocks = list(layout["stackwise_num_blocks"])
     strides = layout.get("stackwise_strides")
     if strides is None:

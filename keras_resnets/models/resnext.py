@@ -10,6 +10,7 @@ from keras_resnets.models import base
 from keras_resnets.models.resnet_layout import IMAGENET_DEPTHS as RESNET_DEPTHS
 from keras_resnets.models.resnet_layout import STEMS
 from keras_resnets._registry import register_model
+from keras_resnets.errors import UserValueError
 
 # ResNeXt has the bottleneck ResNets' stage depths (Xie et al. 2017, Table 1).
 IMAGENET_DEPTHS = {
@@ -85,7 +86,7 @@ class ResNeXt(base.FamilyModel):
         # === Validation ===
         options = self.take_options(kwargs)
         if stem not in STEMS:
-            raise ValueError(f"`stem` must be one of {STEMS}. Received: stem={stem!r}")
+            raise UserValueError(f"`stem` must be one of {STEMS}. Received: stem={stem!r}")
         check_positive_int("cardinality", cardinality)
         check_positive_int("base_width", base_width)
         stackwise_num_blocks = list(stackwise_num_blocks)
@@ -166,7 +167,7 @@ def cifar_resnext(depth=29, cardinality=8, base_width=64, **kwargs):
 def imagenet_resnext(depth=50, cardinality=32, base_width=4, **kwargs):
     """The ImageNet ResNeXt of Xie 2017 Table 1 (50, 101, 152 layers)."""
     if depth not in IMAGENET_DEPTHS:
-        raise ValueError(
+        raise UserValueError(
             "ImageNet ResNeXt depth must be one of 50, 101, 152. "
             f"Received: depth={depth!r}"
         )
@@ -235,7 +236,7 @@ def cifar_resnext_family(*, depth, cardinality, base_width, **kwargs):
     return cifar_resnext(depth, cardinality, base_width, **kwargs)
 
 
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
 SEARCH_SPACE = {
     "family": "resnext",
     "generic": "cifar-resnext",

@@ -13,6 +13,7 @@ from keras_resnets.layers.shake import check_shake_modes
 from keras_resnets.models import base
 from keras_resnets.models.resnet_layout import BLOCK_TYPES
 from keras_resnets._registry import register_model
+from keras_resnets.errors import UserValueError
 
 
 @keras.saving.register_keras_serializable(package="keras_resnets")
@@ -70,12 +71,12 @@ class ShakeShakeBlock(ResidualBlockBase):
         self.bottleneck_width = bottleneck_width
         self.groups = check_positive_int("groups", groups)
         if bottleneck_width is None and groups != 1:
-            raise ValueError(
+            raise UserValueError(
                 "`groups` needs a bottleneck branch (`bottleneck_width`). "
                 f"Received: groups={groups!r}, bottleneck_width=None"
             )
         if bottleneck_width is not None and bottleneck_width % groups:
-            raise ValueError(
+            raise UserValueError(
                 "`bottleneck_width` must be divisible by `groups`. Received: "
                 f"bottleneck_width={bottleneck_width}, groups={groups}"
             )
@@ -109,7 +110,7 @@ class ShakeShakeBlock(ResidualBlockBase):
         self.projection = self.in_channels != self.filters or self.strides != 1
         if self.projection:
             if self.filters % 2:
-                raise ValueError(
+                raise UserValueError(
                     "The two-path Shake-Shake shortcut needs an even number of "
                     f"`filters`. Received: filters={self.filters}"
                 )
@@ -235,7 +236,7 @@ class ShakeShakeResNet(base.FamilyModel):
         # === Validation ===
         options = self.take_options(kwargs)
         if block_type not in BLOCK_TYPES:
-            raise ValueError(
+            raise UserValueError(
                 f"`block_type` must be one of {BLOCK_TYPES}. Received: block_type={block_type!r}"
             )
         bottleneck = block_type == "bottleneck"
@@ -334,7 +335,7 @@ def shake_shake(*, depth, width, **kwargs):
     return ShakeShakeResNet(depth, width, **kwargs)
 
 
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
 SEARCH_SPACE = {
     "family": "shake-shake",
     "generic": "shake-shake",

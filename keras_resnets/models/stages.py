@@ -12,6 +12,7 @@ import collections
 from keras_resnets.layers._utils import check_rate
 from keras_resnets.layers.regularization import drop_path_rates
 from keras_resnets.layers.shake import shakedrop_probabilities
+from keras_resnets.errors import UserValueError
 
 
 def blocks_per_stage(depth, *, family, layers_per_block, extra_layers=2, rule="", examples):
@@ -40,7 +41,7 @@ def blocks_per_stage(depth, *, family, layers_per_block, extra_layers=2, rule=""
     """
     step = 3 * layers_per_block
     if not fits_depth(depth, step, extra_layers):
-        raise ValueError(
+        raise UserValueError(
             f"{family} depth must be {step}n+{extra_layers}{rule} (e.g. {examples}). "
             f"Received: depth={depth!r}"
         )
@@ -152,7 +153,7 @@ def apply_stages(x, block_fn, schedule):
 def check_stackwise(num_blocks, num_filters, strides):
     lengths = {len(num_blocks), len(num_filters), len(strides)}
     if len(lengths) != 1:
-        raise ValueError(
+        raise UserValueError(
             "`stackwise_num_blocks`, `stackwise_num_filters` and "
             "`stackwise_strides` must have the same length. Received: "
             f"stackwise_num_blocks={num_blocks}, stackwise_num_filters="
@@ -160,7 +161,7 @@ def check_stackwise(num_blocks, num_filters, strides):
         )
     for n in num_blocks:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(
+            raise UserValueError(
                 "Every stage needs at least one block. Received: "
                 f"stackwise_num_blocks={num_blocks}"
             )

@@ -7,6 +7,7 @@ from keras_resnets.layers.residual import PreActBlock
 from keras_resnets.layers.residual import check_kernel_sizes
 from keras_resnets.models import base
 from keras_resnets._registry import register_model
+from keras_resnets.errors import UserValueError
 
 
 def _valid_depths(l):
@@ -66,7 +67,7 @@ class WideResNet(base.FamilyModel):
             rule=f" for block_type {block_type}", examples=_valid_depths(l),
         )
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(
+            raise UserValueError(
                 f"WRN widening factor `k` must be an integer >= 1. Received: k={k!r}"
             )
         check_rate("dropout_rate", dropout_rate)
@@ -152,7 +153,7 @@ def wrn(*, depth, k, **kwargs):
     return WideResNet(depth, k, **kwargs)
 
 
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.tuning.search_spaces) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
 SEARCH_SPACE = {
     "family": "wrn",
     "generic": "wrn",

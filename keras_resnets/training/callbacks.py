@@ -63,11 +63,6 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         self.restore_dir = str(restore_dir or backup_dir)
         self.state = state
 
-    @staticmethod
-    def read_epoch(backup_dir):
-        """Epochs held by the newest intact state in `backup_dir` (0 if none)."""
-        return checkpoints.latest_state(backup_dir).epoch
-
     def on_train_begin(self, logs=None):
         self._load_model()
 

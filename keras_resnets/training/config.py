@@ -31,7 +31,9 @@ tuner:          # `keras-resnets tune` only (keras_resnets.tuning); empty otherw
 ```
 
 `load_config(path, overrides)` reads the file with `yaml.safe_load`, applies
-dotted `key=value` overrides (values parsed as YAML), and checks every key and
+dotted `key=value` overrides (values parsed as YAML, as `--set` gives them)
+or `(key, value)` pairs (typed values, as the command line's flags give
+them), and checks every key and
 value before anything is built: an unknown key raises `ConfigError` with a
 "did you mean" hint, a wrong type raises `ConfigTypeError` (a `TypeError`),
 and a bad value or unknown model name raises `ConfigError` (a `ValueError`).
@@ -40,7 +42,7 @@ The sections' dataclasses (`Config`, `DataConfig`, ...) are defined in
 `config_sections` and the YAML-only checks in `config_checks`; both are
 re-exported here. This module adds what needs the rest of the package: the
 registry (`model.name` and its arguments), the data sets (`data.source`)
-and the tuning search spaces (`tuner:`).
+and the families' search spaces (`tuner:`, `keras_resnets.spaces`).
 """
 
 import dataclasses
@@ -69,6 +71,7 @@ from keras_resnets.training.config_sections import ScheduleConfig
 from keras_resnets.training.config_sections import TrainingConfig
 from keras_resnets.training.config_sections import TunerConfig
 from keras_resnets.training.config_sections import tuner_name
+from keras_resnets.errors import UserFileNotFoundError
 
 # === Loading ===
 
@@ -79,7 +82,9 @@ def load_config(path, overrides=(), *, check_paths=True):
     Args:
         path: str or Path of the YAML file.
         overrides: iterable of `"section.key=value"` strings (values parsed
-            with `yaml.safe_load`, so `1e-3`, `true`, `[60, 120]` work).
+            with `yaml.safe_load`, so `1e-3`, `true`, `[60, 120]` work) or
+            `("section.key", value)` pairs (the value as it is), applied in
+            order.
         check_paths: whether a local `data.source` must exist.
 
     Returns:
@@ -92,7 +97,7 @@ def load_config(path, overrides=(), *, check_paths=True):
     """
     path = pathlib.Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"Config file not found. Received: path={str(path)!r}")
+        raise UserFileNotFoundError(f"Config file not found. Received: path={str(path)!r}")
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
@@ -149,12 +154,21 @@ def config_from_dict(raw, overrides=(), *, path=None, check_paths=True):
 
 
 def apply_override(raw, item):
-    """Applies one `"a.b=value"` override to the nested dict `raw` in place."""
-    if "=" not in item:
+    """Applies one override to the nested dict `raw` in place: an
+    `"a.b=value"` string (the value parsed as YAML) or an `("a.b", value)`
+    pair (the value as it is)."""
+    if isinstance(item, tuple):
+        key, value = item
+    elif "=" not in item:
         raise ConfigError(
             f"An override must look like section.key=value. Received: {item!r}"
         )
-    key, text = item.split("=", 1)
+    else:
+        key, text = item.split("=", 1)
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
     parts = key.strip().split(".")
     if len(parts) < 2 or not all(parts):
         where = section_of(key.strip()) if len(parts) == 1 and parts[0] else None
@@ -162,10 +176,6 @@ def apply_override(raw, item):
         raise ConfigError(
             f"An override key must be dotted, e.g. training.epochs=1.{hint} Received: {key!r}"
         )
-    try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError:
-        value = text
     check_keys({parts[0]: None}, SECTIONS, "")
     node = raw
     for part in parts[:-1]:
@@ -255,16 +265,16 @@ def _resolve_source(source, path, check_paths):
 def _check_search_space(config):
     """Checks `tuner.family` and `tuner.search_space` (with the `model:`
     kwargs that fix hyperparameters) against the family's search space."""
-    from keras_resnets.tuning import search_spaces  # the registry's data; no keras-tuner
+    from keras_resnets.spaces import families  # the models' declarations; no keras-tuner
 
     tuner = config.tuner
     try:
-        family = search_spaces.get_family(tuner.family or config.model.name)
+        family = families.get_family(tuner.family or config.model.name)
     except ValueError as e:
         raise ConfigError(f"tuner.family (default: model.name): {e}") from None
     try:
-        space, _ = search_spaces.split_model_kwargs(family, config.model.kwargs, tuner.search_space)
-        search_spaces.resolve_space(family, space)
+        space, _ = families.split_model_kwargs(family, config.model.kwargs, tuner.search_space)
+        families.resolve_space(family, space)
     except ValueError as e:
         raise ConfigError(f"tuner.search_space: {e}") from None
 

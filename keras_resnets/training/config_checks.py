@@ -20,6 +20,7 @@ from keras_resnets.training.config_sections import LOCAL_KINDS
 from keras_resnets.training.config_sections import SECTION_CLASSES
 from keras_resnets.training.config_sections import ConfigError
 from keras_resnets.training.config_sections import ConfigTypeError
+from keras_resnets.training.config_sections import section_fields
 
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
@@ -74,11 +75,11 @@ def check_keys(mapping, valid, prefix):
 def build_section(name, cls, raw):
     """The section dataclass `cls` from its YAML dict: keys and types checked,
     numbers converted, missing required keys named."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in section_fields(cls)}
     check_keys(raw, list(fields), f"{name}.")
     values = {}
     for key, value in raw.items():
-        values[key] = _check_type(f"{name}.{key}", value, cls.__annotations__[key])
+        values[key] = _check_type(f"{name}.{key}", value, fields[key].type)
     missing = [
         k for k, f in fields.items()
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING

@@ -2,9 +2,11 @@
 
 `Config` holds a whole run (`model`, `data`, `optimizer`, `schedule`,
 `training`, `distribution`, `tuner`). This module only describes them: it
-imports nothing of the package, so every module that reads a `Config`
-(the training loop, the run folder, distribution, tuning) imports it from
-here. Reading and checking a YAML file is `keras_resnets.training.config`
+imports nothing of the package but two standard-library modules below it
+(`data.options.DataSettings`, the record of the `data:` settings, and
+`errors`), so every
+module that reads a `Config` (the training loop, the run folder,
+distribution, tuning) imports it from here. Reading and checking a YAML file is `keras_resnets.training.config`
 (`load_config`); the key and value checks are `config_checks`.
 """
 
@@ -14,12 +16,15 @@ from typing import Literal
 
 import yaml
 
+from keras_resnets.data.options import DataSettings
+from keras_resnets.errors import UserError
+
 SECTIONS = ("model", "data", "optimizer", "schedule", "training", "distribution", "tuner")
 KNOWN_TFDS = ("cifar10", "cifar100", "svhn_cropped", "imagenet2012")
 LOCAL_KINDS = "an image folder, a .tar/.tar.gz/.zip archive of one, or an .npz file"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config key or value is invalid (the message names the key)."""
 
 
@@ -45,8 +50,11 @@ class ModelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class DataConfig:
-    """`data:` where the images come from and how they are augmented.
+class DataConfig(DataSettings):
+    """`data:` where the images come from and how they are augmented: a
+    `source` and the `keras_resnets.data.DataSettings` (their fields, types,
+    defaults and meaning are the data layer's; `build_datasets` takes the
+    same record inside its `DataOptions`).
 
     Attributes:
         source: tensorflow-datasets name (`cifar10`, `cifar100`,
@@ -55,56 +63,9 @@ class DataConfig:
             up from the current directory, then from the config file's
             folder and its parents; a name found there is a path, otherwise
             it must be a tensorflow-datasets name.
-        data_dir: tensorflow-datasets data directory.
-        cache_dir: decoded-array cache (default `~/.cache/keras_resnets`).
-        preset: `cifar`, `svhn`, `imagenet`, `none`; None infers it.
-        validation_size: examples (int) or fraction held out of `train`.
-        validation_method: `last` (He 2015's 45k/5k) or `random`.
-        padding, padding_mode: CIFAR pad-and-crop (`constant` or `reflect`).
-        mean, std: per-channel statistics on the [0, 1] scale, a name
-            (`cifar10`, `cifar100`, `imagenet`) or None (computed from the
-            training images for the CIFAR preset; the run folder's
-            config.yaml records the values used).
-        image_size, scale_range, lighting_std: ImageNet preset options.
-        eval_batch_size: batch of the evaluation sets (default: batch_size).
-        train_limit, test_limit: use only the first N examples (quick runs).
-        skip_corrupt: skip image files that cannot be decoded, printing how
-            many, instead of stopping with an error that names them
-            (default false).
-        loader: `auto` (tf.data when TensorFlow is installed, else numpy),
-            `tf` (tf.data) or `numpy` (a keras `PyDataset` of numpy batches:
-            no TensorFlow needed; presets cifar, svhn, none; the same
-            evaluation images, augmentation with numpy's random draws).
-        augment_on: `auto` (default: `device` where the backend sees a GPU
-            and the preset allows it, `host` elsewhere; config.yaml records
-            the choice), `host` (the loader normalises and augments, float32
-            batches) or `device`: the training batches are the uint8 pixels
-            and the compiled train step normalises, pads, crops and flips
-            them on the accelerator (`training.device_input`; a quarter of
-            the bytes to ship, no host augmentation). Presets cifar, svhn,
-            none; evaluation is preprocessed on the host either way, and
-            `tune` always augments on the host.
     """
 
-    source: str
-    data_dir: str | None = None
-    cache_dir: str | None = None
-    preset: Literal["cifar", "svhn", "imagenet", "none"] | None = None
-    validation_size: int | float = 0
-    validation_method: Literal["last", "random"] = "last"
-    padding: int = 4
-    padding_mode: Literal["constant", "reflect"] = "constant"
-    mean: str | float | list[float] | None = None
-    std: str | float | list[float] | None = None
-    image_size: int = 224
-    scale_range: list[int] = (256, 480)
-    lighting_std: float = 0.1
-    eval_batch_size: int | None = None
-    train_limit: int | None = None
-    test_limit: int | None = None
-    skip_corrupt: bool = False
-    loader: Literal["auto", "tf", "numpy"] = "auto"
-    augment_on: Literal["auto", "host", "device"] = "auto"
+    source: str = dataclasses.field(kw_only=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,13 +217,13 @@ class TunerConfig:
     """`tuner:` how `keras-resnets tune` searches (unused by `train`).
 
     `family` and `search_space` are checked against the family's search
-    space (`keras_resnets.tuning.search_spaces`) when the config is loaded.
+    space (`keras_resnets.spaces.families`) when the config is loaded.
 
     Attributes:
         name: `random_search`, `hyperband` or `bayesian_optimization` (also
             `random`, `bayes`, `RandomSearch`, ...).
         family: model family; default the family of `model.name`.
-        search_space: dict narrowing the space (see `search_spaces`).
+        search_space: dict narrowing the space (see `spaces.families`).
         objective: metric to maximise (`val_accuracy`) or minimise (`val_loss`).
         max_trials: trials to run (RandomSearch, BayesianOptimization; an
             upper bound for Hyperband).
@@ -348,19 +309,20 @@ class Config:
                 }
             else:
                 out[section] = {
-                    f.name: _plain(getattr(value, f.name))
-                    for f in dataclasses.fields(value)
+                    f.name: _plain(getattr(value, f.name)) for f in section_fields(type(value))
                 }
         return out
 
     def to_yaml(self):
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
-    def replace(self, section, **changes):
-        """A copy with `changes` applied to one section."""
-        return dataclasses.replace(
-            self, **{section: dataclasses.replace(getattr(self, section), **changes)}
-        )
+    def replace(self, **sections):
+        """A copy with fields of its sections changed, e.g.
+        `config.replace(training={"epochs": 3}, data={"padding": 2})`."""
+        return dataclasses.replace(self, **{
+            section: dataclasses.replace(getattr(self, section), **changes)
+            for section, changes in sections.items()
+        })
 
 
 # The sections read field by field from YAML (`model` and `tuner` have
@@ -372,6 +334,15 @@ SECTION_CLASSES = {
     "training": TrainingConfig,
     "distribution": DistributionConfig,
 }
+
+
+def section_fields(cls):
+    """The fields of a section dataclass as its YAML lists them: the
+    required ones (`data.source`) first."""
+    fields = dataclasses.fields(cls)
+    required = [f for f in fields if f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING]
+    return required + [f for f in fields if f not in required]
 
 
 def _plain(value):

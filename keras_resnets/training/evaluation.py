@@ -16,6 +16,8 @@ from keras_resnets import data as data_lib
 from keras_resnets.training.config import config_from_dict
 from keras_resnets.training.config_sections import ConfigError
 from keras_resnets.training.trainer import load_data
+from keras_resnets.errors import UserFileNotFoundError
+from keras_resnets.errors import UserValueError
 
 
 def evaluate(target, *, source=None, batch_size=None, which="last", verbose=0):
@@ -36,7 +38,7 @@ def evaluate(target, *, source=None, batch_size=None, which="last", verbose=0):
     if batch_size is not None and (
         isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
     ):
-        raise ValueError(
+        raise UserValueError(
             f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}"
         )
     target = pathlib.Path(target)
@@ -47,7 +49,7 @@ def evaluate(target, *, source=None, batch_size=None, which="last", verbose=0):
     else:
         model_path, run_dir = target, target.parent
     if not model_path.is_file():
-        raise FileNotFoundError(
+        raise UserFileNotFoundError(
             f"No model at {str(model_path)!r}: pass a run folder holding "
             "last.keras/best.keras or a .keras file."
         )

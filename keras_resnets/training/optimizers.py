@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_resnets.errors import UserValueError
+
 # Variable names of BN scale/offset and biases in keras layers.
 NO_DECAY_NAMES = ("gamma", "beta", "bias")
 
@@ -71,7 +73,7 @@ class SGD(keras.optimizers.SGD):
             **kwargs,
         )
         if coupled_weight_decay is None or coupled_weight_decay < 0:
-            raise ValueError(
+            raise UserValueError(
                 "Invalid value received for argument `coupled_weight_decay`. "
                 f"Expected a float >= 0. Received: coupled_weight_decay={coupled_weight_decay!r}"
             )
@@ -142,7 +144,7 @@ class SparseCategoricalCrossentropy(keras.losses.Loss):
     def __init__(self, from_logits=True, label_smoothing=0.0, name="crossentropy", **kwargs):
         super().__init__(name=name, **kwargs)
         if not 0 <= label_smoothing < 1:
-            raise ValueError(
+            raise UserValueError(
                 "Invalid value received for argument `label_smoothing`. Expected "
                 f"a float in [0, 1). Received: label_smoothing={label_smoothing!r}"
             )

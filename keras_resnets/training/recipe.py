@@ -1,11 +1,12 @@
 """The training recipe: how every run builds and compiles its model.
 
-`keras-resnets train` (`trainer.build_model` / `trainer.compile_model`, from a
+`keras-resnets train` (`build_from_config` / `compile_from_config`, from a
 `Config`) and `keras-resnets tune` (`ResidualHyperModel`, from a trial's
 hyperparameters) both come here, so a trial trains exactly the model and
 loss a run of its exported best config would:
 
-* `build_model`: `create_model(name, **kwargs)` with the data's
+* `build_model`: `registry.build(name, **kwargs)` (the arguments come
+  from a loaded config, checked there, or a family's search space) with the data's
   `num_classes` and `input_shape` and a logits head (`"linear"`) unless the
   kwargs set them; with `weight_decay_mode="l2"` the papers' coupled weight
   decay `wd` becomes a keras `L2(wd / 2)` kernel regularizer (the same
@@ -26,8 +27,9 @@ def build_model(name, kwargs=None, *, num_classes, input_shape, optimizer):
 
     Args:
         name: registry name (e.g. "wrn-16-4" or the family name "wrn").
-        kwargs: dict of `create_model` keyword arguments; they win over the
-            defaults below. `None` values are dropped by `create_model`.
+        kwargs: dict of `create_model` keyword arguments, checked already
+            (a loaded config's `model:` section, or a search space's); they
+            win over the defaults below. `None` values are dropped.
         num_classes: int, default `num_classes` (the data set's).
         input_shape: tuple, default `input_shape` (the data set's images).
         optimizer: the `OptimizerConfig` the model trains with; its
@@ -39,7 +41,6 @@ def build_model(name, kwargs=None, *, num_classes, input_shape, optimizer):
 
     Raises:
         ValueError: unknown name or an invalid architecture value.
-        TypeError: an argument the entry does not take or its name fixes.
     """
     kwargs = dict(kwargs or {})
     kwargs.setdefault("num_classes", num_classes)
@@ -47,7 +48,28 @@ def build_model(name, kwargs=None, *, num_classes, input_shape, optimizer):
     kwargs.setdefault("classifier_activation", "linear")
     if optimizer.weight_decay_mode == "l2" and optimizer.weight_decay:
         kwargs.setdefault("kernel_regularizer", keras.regularizers.L2(optimizer.weight_decay / 2))
-    return registry.create_model(name, **kwargs)
+    return registry.build(name, **kwargs)
+
+
+def build_from_config(config, *, num_classes, input_shape):
+    """`build_model` of a `Config`'s `model:` section (checked when the
+    config was loaded), with its optimizer's weight decay."""
+    return build_model(
+        config.model.name, config.model.kwargs, num_classes=num_classes,
+        input_shape=input_shape, optimizer=config.optimizer,
+    )
+
+
+def compile_from_config(model, config, learning_rate):
+    """`compile_model` with a `Config`'s optimizer, label smoothing, head,
+    metrics and compile settings."""
+    t = config.training
+    compile_model(
+        model, optimizer=config.optimizer, learning_rate=learning_rate,
+        label_smoothing=t.label_smoothing,
+        classifier_activation=config.model.kwargs.get("classifier_activation"),
+        top5=t.top5, jit_compile=t.jit_compile, steps_per_execution=t.steps_per_execution,
+    )
 
 
 def scaled_learning_rate(learning_rate, distribution, num_replicas):

@@ -13,9 +13,9 @@ import keras
 from keras_resnets import registry
 from keras_resnets.flops import count_flops
 from keras_resnets.flops import count_trainable_params
-from keras_resnets.training.callbacks import ResumableBackup
 from keras_resnets.training.checkpoints import atomic_save
 from keras_resnets.training.checkpoints import atomic_write_text
+from keras_resnets.training.checkpoints import latest_state
 from keras_resnets.training.callbacks import format_duration
 
 
@@ -303,7 +303,7 @@ def interrupted_message(epoch_logger, backup_dir, epochs):
     Returns:
         `(message, epochs_done)`.
     """
-    done = ResumableBackup.read_epoch(backup_dir)
+    done = latest_state(backup_dir).epoch
     current = epoch_logger.current_epoch
     if done >= epochs:
         return (f"interrupted after the last epoch ({epochs}); the same command finishes "

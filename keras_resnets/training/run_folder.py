@@ -34,7 +34,7 @@ import json
 import pathlib
 import shutil
 
-from keras_resnets.training.callbacks import ResumableBackup
+from keras_resnets.training.checkpoints import atomic_write_text
 from keras_resnets.training.config_sections import ConfigError
 
 RUN_FILES = ("run.json", "config.yaml", "preprocessing.json", "backup", "last.keras",
@@ -104,7 +104,7 @@ class RunState:
     note: str = ""
 
 
-def inspect(run_dir, current, epochs, *, overwrite=False, chief_dir=None):
+def inspect(run_dir, current, epochs, *, epochs_done, overwrite=False, chief_dir=None):
     """Decides whether `run_dir` starts, resumes or already finished the run.
 
     Reads only; `train` acts on the answer after every other check.
@@ -113,6 +113,9 @@ def inspect(run_dir, current, epochs, *, overwrite=False, chief_dir=None):
         run_dir: the run folder (may not exist).
         current: the new run's `fingerprint`.
         epochs: the new run's `training.epochs`.
+        epochs_done: epochs the run's newest intact training state holds
+            (`checkpoints.latest_state` of the backup it restores: the
+            chief's in a multi-worker run), read once by the caller.
         overwrite: start over (the run files are to be cleared).
         chief_dir: for another worker of a multi-worker run, the chief's run
             folder: `run_dir` is checked as above, but whether the run
@@ -127,16 +130,16 @@ def inspect(run_dir, current, epochs, *, overwrite=False, chief_dir=None):
             or files that are not a run's.
     """
     run_dir = pathlib.Path(run_dir)
-    state = _inspect_own(run_dir, current, epochs, overwrite)
+    state = _inspect_own(run_dir, current, epochs, epochs_done, overwrite)
     if chief_dir is None or pathlib.Path(chief_dir) == run_dir or overwrite:
         return state
-    chief = _progress(pathlib.Path(chief_dir), epochs, state.needs_fingerprint)
+    chief = _progress(pathlib.Path(chief_dir), epochs, epochs_done, state.needs_fingerprint)
     if chief.kind == "resume" and state.kind == "new" and chief.epochs_done == 0:
         return state
     return dataclasses.replace(chief, note=state.note)
 
 
-def _inspect_own(run_dir, current, epochs, overwrite):
+def _inspect_own(run_dir, current, epochs, done, overwrite):
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"training.output_dir={str(run_dir)!r} is a file, not a folder.")
     entries = _entries(run_dir)
@@ -170,13 +173,13 @@ def _inspect_own(run_dir, current, epochs, overwrite):
         _refuse_if_different(run_dir, stored, current, legacy=True)
         needs_fingerprint = True
         note = "made before run.json; its config.yaml matches, run.json added"
-    return dataclasses.replace(_progress(run_dir, epochs, needs_fingerprint), note=note)
+    return dataclasses.replace(_progress(run_dir, epochs, done, needs_fingerprint), note=note)
 
 
-def _progress(run_dir, epochs, needs_fingerprint):
-    """`"finished"` or `"resume"` from the run's metrics.json and backup."""
+def _progress(run_dir, epochs, done, needs_fingerprint):
+    """`"finished"` or `"resume"` from the run's metrics.json and the
+    epochs its backup holds (`done`)."""
     metrics = _read_json(run_dir / "metrics.json")
-    done = ResumableBackup.read_epoch(run_dir / "backup")
     if metrics and _finished(metrics) and metrics.get("epochs") == epochs:
         return RunState("finished", epochs_done=done, metrics=metrics,
                         needs_fingerprint=needs_fingerprint)
@@ -203,11 +206,12 @@ def clear(run_dir):
                 path.unlink()
 
 
-def write(run_dir, current, atomic_write_text):
-    """Writes `run.json` (the fingerprint) into `run_dir`."""
+def write(run_dir, current):
+    """Writes `run.json` (the fingerprint) into `run_dir` (atomically; left
+    untouched when it already says the same)."""
     atomic_write_text(
         pathlib.Path(run_dir) / "run.json",
-        json.dumps({"fingerprint": current}, indent=2) + "\n",
+        json.dumps({"fingerprint": current}, indent=2) + "\n", if_changed=True,
     )
 
 

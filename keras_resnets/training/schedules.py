@@ -12,6 +12,8 @@ import math
 import keras
 from keras import ops
 
+from keras_resnets.errors import UserValueError
+
 LearningRateSchedule = keras.optimizers.schedules.LearningRateSchedule
 
 
@@ -104,7 +106,7 @@ class CosineAnnealing(_Schedule):
 
     def __init__(self, initial_learning_rate, decay_steps, min_learning_rate=0.0, start_step=0, name=None):
         if decay_steps <= 0:
-            raise ValueError(
+            raise UserValueError(
                 f"`decay_steps` must be > 0. Received: decay_steps={decay_steps!r}"
             )
         super().__init__(name, initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
@@ -142,7 +144,7 @@ class OneCycle(_Schedule):
 
     def __init__(self, max_learning_rate, total_steps, pct_start=0.3, div_factor=25.0, final_div_factor=1e4, name=None):
         if total_steps <= 1 or not 0 < pct_start < 1:
-            raise ValueError(
+            raise UserValueError(
                 "`total_steps` must be > 1 and `pct_start` in (0, 1). Received: "
                 f"total_steps={total_steps!r}, pct_start={pct_start!r}"
             )
@@ -190,7 +192,7 @@ class Warmup(_Schedule):
 
     def __init__(self, schedule, warmup_steps, warmup_learning_rate=0.0, mode="linear", name=None):
         if mode not in ("linear", "constant"):
-            raise ValueError(
+            raise UserValueError(
                 f"`mode` must be 'linear' or 'constant'. Received: mode={mode!r}"
             )
         if isinstance(schedule, dict):
@@ -267,7 +269,7 @@ def from_config(schedule, learning_rate, *, steps_per_epoch, epochs):
             final_div_factor=schedule.final_div_factor,
         )
     else:
-        raise ValueError(
+        raise UserValueError(
             "`schedule.name` must be one of 'constant', 'step', 'cosine', "
             f"'onecycle'. Received: schedule.name={name!r}"
         )

@@ -24,7 +24,6 @@ a larger `training.epochs` extends it, a finished run is left as it is;
 another run in the folder is refused (`overwrite=True` starts over).
 """
 
-import dataclasses
 import functools
 import json
 import pathlib
@@ -43,11 +42,7 @@ from keras_resnets.training import recipe
 from keras_resnets.training import report
 from keras_resnets.training import run_folder
 from keras_resnets.training import schedules
-from keras_resnets.training.config_sections import Config
 from keras_resnets.training.config_sections import ConfigError
-from keras_resnets.training.report import package_version
-from keras_resnets.training.report import plot_curves
-from keras_resnets.training.run_folder import RUN_FILES
 
 
 class TrainingDivergedError(RuntimeError):
@@ -85,43 +80,14 @@ def load_data(config, *, num_replicas=1, drop_remainder=False, start_epoch=0):
         A `data.Datasets`: the training set repeats forever in full batches.
     """
     d, t = config.data, config.training
-    # The `data:` section's settings carry the same names as DataOptions'.
-    names = lambda record: {f.name for f in dataclasses.fields(record)}
-    same = names(data_lib.DataOptions) & names(d)
+    # The `data:` section is a `DataSettings` (plus its source): the options
+    # are those settings and what the run decides.
     options = data_lib.DataOptions(
-        **{name: getattr(d, name) for name in same},
-        batch_size=t.batch_size, num_replicas=num_replicas, seed=t.seed,
+        **d.settings(), batch_size=t.batch_size, num_replicas=num_replicas, seed=t.seed,
         start_epoch=start_epoch, drop_remainder=True, repeat=True,
         shard_evaluation=drop_remainder, steps_per_epoch=t.steps_per_epoch,
     )
     return data_lib.build_datasets(d.source, options, scale_range=tuple(d.scale_range))
-
-
-# === Model ===
-
-
-def build_model(config, *, num_classes, input_shape):
-    """The model of `config.model`, built by the training recipe
-    (`recipe.build_model`: data-dependent defaults, logits head, L2 decay)."""
-    try:
-        return recipe.build_model(
-            config.model.name, config.model.kwargs, num_classes=num_classes,
-            input_shape=input_shape, optimizer=config.optimizer,
-        )
-    except TypeError as e:
-        raise ConfigError(f"model: {e}") from None
-
-
-def compile_model(model, config, learning_rate):
-    """Compiles with the config's SGD, smoothed cross-entropy and accuracy
-    (`recipe.compile_model`)."""
-    t = config.training
-    recipe.compile_model(
-        model, optimizer=config.optimizer, learning_rate=learning_rate,
-        label_smoothing=t.label_smoothing,
-        classifier_activation=config.model.kwargs.get("classifier_activation"),
-        top5=t.top5, jit_compile=t.jit_compile, steps_per_execution=t.steps_per_execution,
-    )
 
 
 # === Training ===
@@ -171,25 +137,21 @@ def train(config, *, callbacks=(), verbose=None, overwrite=False):
         untouched, when there was nothing to do).
 
     Raises:
-        ConfigError / TypeError / FileNotFoundError / DataUnavailableError:
-            bad config, model arguments or data, or a run folder holding
-            another run, before anything is written.
+        keras_resnets.errors.UserError (`ConfigError`, `DataUnavailableError`,
+            ...): bad config, model arguments or data, or a run folder
+            holding another run, before anything is written.
         TrainingDivergedError: the loss became NaN or infinite.
         TrainingInterrupted: Ctrl-C (a `KeyboardInterrupt`).
     """
-    t = config.training
     previous_policy = keras.mixed_precision.global_policy()
     context = distribute.make_context(config.distribution)
     context.activate()
+    chief_dir = _chief_dir(config)
     try:
-        precision_line = None
-        if t.mixed_precision:
-            kept = None if overwrite else run_folder.stored_precision(_chief_dir(config))
-            config, precision_line = _apply_precision(config, kept)
-        return _train(config, context, list(callbacks), verbose, overwrite, precision_line)
+        return _train(config, context, chief_dir, list(callbacks), verbose, overwrite)
     except checkpoints.RunFolderWriteError as error:
         # One line that says what the folder still holds: its newest state.
-        saved = checkpoints.latest_state(_chief_dir(config) / "backup")
+        saved = checkpoints.latest_state(chief_dir / "backup")
         kept = (f"the state after epoch {saved.epoch} (backup/{saved.weights.name})"
                 if saved.weights else "no training state yet")
         raise error.keeping(kept) from error.__cause__
@@ -202,8 +164,8 @@ def train(config, *, callbacks=(), verbose=None, overwrite=False):
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _apply_precision(config, kept=None):
-    """Sets the dtype policy `training.mixed_precision` names (`auto`: by the
+def _precision(requested, kept=None):
+    """The dtype policy `training.mixed_precision` names (`auto`: by the
     hardware, see `runtime.auto_precision`).
 
     A run keeps the precision it started with: `auto` resuming a run folder
@@ -215,15 +177,14 @@ def _apply_precision(config, kept=None):
     run.json records it (`run_folder.CHANGEABLE_KEYS`).
 
     Args:
-        config: the validated `Config`.
+        requested: `training.mixed_precision` (not None).
         kept: the policy of the run folder's fingerprint, or None.
 
     Returns:
-        (the config with the resolved policy, so config.yaml, the run
-        fingerprint and metrics.json record what really ran; the line that
-        says which policy and why, printed after the run-folder line).
+        (the policy, which config.yaml, the run fingerprint and metrics.json
+        record; the line that says which policy and why, printed after the
+        run-folder line).
     """
-    requested = config.training.mixed_precision
     policy = runtime.resolve_precision(requested)
     why = f"auto: {runtime.auto_precision()[1]}" if requested == "auto" else "from the config"
     if requested == "auto" and kept and kept != policy:
@@ -235,8 +196,7 @@ def _apply_precision(config, kept=None):
     elif kept and kept != policy:
         why = (f"from the config; the run started in {kept}, so the epochs from here on "
                "are not bit-identical to an uninterrupted run")
-    keras.mixed_precision.set_global_policy(policy)
-    return config.replace("training", mixed_precision=policy), f"Precision: {policy} ({why})"
+    return policy, f"Precision: {policy} ({why})"
 
 
 def _chief_dir(config):
@@ -244,35 +204,49 @@ def _chief_dir(config):
     return pathlib.Path(t.output_dir) if t.output_dir else default_output_dir(config)
 
 
-def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=None):
+def _train(config, context, chief_dir, extra_callbacks, verbose, overwrite):
+    """`train`, top to bottom: resolve, inspect the run folder, load the
+    data, build, fit, report. Everything is checked before the folder is
+    written."""
     t = config.training
-    chief_dir = _chief_dir(config)
     run_dir = context.run_dir(chief_dir)  # other workers keep their copy aside
     backup_dir, restore_dir = run_dir / "backup", chief_dir / "backup"  # all restore the chief's
-    # The newest intact state (checksums verified; damaged ones named later).
+
+    # === Resolve: the precision and the state the run continues from ===
+    # The newest intact state (checksums verified once; damaged ones named later).
     saved = checkpoints.State(0, None) if overwrite else checkpoints.latest_state(restore_dir)
-    initial_epoch = saved.epoch
+    policy, precision_line = t.mixed_precision, None
+    if t.mixed_precision:
+        kept = None if overwrite else run_folder.stored_precision(chief_dir)
+        policy, precision_line = _precision(t.mixed_precision, kept)
+        keras.mixed_precision.set_global_policy(policy)
     keras.utils.set_random_seed(t.seed)
 
-    # === Check everything before writing ===
+    # === Data (the stream continues at the saved epoch) ===
     ds = load_data(
         config, num_replicas=context.num_replicas,
-        drop_remainder=context.needs_drop_remainder, start_epoch=initial_epoch,
+        drop_remainder=context.needs_drop_remainder, start_epoch=saved.epoch,
     )
-    resolved = config.replace("data", mean=as_list(ds.mean), std=as_list(ds.std),
-                              augment_on=ds.augment_on)
-    resolved = resolved.replace("training", output_dir=str(run_dir))
+    # The config as the run folder records it: what the run really uses.
+    config = config.replace(
+        data={"mean": as_list(ds.mean), "std": as_list(ds.std), "augment_on": ds.augment_on},
+        training={"mixed_precision": policy, "output_dir": str(run_dir)},
+    )
+
+    # === Run folder: new, resume, extend, finished or refused ===
     fingerprint = run_folder.fingerprint(
-        resolved, ds.info, backend=keras.backend.backend(), version=report.package_version()
+        config, ds.info, backend=keras.backend.backend(), version=report.package_version()
     )
-    state = run_folder.inspect(run_dir, fingerprint, t.epochs, overwrite=overwrite,
-                               chief_dir=chief_dir)
+    state = run_folder.inspect(run_dir, fingerprint, t.epochs, epochs_done=saved.epoch,
+                               overwrite=overwrite, chief_dir=chief_dir)
     context.check_resume(state)
     if state.kind == "finished":
         print(report.finished_line(run_dir, state.metrics), flush=True)
         return state.metrics
     steps = ds.steps_per_epoch
     check_steps_per_execution(t.steps_per_execution, steps)
+
+    # === Build ===
     learning_rate = recipe.scaled_learning_rate(
         config.optimizer.learning_rate, config.distribution, context.num_replicas
     )
@@ -280,12 +254,13 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
         config.schedule, learning_rate, steps_per_epoch=steps, epochs=t.epochs
     )
     with context.scope():
-        model = build_model(config, num_classes=ds.num_classes, input_shape=ds.input_shape)
+        model = recipe.build_from_config(
+            config, num_classes=ds.num_classes, input_shape=ds.input_shape)
         # With data.augment_on: device, fit trains a wrapper whose first ops
         # preprocess the uint8 batches; the files hold `model` alone.
         model = device_input.wrap(model, ds, seed=t.seed)
         context.configure_model(model)
-        compile_model(model, config, schedule)
+        recipe.compile_from_config(model, config, schedule)
     validation = ds.validation
     monitor_name = "validation"
     if validation is None and t.validate_on_test:
@@ -294,28 +269,30 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
     val_label = "test" if monitor_name == "test" else "val"
     record = report.run_record(config, ds, context, device_input.deployed_model(model))
 
-    # === Run folder ===
+    # === Write the run folder ===
     with checkpoints.storage_errors(run_dir / "run.json", "its previous files"):
         if overwrite:
             run_folder.clear(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
     write = functools.partial(checkpoints.atomic_write_text, if_changed=True)
-    run_folder.write(run_dir, fingerprint, write)  # a changed precision is recorded
+    run_folder.write(run_dir, fingerprint)  # a changed precision is recorded
     if context.is_chief:
-        report.record_session(run_dir, initial_epoch, record)
-    write(run_dir / "config.yaml", _header(config) + resolved.to_yaml())
-    preprocessing = ds.preprocessing()
-    write(run_dir / "preprocessing.json", json.dumps(preprocessing, indent=2) + "\n")
+        report.record_session(run_dir, saved.epoch, record)
+    source = f" (from {config.path})" if config.path else ""
+    write(run_dir / "config.yaml",
+          f"# Resolved config written by keras-resnets train{source}.\n" + config.to_yaml())
+    write(run_dir / "preprocessing.json", json.dumps(ds.preprocessing(), indent=2) + "\n")
     csv_path = run_dir / "log.csv"
-    callbacks_lib.trim_csv_log(csv_path, initial_epoch)
+    callbacks_lib.trim_csv_log(csv_path, saved.epoch)
     print(report.start_line(run_dir, state, t.epochs), flush=True)
     for line in saved.damaged:
-        print(f"Warning: {line}; resuming from the state after epoch {initial_epoch}."
+        print(f"Warning: {line}; resuming from the state after epoch {saved.epoch}."
               if saved.weights else f"Warning: {line}; no intact state: starting over.",
               flush=True)
     if precision_line:
         print(precision_line, flush=True)
 
+    # === Fit ===
     fit_verbose = _resolve_verbose(t.verbose if verbose is None else verbose)
     nan_guard = callbacks_lib.NaNGuard()
     epoch_logger = callbacks_lib.EpochLogger(
@@ -345,7 +322,12 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
     cbs += extra_callbacks
     try:
         with ctrl_c, context.fit_scope(model):
-            _fit(model, ds, context, t, steps, validation, cbs, 1 if fit_verbose == 1 else 0)
+            model.fit(
+                _prepared(ds, context), epochs=t.epochs, steps_per_epoch=steps,
+                validation_data=validation, validation_freq=t.validation_freq, callbacks=cbs,
+                shuffle=False,  # the pipeline shuffles (seeded)
+                verbose=1 if fit_verbose == 1 else 0,  # 0: EpochLogger prints the line
+            )
             ctrl_c.raise_if_pending()
         if nan_guard.diverged is not None:
             epoch, batch, loss = nan_guard.diverged
@@ -357,7 +339,7 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
                 "(schedule.warmup_epochs) and run again."
             )
 
-        # === Final files ===
+        # === Report ===
         with context.fit_scope(model):
             metrics = report.final_metrics(record, model, ds, run_dir, monitor, monitor_name)
         if context.is_chief:
@@ -368,20 +350,6 @@ def _train(config, context, extra_callbacks, verbose, overwrite, precision_line=
         raise TrainingInterrupted(message, epochs_done=done) from None
     print(report.summary(metrics, run_dir), flush=True)
     return metrics
-
-
-def _fit(model, ds, context, t, steps, validation, cbs, verbose):
-    """`model.fit`; `verbose` is keras's (0 when `EpochLogger` prints the line)."""
-    model.fit(
-        _prepared(ds, context),
-        epochs=t.epochs,
-        steps_per_epoch=steps,
-        validation_data=validation,
-        validation_freq=t.validation_freq,
-        callbacks=cbs,
-        shuffle=False,  # the pipeline shuffles (seeded)
-        verbose=verbose,
-    )
 
 
 def _prepared(ds, context):
@@ -400,10 +368,4 @@ def _resolve_verbose(verbose):
     return 1 if sys.stdout.isatty() else 2
 
 
-def _header(config):
-    source = f" (from {config.path})" if config.path else ""
-    return f"# Resolved config written by keras-resnets train{source}.\n"
-
-
-__all__ = ["Config", "RUN_FILES", "TrainingDivergedError", "TrainingInterrupted", "build_model",
-           "compile_model", "load_data", "package_version", "plot_curves", "train"]
+__all__ = ["TrainingDivergedError", "TrainingInterrupted", "load_data", "train"]

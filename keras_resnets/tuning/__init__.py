@@ -10,9 +10,10 @@ family: `WideResNetHyperModel`, `CifarResNetHyperModel`,
 `tuner_class` / `recording_tuner` (keras-tuner classes),
 `export_best_config` and `SearchFailedError` (no trial completed).
 
-Modules: `search_spaces` (hyperparameters, families), `hypermodels`,
-`search` (`search(config)`), `tuners` (keras-tuner classes), `results`
-(results table, best config). Names are resolved lazily, so importing this
+Modules: `hypermodels`, `search` (`search(config)`), `tuners` (keras-tuner
+classes), `results` (results table, best config); the search spaces are
+`keras_resnets.spaces` (below training, which checks a `tuner:` section
+with them). Names are resolved lazily, so importing this
 package imports neither keras nor keras-tuner.
 """
 
@@ -30,10 +31,10 @@ _EXPORTS = {
     "ParameterBudgetExceeded": "hypermodels",
     "SearchFailedError": "results",
     "get_hypermodel": "hypermodels",
-    "FAMILIES": "search_spaces",
-    "Hyperparameter": "hyperparameters",
-    "get_family": "search_spaces",
-    "resolve_space": "search_spaces",
+    "FAMILIES": "keras_resnets.spaces.families",
+    "Hyperparameter": "keras_resnets.spaces.hyperparameters",
+    "get_family": "keras_resnets.spaces.families",
+    "resolve_space": "keras_resnets.spaces.families",
     "TUNERS": "tuners",
     "recording_tuner": "tuners",
     "export_best_config": "results",

@@ -4,7 +4,7 @@ One parametrised `ResidualHyperModel` covers every family; the named
 subclasses (`WideResNetHyperModel`, `CifarResNetHyperModel`,
 `ShakeShakeHyperModel`, `PyramidNetHyperModel`, `ResNeXtHyperModel`,
 `FractalNetHyperModel`) only fix `family`. `build(hp)` declares every
-hyperparameter of the family's space (see `search_spaces`) with its default,
+hyperparameter of the family's space (see `keras_resnets.spaces`) with its default,
 builds the model of its `model:` section (`search_spaces.model_section`: the
 paper-table registry name of the architecture when there is one, else the
 family's generic registry name, e.g. `wrn` with `depth` and `k`) with the
@@ -19,6 +19,8 @@ Example:
 ```python
 import keras_tuner
 from keras_resnets.tuning import WideResNetHyperModel
+from keras_resnets.errors import UserTypeError
+from keras_resnets.errors import UserValueError
 
 hypermodel = WideResNetHyperModel(
     search_space={"depth": [10, 16], "k": {"min": 1, "max": 4}, "dropout_rate": 0.3},
@@ -42,8 +44,8 @@ from keras_resnets.training.config_sections import DistributionConfig
 from keras_resnets.training.config_sections import OptimizerConfig
 from keras_resnets.training.config_sections import ScheduleConfig
 from keras_resnets.training.config_sections import TrainingConfig
-from keras_resnets.tuning import search_spaces
-from keras_resnets.tuning.hyperparameters import check_value
+from keras_resnets.spaces import families as search_spaces
+from keras_resnets.spaces.hyperparameters import check_value
 
 
 class ParameterBudgetExceeded(keras_tuner.errors.FailedTrialError):
@@ -58,7 +60,7 @@ def _section(value, cls, argument):
         return value
     if isinstance(value, dict):
         return cls(**value)
-    raise TypeError(
+    raise UserTypeError(
         f"`{argument}` must be a {cls.__name__}, a dict or None. "
         f"Received: {argument}={value!r}"
     )
@@ -134,7 +136,7 @@ class ResidualHyperModel(keras_tuner.HyperModel):
     ):
         family = family or type(self).family
         if family is None:
-            raise ValueError(
+            raise UserValueError(
                 "Pass `family` (one of "
                 f"{', '.join(search_spaces.families())}). Received: family=None"
             )
@@ -143,7 +145,7 @@ class ResidualHyperModel(keras_tuner.HyperModel):
         self.space = search_spaces.resolve_space(self.family_spec, search_space, defaults=defaults)
         if max_params is not None:
             if isinstance(max_params, bool) or not isinstance(max_params, (int, float)) or max_params <= 0:
-                raise ValueError(
+                raise UserValueError(
                     f"`max_params` must be a positive number. Received: max_params={max_params!r}"
                 )
         self.max_params = max_params
@@ -245,7 +247,7 @@ class ResidualHyperModel(keras_tuner.HyperModel):
         else:
             steps = self._steps(values)
             if steps is None:
-                raise ValueError(
+                raise UserValueError(
                     f"schedule.name={s.name!r} needs `num_train_examples` or "
                     "`steps_per_epoch` to count iterations. Received: neither"
                 )
@@ -280,7 +282,7 @@ class ResidualHyperModel(keras_tuner.HyperModel):
             data = x(batch_size)
             missing = [a for a in ("train", "validation", "steps_per_epoch") if not hasattr(data, a)]
             if missing:
-                raise TypeError(
+                raise UserTypeError(
                     "A data callable `x(batch_size)` must return a keras_resnets.data.Datasets "
                     "(as data.build_datasets(source, batch_size=batch_size, ...) does), with "
                     f"`train`, `validation` and `steps_per_epoch`. Received: a "

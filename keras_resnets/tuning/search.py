@@ -10,7 +10,7 @@ tuner:
   family: wrn                  # default: the family of model.name
   max_trials: 20
   max_params: 3.0e+6           # prune larger models before training
-  search_space:                # narrows the family's space (see search_spaces)
+  search_space:                # narrows the family's space (see keras_resnets.spaces)
     depth: [16, 22, 28]
     k: {min: 2, max: 10}
     learning_rate: {min: 0.02, max: 0.2, sampling: log}
@@ -80,7 +80,7 @@ def make_hypermodel(config, *, num_train_examples=None, num_classes=10,
                     input_shape=(32, 32, 3), context=None):
     """The `ResidualHyperModel` a config describes (validates the space)."""
     from keras_resnets.tuning import hypermodels
-    from keras_resnets.tuning import search_spaces
+    from keras_resnets.spaces import families as search_spaces
 
     tuner = config.tuner
     try:
@@ -122,9 +122,9 @@ class _Datasets:
         if batch_size not in self._cache:
             from keras_resnets.training.trainer import load_data
 
-            config = self.config.replace("training", batch_size=int(batch_size))
             # Trials fit the hypermodel's model as it is: no device input stage.
-            config = config.replace("data", augment_on="host")
+            config = self.config.replace(training={"batch_size": int(batch_size)},
+                                         data={"augment_on": "host"})
             ds = load_data(
                 config, num_replicas=self.context.num_replicas,
                 drop_remainder=self.context.needs_drop_remainder,
@@ -193,7 +193,7 @@ def _search(config, tuner, context, verbose):
     )
     out = output_dir(config)
     out.mkdir(parents=True, exist_ok=True)
-    resolved = config.replace("data", mean=as_list(first.mean), std=as_list(first.std))
+    resolved = config.replace(data={"mean": as_list(first.mean), "std": as_list(first.std)})
     header = f"# Resolved config written by keras-resnets tune{results_lib.source_note(config)}.\n"
     (out / "search_config.yaml").write_text(header + resolved.to_yaml())
     keras.utils.set_random_seed(t.seed)

@@ -24,50 +24,20 @@ Export for deployment is `keras_resnets.export`.
 import os
 
 from keras_resnets.weights._layout import is_instance
-from keras_resnets.weights.keras_applications import BASE_WEIGHTS_URL
-from keras_resnets.weights.keras_applications import DEPTHS
-from keras_resnets.weights.keras_applications import IMAGENET_CLASSES
-from keras_resnets.weights.keras_applications import WEIGHTS_HASHES
-from keras_resnets.weights.keras_applications import _count_arrays  # noqa: F401  (tests)
-from keras_resnets.weights.keras_applications import check_supported
-from keras_resnets.weights.keras_applications import keras_applications_name
 from keras_resnets.weights.keras_applications import load_keras_applications_weights
-from keras_resnets.weights.keras_applications import num_weight_arrays
-from keras_resnets.weights.keras_applications import target_layer
-from keras_resnets.weights.keras_applications import weights_file_name
-from keras_resnets.weights.pretrained import PACKAGED
-from keras_resnets.weights.pretrained import PackagedWeights
-from keras_resnets.weights.pretrained import is_weights_tag
-from keras_resnets.weights.pretrained import load_packaged_weights
 from keras_resnets.weights.pretrained import packaged_weights
 from keras_resnets.weights.torch_checkpoints import checkpoint_stride_index
 from keras_resnets.weights.torch_checkpoints import is_torch_checkpoint
 from keras_resnets.weights.torch_checkpoints import load_torch_checkpoint
-from keras_resnets.weights.torch_checkpoints import read_checkpoint
-from keras_resnets.weights.torch_checkpoints import torch_key_map
+from keras_resnets.errors import UserValueError
 
 __all__ = [
-    "BASE_WEIGHTS_URL",
-    "DEPTHS",
-    "IMAGENET_CLASSES",
-    "PACKAGED",
-    "PackagedWeights",
-    "WEIGHTS_HASHES",
-    "check_supported",
     "checkpoint_stride_index",
     "is_torch_checkpoint",
-    "is_weights_tag",
-    "keras_applications_name",
     "load_keras_applications_weights",
-    "load_packaged_weights",
     "load_torch_checkpoint",
     "load_weights",
-    "num_weight_arrays",
     "packaged_weights",
-    "read_checkpoint",
-    "target_layer",
-    "torch_key_map",
-    "weights_file_name",
 ]
 
 
@@ -99,7 +69,7 @@ def _check_weights_file(weights):
         "file, or a torchvision/timm checkpoint (.pth, .pt, .bin, .safetensors)"
     )
     if not os.path.isfile(path):
-        raise ValueError(
+        raise UserValueError(
             "`weights` must be None, 'imagenet', the name of packaged weights or the path "
             f"to an existing weights file. Received: weights={path!r} (no such file)"
         )
@@ -113,7 +83,7 @@ def _check_weights_file(weights):
         return
     if not is_hdf5:
         kind = "an HDF5 file" if path.lower().endswith(HDF5_SUFFIXES) else "a weights file"
-        raise ValueError(f"weights={path!r} is not {kind}. {expected}.")
+        raise UserValueError(f"weights={path!r} is not {kind}. {expected}.")
 
 
 def _load_own_weights(model, path):
@@ -124,7 +94,7 @@ def _load_own_weights(model, path):
     except Exception as error:  # keras raises ValueError, KeyError, ...
         lines = str(error).strip().splitlines()
         said = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
-        raise ValueError(
+        raise UserValueError(
             f"The weights file {path!r} does not fit this {type(model).__name__} "
             f"({model.name}): it was saved from another architecture or configuration. "
             f"Keras said: {said}"
@@ -157,14 +127,14 @@ def load_weights(model, weights):
         load_torch_checkpoint(model, weights)
         return
     if is_weights_tag(weights):
-        raise ValueError(
+        raise UserValueError(
             f"Named weights (weights={weights!r}) belong to a registered model: load "
             f"them with keras_resnets.create_model(NAME, weights={weights!r}). A model "
             "built directly takes None, 'imagenet' or the path to a weights file. "
             f"Received: weights={weights!r}"
         )
     if weights == "imagenet" and not is_instance(model, "ResNet"):
-        raise ValueError(
+        raise UserValueError(
             "weights='imagenet' loads keras.applications' ResNet50/101/152 (V2) "
             f"weights only, not into a {type(model).__name__}. For torchvision/timm "
             "ImageNet weights, download the checkpoint and pass its path (README, "

@@ -32,6 +32,8 @@ from keras import ops
 
 from keras_resnets.weights._layout import is_instance
 from keras_resnets.weights._layout import settings_mismatches
+from keras_resnets.errors import UserTypeError
+from keras_resnets.errors import UserValueError
 
 BASE_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
 # (include_top file hash, notop file hash), as in keras.applications.
@@ -100,20 +102,20 @@ def check_supported(model):
     """Returns `(depth, preactivation)` of a model that can take
     keras.applications weights; raises a ValueError otherwise."""
     if not is_instance(model, "ResNet"):
-        raise ValueError(
+        raise UserValueError(
             f"Pretrained weights exist only for {SUPPORTED}. Received a "
             f"{type(model).__name__} model."
         )
     preactivation = bool(model.preactivation)
     errors = _layout_errors(model, preactivation)
     if errors:
-        raise ValueError(
+        raise UserValueError(
             f"Pretrained weights exist only for {SUPPORTED}, with their "
             f"registered layout. This {type(model).__name__} differs: "
             + "; ".join(errors)
         )
     if model.include_top and model.num_classes != IMAGENET_CLASSES:
-        raise ValueError(
+        raise UserValueError(
             "The ImageNet weights have a 1000-class classifier, so a model "
             "with `include_top=True` must have num_classes=1000 (or use "
             "`include_top=False` and add your own head). Received: "
@@ -217,13 +219,13 @@ def _resolve_path(weights, depth, preactivation, include_top):
             file_hash=WEIGHTS_HASHES[key][0 if include_top else 1],
         )
     if not isinstance(weights, (str, os.PathLike)):
-        raise TypeError(
+        raise UserTypeError(
             "`weights` must be None, 'imagenet' or the path to a weights "
             f"file. Received: weights={weights!r}"
         )
     path = os.fspath(weights)
     if not os.path.isfile(path):
-        raise ValueError(
+        raise UserValueError(
             "`weights` must be None, 'imagenet' or the path to an existing "
             f"weights file. Received: weights={weights!r} (no such file)"
         )
@@ -245,7 +247,7 @@ def _check_file(path, depth, preactivation, include_top):
     if num_arrays is not None and num_arrays != expected:
         like = _models_with(num_arrays)
         hint = f" (as {' or '.join(like)} has)" if like else ""
-        raise ValueError(
+        raise UserValueError(
             f"The weights file {path!r} does not fit "
             f"{_expected(depth, preactivation, include_top)}: it holds "
             f"{num_arrays} weight arrays{hint}, that model has {expected}. "
@@ -264,7 +266,7 @@ def _load_source(path, depth, preactivation, include_top):
     except Exception as error:  # keras raises ValueError, KeyError, OSError...
         text = str(error).strip()
         message = text.splitlines()[0] if text else ""
-        raise ValueError(
+        raise UserValueError(
             f"The weights file {path!r} does not fit "
             f"{_expected(depth, preactivation, include_top)} (check the depth, "
             "the version (v1/v2), include_top and the number of classes). "
@@ -277,7 +279,7 @@ def _assign(variable, value, source_name):
     if not isinstance(value, np.ndarray):
         value = ops.convert_to_numpy(value)
     if tuple(variable.shape) != value.shape:
-        raise ValueError(
+        raise UserValueError(
             f"Cannot load {source_name} into {variable.path}: expected shape "
             f"{tuple(variable.shape)}, the weights file has {value.shape}."
         )
@@ -320,7 +322,7 @@ def load_keras_applications_weights(model, weights):
             continue
         target = target_layer(model, layer.name)
         if target is None:
-            raise ValueError(
+            raise UserValueError(
                 f"Unexpected layer {layer.name!r} in the keras.applications "
                 f"model; cannot map it onto {model.name}."
             )
@@ -346,7 +348,7 @@ def load_keras_applications_weights(model, weights):
             _assign(target.bias, layer.bias, what)
             assigned.update({id(target.kernel), id(target.bias)})
         else:
-            raise ValueError(
+            raise UserValueError(
                 f"Unexpected {type(layer).__name__} {layer.name!r} with "
                 "weights in the keras.applications model."
             )
@@ -359,7 +361,7 @@ def load_keras_applications_weights(model, weights):
         if layer.name in folded:
             bias, conv_name = folded.pop(layer.name)
             if bias.shape != mean.shape:
-                raise ValueError(
+                raise UserValueError(
                     f"Cannot fold the bias of {conv_name} into {target.moving_mean.path}: "
                     f"bias shape {bias.shape}, moving mean shape {mean.shape}."
                 )
@@ -381,13 +383,13 @@ def load_keras_applications_weights(model, weights):
 
     if folded:
         names = sorted(name for _, name in folded.values())
-        raise ValueError(
+        raise UserValueError(
             f"The biases of {names} have no BatchNormalization to fold into "
             f"and {model.name} has no bias there."
         )
     missing = [w.path for w in model.weights if id(w) not in assigned]
     if missing:
-        raise ValueError(
+        raise UserValueError(
             f"{len(missing)} weights of {model.name} have no counterpart in "
             f"keras.applications.{keras_applications_name(depth, preactivation)}, "
             f"e.g. {missing[:3]}."

@@ -25,6 +25,8 @@ import dataclasses
 import importlib.resources
 import os
 
+from keras_resnets.errors import UserValueError
+
 # Values of `weights=` that are never tags: keras.applications' name.
 _NOT_TAGS = ("imagenet",)
 
@@ -106,11 +108,6 @@ def is_weights_tag(weights):
     return not os.path.exists(weights)
 
 
-def packaged_tags(name=None):
-    """The tags shipped for model `name` (every model's when None)."""
-    return sorted({t for (n, t) in PACKAGED if name is None or n == name})
-
-
 def packaged_weights(name, tag):
     """The `PackagedWeights` of registered model `name` under `tag`.
 
@@ -121,7 +118,7 @@ def packaged_weights(name, tag):
     entry = PACKAGED.get((name, tag))
     if entry is None:
         shipped = ", ".join(f"{n} weights={t!r}" for n, t in sorted(PACKAGED)) or "none yet"
-        raise ValueError(
+        raise UserValueError(
             f"No weights named {tag!r} are shipped for {name!r} (shipped: {shipped}). "
             "`weights` takes None, 'imagenet' (keras.applications ResNets), the path to "
             "a torchvision/timm checkpoint (.pth, .safetensors) or to a Keras weights "

@@ -41,6 +41,7 @@ from keras import ops
 
 from keras_resnets.weights._layout import is_instance
 from keras_resnets.weights._layout import settings_mismatches
+from keras_resnets.errors import UserValueError
 
 TORCH_EPSILON = 1e-5
 SAFETENSORS_SUFFIXES = (".safetensors",)
@@ -92,7 +93,7 @@ def _unwrap(state, path):
             state = state[key]
             break
     if not isinstance(state, dict):
-        raise ValueError(
+        raise UserValueError(
             f"The checkpoint {path!r} holds a {type(state).__name__}, not a state "
             "dict; save `model.state_dict()` (torch.save(model.state_dict(), path))."
         )
@@ -126,7 +127,7 @@ def read_checkpoint(path):
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise ValueError(
+        raise UserValueError(
             f"`weights` must be the path to an existing checkpoint file. Received: "
             f"weights={path!r} (no such file)"
         )
@@ -142,7 +143,7 @@ def read_checkpoint(path):
         try:
             state = load_file(path)
         except Exception as error:  # safetensors' SafetensorError, OSError
-            raise ValueError(
+            raise UserValueError(
                 f"weights={path!r} is not a readable .safetensors file ({_reason(error)}). "
                 "Expected a state dict saved with safetensors (e.g. a timm model.safetensors)."
             ) from None
@@ -162,7 +163,7 @@ def read_checkpoint(path):
         except Exception as error:  # UnpicklingError, RuntimeError, EOFError...
             # Never weights_only=False (what torch's message suggests): that
             # runs whatever code a pickle holds.
-            raise ValueError(
+            raise UserValueError(
                 f"weights={path!r} is not a PyTorch checkpoint that loads safely: "
                 f"torch.load(weights_only=True) cannot read it ({type(error).__name__}). "
                 "Expected a state dict of tensors, as torchvision/timm publish and "
@@ -173,7 +174,7 @@ def read_checkpoint(path):
             k: _to_numpy(v) if isinstance(v, torch.Tensor) else np.asarray(v)
             for k, v in state.items()
         }
-    raise ValueError(
+    raise UserValueError(
         f"Unknown checkpoint format {path!r}: expected one of {', '.join(SUFFIXES)}."
     )
 
@@ -199,13 +200,13 @@ def check_supported(model):
     layout (ResNet v1 or ResNeXt, ImageNet stem, stride on the 3x3)."""
     errors = _layout_errors(model)
     if errors is None:
-        raise ValueError(
+        raise UserValueError(
             f"torchvision/timm checkpoints load into {SUPPORTED}: `ResNet` and "
             f"`ResNeXt` models with the ImageNet stem. Received a "
             f"{type(model).__name__} model."
         )
     if errors:
-        raise ValueError(
+        raise UserValueError(
             "torchvision/timm checkpoints need the model in their layout (ImageNet "
             "stem, stride on the bottleneck's 3x3 conv). This "
             f"{type(model).__name__} differs: " + "; ".join(errors) + ". Leave "
@@ -329,7 +330,7 @@ def match_state_dict(model, state):
                 " The checkpoint's classifier has another number of classes: pass its "
                 "`num_classes`, or `include_top=False` to drop it."
             )
-        raise ValueError(
+        raise UserValueError(
             f"The checkpoint does not fit this {type(model).__name__} "
             f"({model.name}): " + "; ".join(problems) + ". Check the model name "
             f"(checkpoints load into {SUPPORTED})." + hint

@@ -17,6 +17,7 @@ from keras_resnets.data import build
 from keras_resnets.data import decode
 from tests.testing import make_npz
 from tests.testing import crop_offsets_and_flips
+from tests.testing import uint8_images
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -42,18 +43,13 @@ def _np_batches(ds):
     return [ds[i] for i in range(ds.num_batches)]
 
 
-def _arrays(n=22, size=8, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8), np.arange(n) % 4
-
-
 @pytest.mark.parametrize(
     "preset, stats",
     [("cifar", {}), ("cifar", {"mean": "cifar100"}), ("svhn", {}), ("none", {}),
      ("none", {"mean": [0.5, 0.4, 0.3], "std": 0.25})],
 )
 def test_evaluation_batches_equal_tf_data(preset, stats):
-    images, labels = _arrays()
+    images, labels = uint8_images(22)
     kwargs = dict(batch_size=5, training=False, preset=preset, **stats)
     tf_batches = _tf_batches(data.make_dataset(images, labels, **kwargs))
     np_batches = _np_batches(data.make_array_dataset(images, labels, **kwargs))
@@ -80,7 +76,6 @@ def test_build_datasets_loaders_agree(tmp_path):
         for (x_np, y_np), (x_tf, y_tf) in zip(np_batches, tf_batches):
             np.testing.assert_array_equal(x_np, x_tf)
             np.testing.assert_array_equal(y_np, y_tf)
-
 
 
 def test_build_datasets_takes_an_options_record(tmp_path):
@@ -145,7 +140,7 @@ def test_training_augmentation_matches_the_tf_recipe(padding_mode):
 
 
 def test_repeat_runs_across_epochs_and_drop_remainder():
-    images, labels = _arrays(n=10)
+    images, labels = uint8_images(10)
     ds = data.make_array_dataset(images, labels, batch_size=4, training=True, seed=0,
                                  repeat=True, preset="none")
     assert ds.num_batches is None
@@ -163,7 +158,7 @@ def test_repeat_runs_across_epochs_and_drop_remainder():
 def test_feeds_keras_fit():
     import keras
 
-    images, labels = _arrays(n=16)
+    images, labels = uint8_images(16)
     ds = data.make_array_dataset(images, labels, batch_size=4, training=True, seed=0,
                                  repeat=True)
     model = keras.Sequential(
@@ -175,7 +170,7 @@ def test_feeds_keras_fit():
 
 
 def test_errors():
-    images, labels = _arrays(n=4)
+    images, labels = uint8_images(4)
     with pytest.raises(ValueError, match="preset 'imagenet' resizes every image and needs"):
         data.make_array_dataset(images, labels, batch_size=2, training=False, preset="imagenet")
     with pytest.raises(ValueError, match="not image file paths"):

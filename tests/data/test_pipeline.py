@@ -8,12 +8,7 @@ import tensorflow as tf
 
 from keras_resnets import data
 from tests.testing import crop_offsets_and_flips
-
-
-def _arrays(n=16, size=8, seed=0):
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
-    return images, np.arange(n) % 4
+from tests.testing import uint8_images
 
 
 def _all(ds):
@@ -22,7 +17,7 @@ def _all(ds):
 
 
 def test_cifar_eval_normalises_to_zero_mean_unit_std():
-    images, labels = _arrays()
+    images, labels = uint8_images(16)
     ds = data.make_dataset(images, labels, batch_size=5, training=False)
     shapes = [tuple(x.shape) for x, _ in ds.as_numpy_iterator()]
     assert shapes == [(5, 8, 8, 3)] * 3 + [(1, 8, 8, 3)]  # no drop_remainder
@@ -65,7 +60,7 @@ def test_cifar_training_crops_and_flips(padding_mode):
 
 
 def test_svhn_and_none_presets():
-    images, labels = _arrays(n=4)
+    images, labels = uint8_images(4)
     x, _ = _all(data.make_dataset(images, labels, batch_size=4, training=True, preset="svhn"))
     assert x.min() >= 0 and x.max() <= 1
     np.testing.assert_allclose(np.sort(x.ravel()), np.sort(images.ravel() / 255.0), rtol=1e-6)
@@ -74,7 +69,7 @@ def test_svhn_and_none_presets():
 
 
 def test_drop_remainder_and_repeat():
-    images, labels = _arrays(n=10)
+    images, labels = uint8_images(10)
     ds = data.make_dataset(
         images, labels, batch_size=4, training=True, drop_remainder=True, seed=0
     )
@@ -146,7 +141,7 @@ def test_build_datasets_from_archive(tmp_path):
 def test_feeds_keras_fit():
     import keras
 
-    images, labels = _arrays(n=8)
+    images, labels = uint8_images(8)
     ds = data.make_dataset(images, labels, batch_size=4, training=True, seed=0)
     model = keras.Sequential(
         [keras.Input((8, 8, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(4)]
@@ -157,7 +152,7 @@ def test_feeds_keras_fit():
 
 
 def test_errors():
-    images, labels = _arrays(n=4)
+    images, labels = uint8_images(4)
     with pytest.raises(ValueError, match="Received: preset='autoaugment'"):
         data.make_dataset(images, labels, batch_size=2, training=True, preset="autoaugment")
     with pytest.raises(ValueError, match="Received: padding_mode='edge'"):

@@ -14,6 +14,8 @@ import pytest
 
 import keras_resnets
 from keras_resnets import weights as weights_lib
+from keras_resnets.weights import keras_applications
+from tests.testing import float_images
 
 SIZE = 64  # keras.applications' minimum is 32; small keeps the tests fast.
 
@@ -44,12 +46,8 @@ def reference(name, include_top):
     )
 
 
-def images(seed=1):
-    return np.random.default_rng(seed).uniform(-1, 1, (2, SIZE, SIZE, 3)).astype("float32")
-
-
 def assert_same_outputs(ours, ref):
-    x = images()
+    x = float_images(SIZE)
     expected = keras.ops.convert_to_numpy(ref(x, training=False))
     got = keras.ops.convert_to_numpy(ours(x, training=False))
     assert got.shape == expected.shape
@@ -116,13 +114,13 @@ def test_resnet50_v2_imagenet_notop_features_match(v2_notop, monkeypatch):
 
 def test_file_names_and_array_counts(v1_top, v2_notop):
     assert (
-        weights_lib.weights_file_name(152, True, include_top=True)
+        keras_applications.weights_file_name(152, True, include_top=True)
         == "resnet152v2_weights_tf_dim_ordering_tf_kernels.h5"
     )
-    assert weights_lib.keras_applications_name(101, False) == "ResNet101"
+    assert keras_applications.keras_applications_name(101, False) == "ResNet101"
     for (ref, path), args in ((v1_top, (50, False, True)), (v2_notop, (50, True, False))):
-        assert weights_lib.num_weight_arrays(*args) == len(ref.weights)
-        assert weights_lib._count_arrays(path) == len(ref.weights)
+        assert keras_applications.num_weight_arrays(*args) == len(ref.weights)
+        assert keras_applications._count_arrays(path) == len(ref.weights)
 
 
 # === Errors ===

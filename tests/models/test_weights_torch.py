@@ -19,6 +19,8 @@ import pytest
 import keras_resnets
 from keras_resnets import weights as weights_lib
 from keras_resnets.weights import pretrained
+from keras_resnets.weights import torch_checkpoints
+from tests.testing import float_images
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -155,10 +157,6 @@ def save(model, path):
     return str(path)
 
 
-def images(seed=1):
-    return np.random.default_rng(seed).normal(size=(2, SIZE, SIZE, 3)).astype("float32")
-
-
 def torch_outputs(model, x, features=False):
     with torch.no_grad():
         t = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
@@ -176,7 +174,7 @@ def load_and_compare(name, path, ref, **kwargs):
     ours = keras_resnets.create_model(
         name, input_shape=(SIZE, SIZE, 3), classifier_activation="linear", weights=path, **kwargs
     )
-    x = images()
+    x = float_images(SIZE, normal=True)
     assert_close(ours(x, training=False), torch_outputs(ref, x))
     return ours
 
@@ -212,7 +210,7 @@ def test_without_top_the_classifier_is_ignored(resnet18, tmp_path):
     ours = keras_resnets.create_model(
         "resnet-18", input_shape=(SIZE, SIZE, 3), include_top=False, pooling="avg", weights=path
     )
-    x = images()
+    x = float_images(SIZE, normal=True)
     assert_close(ours(x, training=False), torch_outputs(resnet18, x, features=True))
 
 
@@ -239,7 +237,7 @@ def test_direct_class_picks_the_layout(resnet18, tmp_path):
     path = save(resnet18, tmp_path / "r18.safetensors")
     ours = keras_resnets.ResNet(18, input_shape=(SIZE, SIZE, 3), classifier_activation="linear",
                                 weights=path)
-    x = images()
+    x = float_images(SIZE, normal=True)
     assert_close(ours(x, training=False), torch_outputs(resnet18, x))
     # A bottleneck ResNet built directly strides on the 3x3 for a checkpoint,
     # on the 1x1 (He 2015, keras.applications) without one.
@@ -256,7 +254,7 @@ def test_direct_class_picks_the_layout(resnet18, tmp_path):
 def test_key_map_names(resnet18):
     ours = keras_resnets.create_model("resnet-18", input_shape=(SIZE, SIZE, 3))
     expected = {k for k in resnet18.state_dict() if not k.endswith("num_batches_tracked")}
-    assert set(weights_lib.torch_key_map(ours)) == expected
+    assert set(torch_checkpoints.torch_key_map(ours)) == expected
 
 
 # === Errors ===
@@ -304,12 +302,12 @@ def test_file_errors(tmp_path, monkeypatch):
         weights_lib.load_torch_checkpoint(model, str(path))
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(ImportError, match=r"needs PyTorch \(pip install torch\)"):
-        weights_lib.read_checkpoint(str(path))
+        torch_checkpoints.read_checkpoint(str(path))
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
     path = tmp_path / "x.safetensors"
     path.write_bytes(b"")
     with pytest.raises(ImportError, match="needs the `safetensors` package"):
-        weights_lib.read_checkpoint(str(path))
+        torch_checkpoints.read_checkpoint(str(path))
 
 
 # === Named (shipped) weights and our own weight files ===

@@ -59,9 +59,44 @@ def test_public_names_and_layers():
     tree = ast.parse(pathlib.Path(config_sections.__file__).read_text())
     imported = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     imported += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-    assert not [m for m in imported if m.startswith("keras_resnets")], imported
+    # Only two standard-library modules below it: the data layer's record of
+    # the `data:` settings, and the user errors.
+    ours = [m for m in imported if m.startswith("keras_resnets")]
+    assert ours == ["keras_resnets.data.options", "keras_resnets.errors"], imported
     assert isinstance(training.train, types.FunctionType)
     assert training.train is trainer.train
+
+
+def test_data_section_is_the_data_settings(monkeypatch):
+    """One schema: the `data:` section is `DataSettings` plus `source`,
+    `DataOptions` is `DataSettings` plus the run's fields, and `load_data`
+    hands every setting of the section to `build_datasets`."""
+    import dataclasses
+
+    from keras_resnets import data as data_lib
+    from keras_resnets.data import presets
+    from keras_resnets.training import trainer
+    from keras_resnets.training.config_sections import DataConfig
+    from keras_resnets.training.config_sections import section_fields
+
+    settings = [f.name for f in dataclasses.fields(data_lib.DataSettings)]
+    assert [f.name for f in section_fields(DataConfig)] == ["source"] + settings
+    assert issubclass(DataConfig, data_lib.DataSettings)
+    assert issubclass(data_lib.DataOptions, data_lib.DataSettings)
+    for name in ("padding", "padding_mode", "image_size", "scale_range", "lighting_std"):
+        assert presets.PREPROCESSING_DEFAULTS[name] == getattr(data_lib.DataOptions(), name)
+    changed = dict(data_dir="tfds", cache_dir="cache", preset="none", validation_size=10,
+                   validation_method="random", padding=2, padding_mode="reflect",
+                   mean="cifar10", std=[0.2, 0.2, 0.2], image_size=64, scale_range=[64, 80],
+                   lighting_std=0.0, eval_batch_size=7, train_limit=30, test_limit=20,
+                   skip_corrupt=True, loader="numpy", augment_on="host")
+    assert sorted(changed) == sorted(settings)  # a new setting is added here too
+    config = config_from_dict(_raw(data={"source": "cifar10", **changed}))
+    seen = {}
+    monkeypatch.setattr(data_lib, "build_datasets",
+                        lambda source, options, **kw: seen.update(options.replace(**kw).settings()))
+    trainer.load_data(config)
+    assert seen == {**changed, "std": (0.2, 0.2, 0.2), "scale_range": (64, 80)}
 
 
 def test_model_kwargs_are_kept():
@@ -141,6 +176,12 @@ def test_overrides():
         config_from_dict(_raw(), ["trainig.epochs=1"])
     with pytest.raises(ConfigError, match="section.key=value"):
         config_from_dict(_raw(), ["epochs"])
+    # The command line's flags are typed pairs: their values are not YAML.
+    config = config_from_dict(_raw(), ["training.epochs=7", ("training.epochs", 3),
+                                       ("training.output_dir", "yes")])
+    assert (config.training.epochs, config.training.output_dir) == (3, "yes")
+    with pytest.raises(ConfigTypeError, match="training.output_dir"):
+        config_from_dict(_raw(), ["training.output_dir=yes"])  # YAML reads a bool
 
 
 def test_yaml_round_trip(tmp_path):
@@ -188,13 +229,13 @@ def test_cli_list_models(capsys):
 def test_every_config_builds_its_model(path):
     """Every recipe's model builds with the config's kwargs (no training)."""
     from keras_resnets import count_trainable_params
-    from keras_resnets.training.trainer import build_model
+    from keras_resnets.training.recipe import build_from_config
 
     config = load_config(path, check_paths=False)
     imagenet = config.data.preset == "imagenet"
     num_classes = 1000 if imagenet else (100 if "cifar100" in path.stem else 10)
     shape = (224, 224, 3) if imagenet else (32, 32, 3)
-    model = build_model(config, num_classes=num_classes, input_shape=shape)
+    model = build_from_config(config, num_classes=num_classes, input_shape=shape)
     assert model.output_shape == (None, num_classes)
     assert count_trainable_params(model) > 0
 
@@ -205,15 +246,15 @@ def test_training_pairs_the_head_with_the_loss(activation, from_logits):
     softmax head and fed probabilities to a from-logits loss (double softmax)."""
     import numpy as np
 
-    from keras_resnets.training.trainer import build_model
-    from keras_resnets.training.trainer import compile_model
+    from keras_resnets.training.recipe import build_from_config
+    from keras_resnets.training.recipe import compile_from_config
 
     overrides = [] if activation is None else [f"model.classifier_activation={activation}"]
     config = load_config(
         ROOT / "configs/resnet/resnet-20_cifar10_fast.yaml", overrides, check_paths=False
     )
-    model = build_model(config, num_classes=4, input_shape=(8, 8, 3))
-    compile_model(model, config, 0.1)
+    model = build_from_config(config, num_classes=4, input_shape=(8, 8, 3))
+    compile_from_config(model, config, 0.1)
     assert model.layers[-1].get_config()["activation"] == (activation or "linear")
     assert model.loss.from_logits is from_logits
     out = np.asarray(model(np.random.default_rng(0).normal(size=(3, 8, 8, 3)).astype("float32")))

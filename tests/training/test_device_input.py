@@ -14,6 +14,7 @@ from keras_resnets.data import presets
 from keras_resnets.data.numpy_pipeline import transform
 from keras_resnets.training import device_input
 from keras_resnets.training.trainer import load_data
+from tests import testing
 from tests.testing import crop_offsets_and_flips
 from tests.testing import make_npz
 from tests.testing import to_numpy
@@ -107,20 +108,15 @@ def test_no_augmentation_for_svhn_and_raw_pixels_for_none():
 
 
 def write_config(folder, augment_on, epochs=1):
-    if not (folder / "tiny.npz").exists():
-        make_npz(folder / "tiny.npz", n_train=64, n_test=16)
-    raw = {
-        "model": {"name": "resnet-20", "depth": 8},
-        "data": {"source": str(folder / "tiny.npz"), "cache_dir": str(folder / "cache"),
-                 "augment_on": augment_on, "loader": "numpy"},
-        "optimizer": {"learning_rate": 0.05},
-        "training": {"epochs": epochs, "batch_size": 16, "steps_per_epoch": 2,
-                     "jit_compile": False, "verbose": 0, "validate_on_test": True,
-                     "tensorboard": False, "output_dir": str(folder / "run")},
-    }
-    path = folder / "tiny.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+    return testing.write_config(
+        folder, images={"n_train": 64, "n_test": 16},
+        model={"name": "resnet-20", "depth": 8},
+        data={"augment_on": augment_on, "loader": "numpy"},
+        optimizer={"learning_rate": 0.05},
+        training={"epochs": epochs, "batch_size": 16, "steps_per_epoch": 2, "jit_compile": False,
+                  "verbose": 0, "validate_on_test": True, "tensorboard": False,
+                  "output_dir": str(folder / "run")},
+    )
 
 
 def test_train_saves_the_model_alone_and_resumes(tmp_path, capsys):

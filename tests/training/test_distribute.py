@@ -19,8 +19,8 @@ from keras_resnets.training import distribute
 from keras_resnets.training.config import ConfigError
 from keras_resnets.training.config import DistributionConfig
 from keras_resnets.training.config import config_from_dict
-from keras_resnets.training.trainer import build_model
-from keras_resnets.training.trainer import compile_model
+from keras_resnets.training.recipe import build_from_config
+from keras_resnets.training.recipe import compile_from_config
 from tests.testing import run_python
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -48,9 +48,9 @@ def test_mirrored_one_device_builds_and_fits_a_step():
          "training": {"jit_compile": False}}
     )
     with context.scope():
-        model = build_model(config, num_classes=4, input_shape=(8, 8, 3))
+        model = build_from_config(config, num_classes=4, input_shape=(8, 8, 3))
         assert context.configure_model(model) == 19  # every BN of ResNet-20
-        compile_model(model, config, 0.1)
+        compile_from_config(model, config, 0.1)
     x = np.random.default_rng(0).normal(size=(8, 8, 8, 3)).astype("float32")
     y = np.arange(8) % 4
     history = model.fit(x, y, batch_size=8, epochs=1, verbose=0)
@@ -64,7 +64,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras
 from keras_resnets.training import distribute
 from keras_resnets.training.config import DistributionConfig, config_from_dict
-from keras_resnets.training.trainer import build_model, compile_model
+from keras_resnets.training.recipe import build_from_config, compile_from_config
 config = config_from_dict({"model": {"name": "resnet-20"}, "data": {"source": "cifar10"},
                            "optimizer": {"learning_rate": 0.05, "momentum": 0.9},
                            "training": {"jit_compile": False}})
@@ -77,9 +77,9 @@ for name, dist in (("single", DistributionConfig()),
     keras.utils.set_random_seed(0)
     context = distribute.make_context(dist)
     with context.scope():
-        model = build_model(config, num_classes=4, input_shape=(8, 8, 3))
+        model = build_from_config(config, num_classes=4, input_shape=(8, 8, 3))
         context.configure_model(model)
-        compile_model(model, config, 0.05)
+        compile_from_config(model, config, 0.05)
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)  # global batch 16
     losses[name] = [float(v) for v in model.fit(ds, epochs=3, verbose=0).history["loss"]]
     losses[name + "_replicas"] = context.num_replicas
@@ -96,8 +96,7 @@ def test_mirrored_two_cpus_matches_single_device():
 
 
 def _tiny_config(tmp_path, **training):
-    sys.path.insert(0, str(ROOT / "tests"))
-    from test_cli import write_config
+    from tests.test_cli import write_config
 
     return write_config(tmp_path, tensorboard=False, **training)
 
@@ -346,9 +345,9 @@ def test_sync_batch_norm_model_loads_on_every_backend(tmp_path):
                                "training": {"jit_compile": False}})
     x = np.random.default_rng(0).normal(size=(4, 8, 8, 3)).astype("float32")
     with context.scope():
-        model = build_model(config, num_classes=4, input_shape=(8, 8, 3))
+        model = build_from_config(config, num_classes=4, input_shape=(8, 8, 3))
         assert context.configure_model(model) == 19
-        compile_model(model, config, 0.1)
+        compile_from_config(model, config, 0.1)
     model.fit(x, np.arange(4), batch_size=4, epochs=1, verbose=0)  # non-trivial BN state
     expected = keras.ops.convert_to_numpy(model(x, training=False))
     np.save(tmp_path / "x.npy", x)

@@ -25,9 +25,8 @@ import zipfile
 import keras
 import numpy as np
 import pytest
-import yaml
 
-from tests.testing import make_npz
+from tests import testing
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
@@ -40,21 +39,17 @@ TIME_COLUMNS = ("train_time", "epoch_time")
 
 
 def write_config(folder, precision="float32", dropout_rate=0.3):
-    make_npz(folder / "tiny.npz", n_train=96, n_test=48)
-    raw = {
-        "model": {"name": "wrn", "depth": 10, "k": 1, "dropout_rate": dropout_rate},
-        "data": {"source": str(folder / "tiny.npz"), "cache_dir": str(folder / "cache"),
-                 "padding_mode": "reflect", "eval_batch_size": 16},
-        "optimizer": {"learning_rate": 0.1, "nesterov": True, "weight_decay": 5.0e-4},
-        "schedule": {"name": "cosine", "warmup_epochs": 1},
-        "training": {"epochs": EPOCHS, "batch_size": 16, "steps_per_epoch": 4,
-                     "label_smoothing": 0.1, "jit_compile": False, "verbose": 2,
-                     "validate_on_test": True, "tensorboard": False,
-                     "mixed_precision": precision, "seed": 3},
-    }
-    path = folder / "run.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+    return testing.write_config(
+        folder, name="run.yaml", images={"n_train": 96, "n_test": 48},
+        model={"name": "wrn", "depth": 10, "k": 1, "dropout_rate": dropout_rate},
+        data={"padding_mode": "reflect", "eval_batch_size": 16},
+        optimizer={"learning_rate": 0.1, "nesterov": True, "weight_decay": 5.0e-4},
+        schedule={"name": "cosine", "warmup_epochs": 1},
+        training={"epochs": EPOCHS, "batch_size": 16, "steps_per_epoch": 4,
+                  "label_smoothing": 0.1, "jit_compile": False, "verbose": 2,
+                  "validate_on_test": True, "tensorboard": False,
+                  "mixed_precision": precision, "seed": 3},
+    )
 
 
 def child(config, output, fault=None, *extra, check=True, backend="tensorflow"):

@@ -26,8 +26,10 @@ import yaml
 from keras_resnets import cli
 from keras_resnets import training
 from keras_resnets.training import callbacks as callbacks_lib
+from keras_resnets.training import checkpoints
 from keras_resnets.training import run_folder
-from keras_resnets.training.trainer import plot_curves
+from keras_resnets.training.report import plot_curves
+from tests import testing
 from tests.testing import make_npz
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -35,20 +37,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 def write_config(folder, **training_overrides):
     """A 1-epoch ResNet-8 config on a 4-class 8x8 .npz in `folder`."""
-    folder = pathlib.Path(folder)
-    if not (folder / "tiny.npz").exists():
-        make_npz(folder / "tiny.npz", n_train=64, n_test=16)
-    raw = {
-        "model": {"name": "resnet-20", "depth": 8},
-        "data": {"source": str(folder / "tiny.npz"), "cache_dir": str(folder / "cache")},
-        "optimizer": {"learning_rate": 0.05},
-        "training": {"epochs": 1, "batch_size": 16, "steps_per_epoch": 1, "jit_compile": False,
-                     "verbose": 2, "validate_on_test": False, "tensorboard": False,
-                     **training_overrides},
-    }
-    path = folder / "tiny.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+    return testing.write_config(
+        folder, images={"n_train": 64, "n_test": 16},
+        model={"name": "resnet-20", "depth": 8},
+        optimizer={"learning_rate": 0.05},
+        training={"epochs": 1, "batch_size": 16, "steps_per_epoch": 1, "jit_compile": False,
+                  "verbose": 2, "validate_on_test": False, "tensorboard": False,
+                  **training_overrides},
+    )
 
 
 def snapshot(folder):
@@ -260,13 +256,14 @@ def test_older_unfinished_folder_resumes_when_its_config_matches(finished, tmp_p
         metrics.pop(key)
     metrics.pop("finished")
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
-    state = run_folder.inspect(run_dir, current, 2)
+    done = checkpoints.latest_state(run_dir / "backup").epoch
+    state = run_folder.inspect(run_dir, current, 2, epochs_done=done)
     assert (state.kind, state.epochs_done, state.needs_fingerprint) == ("resume", 1, True)
     assert "config.yaml matches" in state.note
     metrics["backend"] = "jax" if keras.backend.backend() != "jax" else "torch"
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
     with pytest.raises(training.ConfigError, match=f"backend {metrics['backend']} -> "):
-        run_folder.inspect(run_dir, current, 2)
+        run_folder.inspect(run_dir, current, 2, epochs_done=done)
 
 
 def test_folder_of_other_files_is_refused_and_empty_one_accepted(finished, tmp_path, capsys):
@@ -280,7 +277,7 @@ def test_folder_of_other_files_is_refused_and_empty_one_accepted(finished, tmp_p
     assert [p.name for p in other.iterdir()] == ["cat.jpg"]
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert run_folder.inspect(empty, _fingerprint_of(finished[1]), 1).kind == "new"
+    assert run_folder.inspect(empty, _fingerprint_of(finished[1]), 1, epochs_done=0).kind == "new"
 
 
 # === Ctrl-C ===
@@ -357,7 +354,7 @@ def test_sigint_exits_130_with_one_line_and_resumes(tmp_path, capsys):
     assert "Traceback" not in err and "Exception ignored" not in err
     epoch, done = int(match[2]), int(match[3])
     assert done == (epoch - 1 if match[1] == "in" else epoch) and done >= 1
-    assert callbacks_lib.ResumableBackup.read_epoch(run_dir / "backup") == done
+    assert checkpoints.latest_state(run_dir / "backup").epoch == done
     capsys.readouterr()
     assert train_cli(config_path, run_dir, "--epochs", str(done + 1)) == 0
     assert f"resuming after epoch {done} of {done + 1}" in capsys.readouterr().out

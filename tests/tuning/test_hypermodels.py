@@ -6,7 +6,7 @@ import pytest
 
 from keras_resnets import count_trainable_params
 from keras_resnets.tuning import hypermodels
-from keras_resnets.tuning import search_spaces
+from keras_resnets.spaces import families as search_spaces
 from keras_resnets.tuning import tuners
 
 FAMILIES = sorted(hypermodels.HYPERMODELS)

@@ -15,6 +15,7 @@ from keras_resnets.training.config import TunerConfig
 from keras_resnets.tuning import results
 from keras_resnets.tuning import search
 from keras_resnets.tuning import tuners
+from tests.testing import write_config
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CIFAR = ROOT.parent / "shared" / "data" / "cifar10-jpg.tar.gz"
@@ -27,10 +28,10 @@ def _require_cifar():
         pytest.skip(f"the CIFAR-10 archive is absent ({CIFAR})")
 
 
-def _config(tmp_path, **tuner):
-    raw = {
+def _sections(**tuner):
+    """A 2-trial WRN search (every section but `data`)."""
+    return {
         "model": {"name": "wrn-16-4"},
-        "data": {"source": str(CIFAR), "validation_size": 128, "train_limit": 256, "test_limit": 128},
         "optimizer": {"learning_rate": 0.05, "nesterov": True, "weight_decay": 5e-4},
         "schedule": {"name": "cosine"},
         "training": {"epochs": 1, "batch_size": 64, "verbose": 0, "jit_compile": False,
@@ -42,9 +43,14 @@ def _config(tmp_path, **tuner):
             **tuner,
         },
     }
-    path = tmp_path / "tune_wrn.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+
+
+def _config(tmp_path, **tuner):
+    """The search on 256 CIFAR-10 training images."""
+    return write_config(
+        tmp_path, name="tune_wrn.yaml", source=CIFAR, **_sections(**tuner),
+        data={"validation_size": 128, "train_limit": 256, "test_limit": 128},
+    )
 
 
 def test_two_trial_search_resumes_and_exports_a_training_config(tmp_path, capsys):
@@ -157,7 +163,7 @@ def test_exported_config_names_what_it_builds(tmp_path):
     a registered one (WRN-16-4) under its own name. Both build the trial's
     model through the loader `keras-resnets train` uses."""
     from keras_resnets import registry
-    from keras_resnets.training.trainer import build_model
+    from keras_resnets.training.recipe import build_from_config
 
     config = load_config(_config(tmp_path), check_paths=False)
     hm = search.make_hypermodel(config, num_classes=4, input_shape=(8, 8, 3))
@@ -174,7 +180,7 @@ def test_exported_config_names_what_it_builds(tmp_path):
         else:
             assert "depth" not in best.model.kwargs and facts["error"] == 5.02
         trial = hm.build_model({**{n: h.default for n, h in hm.space.items()}, **hps})
-        trained = build_model(best, num_classes=4, input_shape=(8, 8, 3))
+        trained = build_from_config(best, num_classes=4, input_shape=(8, 8, 3))
         assert trained.count_params() == trial.count_params()
         assert [w.shape for w in trained.weights] == [w.shape for w in trial.weights]
 
@@ -230,15 +236,9 @@ def test_exported_best_config_never_contradicts_itself(tmp_path):
 
 
 def _tiny_config(tmp_path, **tuner):
-    from tests.testing import make_npz
-
-    make_npz(tmp_path / "tiny.npz")
-    raw = yaml.safe_load(_config(tmp_path, **tuner).read_text())
-    raw["data"] = {"source": str(tmp_path / "tiny.npz"), "validation_size": 32,
-                   "cache_dir": str(tmp_path / "cache")}
-    path = tmp_path / "tiny_tune.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+    """The search on `make_npz`'s 4-class 8x8 images."""
+    return write_config(tmp_path, name="tiny_tune.yaml", **_sections(**tuner),
+                        data={"validation_size": 32})
 
 
 def test_search_without_a_completed_trial_fails_in_one_line(tmp_path, capsys):

@@ -11,6 +11,8 @@ ValueError naming the key, what is valid and what was received.
 import dataclasses
 import math
 
+from keras_resnets.errors import UserValueError
+
 KINDS = ("choice", "int", "float", "bool")
 RANGE_KEYS = ("min", "max", "step", "sampling", "default", "values")
 
@@ -94,7 +96,7 @@ class Hyperparameter:
 
 
 def _error(family, name, what, received):
-    return ValueError(f"Invalid search space for {family} `{name}`: {what}. Received: {name}={received!r}")
+    return UserValueError(f"Invalid search space for {family} `{name}`: {what}. Received: {name}={received!r}")
 
 
 def check_value(family, hparam, value, received=None):

@@ -26,8 +26,10 @@ import re
 import sys
 
 from keras_resnets import registry
-from keras_resnets.tuning.hyperparameters import Hyperparameter
-from keras_resnets.tuning.hyperparameters import narrow
+from keras_resnets.spaces.hyperparameters import Hyperparameter
+from keras_resnets.spaces.hyperparameters import narrow
+from keras_resnets.errors import UserTypeError
+from keras_resnets.errors import UserValueError
 
 
 # === Rules ===
@@ -120,7 +122,7 @@ def _domain(name, declared):
         rule = f"a number in {declared['valid']}"
         valid = _interval(float(low), float(high), closed_high=bracket == "]")
     else:
-        raise ValueError(
+        raise ValueError(  # the family module's declaration: a bug, not the user's
             f"Search space `{name}` declares no valid domain: give `depth` or `valid` "
             f"('a..b', 'a..', '[a, b]', '[a, b)'). Received: {declared!r}"
         )
@@ -245,7 +247,7 @@ def get_family(name):
             return family
     close = difflib.get_close_matches(key, list(found), n=1, cutoff=0.4)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(
+    raise UserValueError(
         f"Unknown model family {name!r}.{hint} Valid families: {', '.join(found)} "
         "(or a registry name of one, e.g. wrn-28-10)."
     )
@@ -277,7 +279,7 @@ def resolve_space(family, search_space=None, *, defaults=None):
     space = {h.name: h for h in full_space(fam)}
     search_space = {} if search_space is None else search_space
     if not isinstance(search_space, dict):
-        raise TypeError(
+        raise UserTypeError(
             f"`search_space` must be a dict of hyperparameter name -> value, list or "
             f"range. Received: search_space={search_space!r}"
         )
@@ -296,7 +298,7 @@ def resolve_space(family, search_space=None, *, defaults=None):
         if name not in space:
             close = difflib.get_close_matches(str(name), list(space), n=1, cutoff=0.5)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(
+            raise UserValueError(
                 f"Unknown hyperparameter {name!r} for the {fam.name} search space.{hint} "
                 f"Valid keys: {', '.join(space)}. Received: search_space={search_space!r}"
             )
@@ -326,7 +328,7 @@ def split_model_kwargs(family, model_kwargs, search_space=None):
     for key, value in dict(model_kwargs or {}).items():
         if key in names:
             if key in search_space:
-                raise ValueError(
+                raise UserValueError(
                     f"`{key}` is both a model kwarg (fixed) and in `tuner.search_space`; keep one. "
                     f"Received: model.{key}={value!r}, tuner.search_space.{key}={search_space[key]!r}"
                 )
@@ -345,7 +347,7 @@ def check_model_kwargs(family, model_kwargs):
     searched |= set(fam.arch_kwargs({h.name: h.default for h in fam.space}))
     clash = [k for k in model_kwargs if k in searched]
     if clash:
-        raise ValueError(
+        raise UserValueError(
             f"`model_kwargs` repeats the searched hyperparameter `{clash[0]}`; put a "
             f"fixed value in `search_space` instead. Received: model_kwargs={dict(model_kwargs)!r}"
         )
@@ -377,7 +379,7 @@ def model_section(family, arch, **kwargs):
     fam = get_family(family)
     clash = [k for k in kwargs if k in arch and _plain(kwargs[k]) != _plain(arch[k])]
     if clash:
-        raise ValueError(
+        raise UserValueError(
             f"The model kwarg `{clash[0]}` contradicts the searched architecture. "
             f"Received: {clash[0]}={kwargs[clash[0]]!r} and {arch!r}"
         )
