@@ -308,7 +308,7 @@ def _benchmark(args):
     try:
         return run_from_args(args)
     except ImportError as error:  # openvino is missing: say which extra, in one line
-        raise ValueError(str(error)) from error
+        raise UserValueError(str(error)) from error
 
 
 def _tune(args):
@@ -340,7 +340,7 @@ def _predict(args):
     try:
         return run_predict(args)
     except ImportError as error:  # openvino is missing: say which extra, in one line
-        raise ValueError(str(error)) from error
+        raise UserValueError(str(error)) from error
 
 
 def _export(args):
