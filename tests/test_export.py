@@ -14,6 +14,7 @@ import keras_resnets
 from keras_resnets import cli
 from keras_resnets import export
 from keras_resnets.export import export_model
+from tests import testing
 
 savedmodel_backends = pytest.mark.skipif(
     keras.backend.backend() not in ("tensorflow", "jax"),
@@ -37,12 +38,7 @@ def resnet20():
     keras.utils.set_random_seed(0)
     model = keras_resnets.create_model("resnet-20", classifier_activation="linear")
     # Random BN statistics, so that inference-mode BN is exercised.
-    rng = np.random.default_rng(0)
-    for layer in model._flatten_layers():
-        if isinstance(layer, keras.layers.BatchNormalization):
-            shape = layer.moving_mean.shape
-            layer.moving_mean.assign(rng.normal(0, 0.1, shape).astype("float32"))
-            layer.moving_variance.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
+    testing.randomize_bn_statistics(model)
     return model
 
 

@@ -91,6 +91,19 @@ def float_images(size, n=2, seed=1, normal=False):
     return (rng.normal(size=shape) if normal else rng.uniform(-1, 1, shape)).astype("float32")
 
 
+def randomize_bn_statistics(model, seed=0, variance=(0.5, 1.5)):
+    """Gives every BatchNormalization of `model` random moving statistics
+    (mean ~ N(0, 0.1), variance uniform in `variance`), so that inference-mode
+    BN does real work in a test."""
+    rng = np.random.default_rng(seed)
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            shape = layer.moving_mean.shape
+            layer.moving_mean.assign(rng.normal(0, 0.1, shape).astype("float32"))
+            layer.moving_variance.assign(rng.uniform(*variance, shape).astype("float32"))
+    return model
+
+
 def cifar10_test_set():
     """`(x_test uint8 NHWC, y_test int)` of the original CIFAR-10.
 
