@@ -303,7 +303,7 @@ def _list_models(args):
 
 
 def _benchmark(args):
-    from keras_resnets.benchmark import run_from_args
+    from keras_resnets.benchmark.run import run_from_args
 
     try:
         return run_from_args(args)

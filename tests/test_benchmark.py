@@ -3,7 +3,7 @@ import json
 import keras
 import pytest
 
-from keras_resnets import benchmark
+from keras_resnets.benchmark import run as benchmark
 from keras_resnets import cli
 
 

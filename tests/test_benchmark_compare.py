@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from keras_resnets import benchmark_compare as bc
+from keras_resnets.benchmark import compare as bc
 
 TORCH_REFERENCE = (
     pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "torch_reference.py"
@@ -111,14 +111,14 @@ def test_format_markdown():
     header = {"processor": {"name": "Fake CPU", "bf16_units": True, "accelerator": None},
               "threads": 2, "date": "2026-12-02 12:40 UTC",
               "versions": {"keras": "3.15.1", "torch": "2.13.0"},
-              "command": "python -m keras_resnets.benchmark_compare --repeats 3",
+              "command": "python -m keras_resnets.benchmark.compare --repeats 3",
               "repeats": 3, "steps": {"resnet-20": [10, 2], "wrn-16-4": [4, 1]},
               "peaks": PEAKS, "peak_repeats": 3}
     text = bc.format_markdown(rows, header)
     lines = text.splitlines()
     assert lines[0] == ("Processor: Fake CPU; bf16 units: yes; threads: 2; date: 2026-12-02 "
                         "12:40 UTC; keras 3.15.1, torch 2.13.0.")
-    assert "`python -m keras_resnets.benchmark_compare --repeats 3`" in lines[1]
+    assert "`python -m keras_resnets.benchmark.compare --repeats 3`" in lines[1]
     assert "resnet-20 10/2, wrn-16-4 4/1" in lines[1]
     assert "float32 100 GFLOP/s (torch 4096x4096), bfloat16 200 GFLOP/s" in lines[2]
     assert ("| resnet-20 | 400 / 1,200 (mixed_bfloat16) | 340 (channels_last) "
@@ -251,7 +251,7 @@ def test_real_smoke_run(tmp_path):
 
 
 def test_ours_configs_for_steps_per_execution_and_device_augmentation():
-    from keras_resnets.benchmark_compare import ours_configs
+    from keras_resnets.benchmark.compare import ours_configs
 
     plain = ours_configs(["auto", "float32"])
     assert [(c.label, c.args) for c in plain] == [
@@ -266,7 +266,7 @@ def test_ours_configs_for_steps_per_execution_and_device_augmentation():
 
 
 def test_table_names_the_options_of_each_ours_row():
-    from keras_resnets.benchmark_table import _ours_config
+    from keras_resnets.benchmark.table import _ours_config
 
     assert _ours_config({"ours_precision": "mixed_bfloat16", "ours_label": "auto"}) == "mixed_bfloat16"
     assert _ours_config({"ours_precision": "mixed_bfloat16",

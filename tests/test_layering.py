@@ -165,8 +165,7 @@ LAYERS = [
     ("keras_resnets.data",),
     ("keras_resnets.training", "keras_resnets.inference"),
     ("keras_resnets.tuning", "keras_resnets.export", "keras_resnets.fold",
-     "keras_resnets.benchmark", "keras_resnets.benchmark_compare", "keras_resnets.benchmark_peak",
-     "keras_resnets.benchmark_table"),
+     "keras_resnets.benchmark"),
     ("keras_resnets.cli",),
     ("keras_resnets.__main__",),
 ]

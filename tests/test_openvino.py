@@ -145,7 +145,7 @@ def test_benchmark_with_openvino(capsys):
 
 
 def test_openvino_precisions_of_the_benchmark():
-    from keras_resnets import benchmark
+    from keras_resnets.benchmark import run as benchmark
     from keras_resnets import runtime
 
     assert benchmark.openvino_precision("float32") == "float32"

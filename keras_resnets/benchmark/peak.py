@@ -1,6 +1,6 @@
 """The machine's matmul peak, measured inside one framework's process:
-`python -m keras_resnets.benchmark_compare --measure-peak torch|tensorflow`
-runs `measure_peak_here` (`benchmark_compare.measure_peaks` starts one such
+`python -m keras_resnets.benchmark.compare --measure-peak torch|tensorflow`
+runs `measure_peak_here` (`compare.measure_peaks` starts one such
 process per framework and keeps the best).
 """
 

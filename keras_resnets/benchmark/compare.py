@@ -1,7 +1,7 @@
 """Ours against plain PyTorch at its best, back to back: the per-processor
 table of docs/benchmarks.md.
 
-    python -m keras_resnets.benchmark_compare --torch-reference ../shared/bench/torch_reference.py
+    python -m keras_resnets.benchmark.compare --torch-reference ../shared/bench/torch_reference.py
 
 For each model, `keras-resnets benchmark` (TensorFlow backend, `--precision
 auto`; with `--ours-runtime openvino` also or instead `benchmark --runtime
@@ -24,9 +24,9 @@ multiply-adds x 2 (FLOPs per MAC) x 3 (forward + two backward products),
 inference = images/s x MACs x 2.
 
 This module runs the subprocesses and writes the document; the table is
-made in `benchmark_table` (`summarize`, `format_markdown`: plain dicts in,
+made in `table` (`summarize`, `format_markdown`: plain dicts in,
 tested without running anything) and the peak is measured in
-`benchmark_peak`. Keras, TensorFlow and PyTorch are imported only in the
+`peak`. Keras, TensorFlow and PyTorch are imported only in the
 subprocesses.
 """
 
@@ -45,10 +45,10 @@ import sys
 import time
 
 from keras_resnets import _quiet
-from keras_resnets.benchmark_peak import PEAK_DTYPES
-from keras_resnets.benchmark_peak import measure_peak_here
-from keras_resnets.benchmark_table import format_markdown
-from keras_resnets.benchmark_table import summarize
+from keras_resnets.benchmark.peak import PEAK_DTYPES
+from keras_resnets.benchmark.peak import measure_peak_here
+from keras_resnets.benchmark.table import format_markdown
+from keras_resnets.benchmark.table import summarize
 from keras_resnets.runtime import PRECISIONS  # no Keras import at the top
 from keras_resnets.errors import UserValueError
 
@@ -229,7 +229,7 @@ def measure_peaks(dtypes, *, size, repeats, threads, frameworks=("torch", "tenso
     by_framework}}, versions); a framework that fails is left out."""
     by_dtype, versions = {}, {}
     for framework in frameworks:
-        argv = [sys.executable, "-m", "keras_resnets.benchmark_compare", "--measure-peak",
+        argv = [sys.executable, "-m", "keras_resnets.benchmark.compare", "--measure-peak",
                 framework, "--peak-dtypes", ",".join(dtypes), "--peak-size", str(size),
                 "--peak-repeats", str(repeats), "--threads", str(threads)]
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), TF_CPP_MIN_LOG_LEVEL="2")
@@ -353,7 +353,7 @@ def run_comparison(args, progress=None):
         "threads": threads,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "versions": {**_versions(args.backend), "backend": args.backend},
-        "command": "python -m keras_resnets.benchmark_compare " + shlex.join(args.argv),
+        "command": "python -m keras_resnets.benchmark.compare " + shlex.join(args.argv),
         "repeats": args.repeats,
         "steps": steps,
         "bf16_fast": bf16,
@@ -430,7 +430,7 @@ def add_arguments(parser):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = add_arguments(argparse.ArgumentParser(
-        prog="python -m keras_resnets.benchmark_compare",
+        prog="python -m keras_resnets.benchmark.compare",
         description="Ours vs plain PyTorch at its best, back to back, with fractions of the "
         "machine's matmul peak: the per-processor table of docs/benchmarks.md.",
     ))

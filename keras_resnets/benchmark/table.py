@@ -1,16 +1,16 @@
-"""The ours-vs-PyTorch table of `benchmark_compare`: the medians, PyTorch's
+"""The ours-vs-PyTorch table of `compare`: the medians, PyTorch's
 best, the ratios and the fractions of the matmul peak (`summarize`), and
 their markdown (`format_markdown`).
 
-Both take plain dicts (the run records of `benchmark_compare.normalize` and
-the peaks of `benchmark_compare.measure_peaks`), so they are tested without
+Both take plain dicts (the run records of `compare.normalize` and
+the peaks of `compare.measure_peaks`), so they are tested without
 running anything.
 """
 
 import statistics
 
-from keras_resnets import benchmark
-from keras_resnets.benchmark_peak import PEAK_DTYPES
+from keras_resnets.benchmark import run as benchmark
+from keras_resnets.benchmark.peak import PEAK_DTYPES
 
 
 def _median(values):
@@ -180,7 +180,7 @@ def _untimed(row):
 
 def _ours_config(row):
     """`mixed_bfloat16`, or `mixed_bfloat16, spe8 device-aug` for a config
-    with options beyond the precision (`benchmark_compare.ours_configs`);
+    with options beyond the precision (`compare.ours_configs`);
     OpenVINO's rows add their batch-1 latency (`bfloat16, openvino, batch 1:
     1.23 ms`)."""
     precision = row["ours_precision"] or row["ours_label"]
