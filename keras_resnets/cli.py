@@ -305,10 +305,7 @@ def _list_models(args):
 def _benchmark(args):
     from keras_resnets.benchmark.run import run_from_args
 
-    try:
-        return run_from_args(args)
-    except ImportError as error:  # openvino is missing: say which extra, in one line
-        raise UserValueError(str(error)) from error
+    return run_from_args(args)
 
 
 def _tune(args):
@@ -337,20 +334,14 @@ def _tune(args):
 def _predict(args):
     from keras_resnets.inference import run_predict
 
-    try:
-        return run_predict(args)
-    except ImportError as error:  # openvino is missing: say which extra, in one line
-        raise UserValueError(str(error)) from error
+    return run_predict(args)
 
 
 def _export(args):
     from keras_resnets.export import export_model
 
-    try:
-        path = export_model(args.target, args.output, format=args.format,
-                            which="last" if args.last else "best")
-    except ImportError as error:  # a converter is missing: say which, in one line
-        raise UserValueError(str(error)) from error
+    path = export_model(args.target, args.output, format=args.format,
+                        which="last" if args.last else "best")
     print(f"wrote {path} ({args.format})")
     return 0
 

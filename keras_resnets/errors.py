@@ -8,7 +8,7 @@ one line. The command line (`keras_resnets.cli`) prints these as one line
 bug of the package or of a library it calls.
 
 Each subclass is also the built-in error Python code expects (`ValueError`,
-`TypeError`, `FileNotFoundError`), as Keras raises for a bad argument, so
+`TypeError`, `FileNotFoundError`, `ImportError`), as Keras raises for a bad argument, so
 `except ValueError` keeps working. Standard library only: every layer of
 the package raises them.
 """
@@ -28,3 +28,8 @@ class UserTypeError(UserError, TypeError):
 
 class UserFileNotFoundError(UserError, FileNotFoundError):
     """A file or folder the user named does not exist or holds the wrong thing."""
+
+
+class MissingExtraError(UserError, ImportError):
+    """An optional package a feature needs is not installed; the message
+    names the `pip install` that adds it."""

@@ -38,6 +38,7 @@ import importlib
 import os
 import tempfile
 
+from keras_resnets.errors import MissingExtraError
 from keras_resnets.errors import UserTypeError
 from keras_resnets.errors import UserValueError
 
@@ -202,7 +203,7 @@ def export_model(model, path, format="savedmodel", *, which="best", verbose=Fals
             )
         missing = _missing_modules(needed)
         if missing:
-            raise ImportError(
+            raise MissingExtraError(
                 f"ONNX export on the {backend} backend needs {', '.join(needed)}: "
                 f"pip install {' '.join(missing)} (or pip install "
                 f"'keras_resnets[{_ONNX_EXTRAS[backend]}]')"

@@ -35,6 +35,7 @@ import tempfile
 
 import numpy as np
 
+from keras_resnets.errors import MissingExtraError
 from keras_resnets.errors import UserTypeError
 from keras_resnets.errors import UserValueError
 
@@ -51,7 +52,7 @@ def require_openvino():
     try:
         import openvino
     except ImportError:
-        raise ImportError(
+        raise MissingExtraError(
             f"The OpenVINO runtime is not installed: {DEPLOY_EXTRA} (or pip install openvino)."
         ) from None
     return openvino

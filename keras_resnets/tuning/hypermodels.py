@@ -19,8 +19,6 @@ Example:
 ```python
 import keras_tuner
 from keras_resnets.tuning import WideResNetHyperModel
-from keras_resnets.errors import UserTypeError
-from keras_resnets.errors import UserValueError
 
 hypermodel = WideResNetHyperModel(
     search_space={"depth": [10, 16], "k": {"min": 1, "max": 4}, "dropout_rate": 0.3},
@@ -37,6 +35,8 @@ import math
 
 import keras_tuner
 
+from keras_resnets.errors import UserTypeError
+from keras_resnets.errors import UserValueError
 from keras_resnets.flops import count_trainable_params
 from keras_resnets.training import recipe
 from keras_resnets.training import schedules

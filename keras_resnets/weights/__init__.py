@@ -25,6 +25,7 @@ import os
 
 from keras_resnets.weights._layout import is_instance
 from keras_resnets.weights.keras_applications import load_keras_applications_weights
+from keras_resnets.weights.pretrained import is_weights_tag
 from keras_resnets.weights.pretrained import packaged_weights
 from keras_resnets.weights.torch_checkpoints import checkpoint_stride_index
 from keras_resnets.weights.torch_checkpoints import is_torch_checkpoint

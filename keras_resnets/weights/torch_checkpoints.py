@@ -41,6 +41,7 @@ from keras import ops
 
 from keras_resnets.weights._layout import is_instance
 from keras_resnets.weights._layout import settings_mismatches
+from keras_resnets.errors import MissingExtraError
 from keras_resnets.errors import UserValueError
 
 TORCH_EPSILON = 1e-5
@@ -136,7 +137,7 @@ def read_checkpoint(path):
         try:
             from safetensors.numpy import load_file
         except ImportError as error:
-            raise ImportError(
+            raise MissingExtraError(
                 f"Reading {path!r} needs the `safetensors` package (not PyTorch): "
                 "pip install safetensors (or pip install 'keras_resnets[weights]')."
             ) from error
@@ -152,7 +153,7 @@ def read_checkpoint(path):
         try:
             import torch
         except ImportError as error:
-            raise ImportError(
+            raise MissingExtraError(
                 f"Reading {path!r} needs PyTorch (pip install torch). Without it, "
                 "use the checkpoint's .safetensors file (timm publishes one for each "
                 "model on the Hugging Face Hub) or convert it once where PyTorch is "
