@@ -153,7 +153,7 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
     def _save(self, name):
         model = device_input.deployed_model(self.model)
         checkpoints.atomic_save(self.folder / name, lambda path: model.save(str(path)),
-                                kept=f"the state of the epochs before (backup/)")
+                                kept="the state of the epochs before (backup/)")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
