@@ -92,20 +92,30 @@ def register_keras_objects_with_keras():
 
 
 def lazy_exports(package, exports):
-    """PEP 562 `__getattr__` and `__dir__` for a package whose public names
-    live in its submodules (`exports`: `{name: submodule}`, or the module's
-    full name when it is another package's), imported only when a name is
-    first used."""
+    """`__all__` and the PEP 562 `__getattr__` and `__dir__` of a package
+    whose public names live in its submodules, each imported only when one
+    of its names is first used.
+
+    Args:
+        package: the package's `__name__`.
+        exports: `{submodule: names}`: the submodule's name relative to the
+            package, or its full name when it is another package's
+            (`keras_resnets.spaces.families`).
+
+    Returns:
+        (`__all__`, sorted; `__getattr__`; `__dir__`).
+    """
+    where = {name: module for module, names in exports.items() for name in names}
 
     def __getattr__(name):
-        if name in exports:
-            where = exports[name]
+        if name in where:
+            module = where[name]
             module = importlib.import_module(
-                where if where.startswith("keras_resnets.") else f"{package}.{where}")
+                module if module.startswith("keras_resnets.") else f"{package}.{module}")
             return getattr(module, name)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     def __dir__():
-        return sorted(set(vars(sys.modules[package])) | set(exports))
+        return sorted(set(vars(sys.modules[package])) | set(where))
 
-    return __getattr__, __dir__
+    return sorted(where), __getattr__, __dir__

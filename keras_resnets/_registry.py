@@ -1,7 +1,7 @@
 """The model table: `register_model`, `list_models`, `model_facts` (timm's `_registry`).
 
 This module is the bottom of the package: it imports nothing of ours but
-the generated `_model_index.py`, and never keras, so every model module
+the generated `_model_index.json` (data), and never keras, so every model module
 can register its names here and the command line can list them without a
 backend. Building a model (`create_model`, `get_spec`, which import the
 model modules first) is one layer up, in `keras_resnets.registry`.
@@ -14,6 +14,9 @@ Names are the papers' table labels, lowercased and hyphenated (`resnet-110`,
 import dataclasses
 import difflib
 import fnmatch
+import functools
+import importlib.resources
+import json
 import re
 
 from keras_resnets.errors import UserTypeError
@@ -73,11 +76,18 @@ def register_model(name, *, params=None, paper=None, dataset=None, error=None, *
     return decorator
 
 
+@functools.cache
+def _index():
+    """The generated `_model_index.json`: "models" (name -> paper facts),
+    "signatures" and "arguments" (`indexed_arguments`); written by
+    `python -m keras_resnets.registry`."""
+    index = importlib.resources.files("keras_resnets").joinpath("_model_index.json")
+    return json.loads(index.read_text(encoding="utf-8"))
+
+
 def _builtin_index():
     """`name -> facts` of the built-in models, without importing keras."""
-    from keras_resnets._model_index import MODELS
-
-    return MODELS
+    return _index()["models"]
 
 
 def _spec_facts(spec):
@@ -211,14 +221,12 @@ def indexed_arguments(name):
     """`(owner, valid, fixed)` of a built-in model from the generated index
     (no keras), or None for a model registered at run time or one whose
     entry takes any `**kwargs`."""
-    from keras_resnets._model_index import ARGUMENTS
-    from keras_resnets._model_index import SIGNATURES
-
-    if name in _REGISTRY and name not in ARGUMENTS:
+    arguments = _index()["arguments"]
+    if name in _REGISTRY and name not in arguments:
         return None
-    entry = ARGUMENTS.get(name)
+    entry = arguments.get(name)
     if entry is None:
         return None
     owner, signature, fixed = entry
-    valid = tuple(n for n in SIGNATURES[signature] if n not in fixed)
-    return owner, valid, fixed
+    valid = tuple(n for n in _index()["signatures"][signature] if n not in fixed)
+    return owner, valid, tuple(fixed)

@@ -11,7 +11,7 @@ Two layers, as in timm's `_registry` and `_factory`:
   imports keras), check the arguments and build.
 
 `list_models` and `model_facts` read the built-in names and paper facts
-from `keras_resnets/_model_index.py`. That file is generated from the
+from `keras_resnets/_model_index.json`. That file is generated from the
 registrations (`python -m keras_resnets.registry` rewrites it, and the
 README's model table from it) and tests check that both equal them.
 """
@@ -48,18 +48,14 @@ def _ensure_loaded():
     import keras_resnets.models  # noqa: F401  (registers the entrypoints)
 
 
-def _index_source():
-    """The text of `_model_index.py` for the current registrations."""
+def _index_text():
+    """The text of `_model_index.json` for the current registrations: one
+    line per model (diffs stay readable)."""
     _ensure_loaded()
-
-    def literal(value):
-        return json.dumps(value) if isinstance(value, str) else repr(value)
-
-    lines, signatures, arguments = [], {}, []
+    models, signatures, arguments = {}, {}, {}
     for name in sorted(_REGISTRY, key=_natural_key):
         spec = _REGISTRY[name]
-        facts = ", ".join(f"{k}={literal(v)}" for k, v in _spec_facts(spec).items())
-        lines.append(f"    {json.dumps(name)}: dict({facts}),\n")
+        models[name] = _spec_facts(spec)
         owner, valid, fixed = _signature(spec)
         if valid is None:
             continue
@@ -72,25 +68,28 @@ def _index_source():
             names = model_argument_names(model_cls, builder)  # valid = names - fixed
         else:
             names = valid
-        signatures.setdefault(key, tuple(names))
-        arguments.append(
-            f"    {json.dumps(name)}: ({literal(owner)}, {json.dumps(key)}, {tuple(fixed)!r}),\n"
-        )
-    signature_lines = [f"    {json.dumps(k)}: {v!r},\n" for k, v in sorted(signatures.items())]
-    return (
-        '"""Paper facts and arguments of the built-in models, generated from their\n'
-        "registrations by `python -m keras_resnets.registry` (do not edit; a test\n"
-        "checks it).\n\n"
-        "`keras_resnets.registry.list_models` and `model_facts` read `MODELS`, and a\n"
-        "config's `model:` arguments are checked against `ARGUMENTS`, so that listing\n"
-        'models and checking a config do not import keras.\n"""\n\n'
-        "# fmt: off\n"
-        "MODELS = {\n" + "".join(lines) + "}\n\n"
-        "# Keyword arguments of each model class (after its builder's), in signature order.\n"
-        "SIGNATURES = {\n" + "".join(signature_lines) + "}\n\n"
-        "# name -> (model class, SIGNATURES key, the arguments the name fixes)\n"
-        "ARGUMENTS = {\n" + "".join(arguments) + "}\n"
-    )
+        signatures.setdefault(key, list(names))
+        arguments[name] = [owner, key, list(fixed)]
+
+    def section(title, entries):
+        rows = ",\n".join(f"    {json.dumps(k)}: {json.dumps(v)}" for k, v in entries.items())
+        return f"  {json.dumps(title)}: {{\n{rows}\n  }}"
+
+    return "{\n" + ",\n".join([
+        f'  "about": {json.dumps(INDEX_ABOUT)}',
+        section("models", models),
+        section("signatures", dict(sorted(signatures.items()))),
+        section("arguments", arguments),
+    ]) + "\n}\n"
+
+
+INDEX_ABOUT = (
+    "Generated from the registrations by `python -m keras_resnets.registry`; do not edit "
+    "(tests/test_cli.py checks it). models: name -> paper facts (list_models, model_facts); "
+    "signatures: keyword arguments of each model class (after its builder's), in signature "
+    "order; arguments: name -> [model class, signatures key, the arguments the name fixes] "
+    "(a config's model: section is checked against them without keras)."
+)
 
 
 def get_spec(name):
@@ -253,12 +252,12 @@ def replace_readme_table(text):
 
 
 if __name__ == "__main__":
-    # Rewrites keras_resnets/_model_index.py from the registrations, then the
+    # Rewrites keras_resnets/_model_index.json from the registrations, then the
     # model table of the checkout's README.md from the index.
     import pathlib
 
-    path = pathlib.Path(__file__).with_name("_model_index.py")
-    path.write_text(_index_source())
+    path = pathlib.Path(__file__).with_name("_model_index.json")
+    path.write_text(_index_text())
     print(f"wrote {path} ({len(_REGISTRY)} models)")
     readme = path.parents[1] / "README.md"
     if readme.exists():

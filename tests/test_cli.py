@@ -243,16 +243,16 @@ print("OK")
 
 
 def test_model_index_equals_the_registrations():
-    """list-models reads `_model_index.py`; the registry stays the source of truth."""
+    """list-models reads `_model_index.json`; the registry stays the source of truth."""
     from keras_resnets import _registry
     from keras_resnets import registry
 
     registry._ensure_loaded()
     registered = {name: _registry._spec_facts(spec) for name, spec in _registry._REGISTRY.items()}
     assert _registry._builtin_index() == registered, (
-        "keras_resnets/_model_index.py is stale: run `python -m keras_resnets.registry`"
+        "keras_resnets/_model_index.json is stale: run `python -m keras_resnets.registry`"
     )
-    assert (ROOT / "keras_resnets" / "_model_index.py").read_text() == registry._index_source()
+    assert (ROOT / "keras_resnets" / "_model_index.json").read_text() == registry._index_text()
     assert registry.model_facts("WRN_28_10") == {"name": "wrn-28-10", **registered["wrn-28-10"]}
     with pytest.raises(ValueError, match="Unknown model name 'wrn-28-11'.*wrn-28-10"):
         registry.model_facts("wrn-28-11")
@@ -437,7 +437,7 @@ print("OK")
 
 
 def test_indexed_arguments_equal_the_constructors():
-    """The config check reads `_model_index.ARGUMENTS`; every built-in
+    """The config check reads `_model_index.json`'s arguments; every built-in
     model's entry equals what its constructor's signature gives."""
     from keras_resnets import _registry
     from keras_resnets import registry

@@ -4,7 +4,7 @@ inside functions included.
 
 Layers, bottom first (`LAYERS`; an arrow may only point down or sideways):
 
-    _registry, _model_index, errors, ...   the model table, user errors, process settings; stdlib only
+    _registry, errors, ...         the model table, user errors, process settings; stdlib only
     layers, weights                weights import no model class
     models                         register in _registry; load weights= in constructors
     registry                       create_model / get_spec: imports the models
@@ -123,7 +123,7 @@ def _within(name, prefixes):
 # (importers, what they may not import, why)
 RULES = [
     (("keras_resnets._registry",),
-     lambda t: t not in ("keras_resnets._model_index", "keras_resnets.errors"),
+     lambda t: t != "keras_resnets.errors",
      "the model table is the bottom layer: listing models imports nothing of ours"),
     (("keras_resnets.weights",),
      lambda t: not _within(t, ["keras_resnets.weights", "keras_resnets.errors"]),
@@ -154,7 +154,7 @@ def test_imports_go_down(importers, forbidden, why):
 
 # Bottom first; a module belongs to the first entry it is or lies inside.
 LAYERS = [
-    ("keras_resnets._registry", "keras_resnets._model_index", "keras_resnets._env",
+    ("keras_resnets._registry", "keras_resnets._env",
      "keras_resnets._quiet", "keras_resnets._argtypes", "keras_resnets._lazy",
      "keras_resnets.errors"),
     ("keras_resnets.layers", "keras_resnets.weights"),

@@ -94,13 +94,25 @@ def _infer_rate(model, x, warmup, steps):
     return len(x) * steps / (time.perf_counter() - start)
 
 
+def _logits_model(model_name, image_size, num_classes, model_kwargs):
+    """The registered model `model_name` at `image_size`, with logits out
+    (what both runtimes time)."""
+    import keras_resnets
+
+    return keras_resnets.create_model(
+        model_name,
+        input_shape=(image_size, image_size, 3),
+        classifier_activation="linear",
+        num_classes=num_classes,
+        **(model_kwargs or {}),
+    )
+
+
 def run_benchmark(
     model_name,
     *,
-    batch_size=128,
-    image_size=32,
-    steps=20,
-    warmup=5,
+    batch_size=128, image_size=32,
+    steps=20, warmup=5,
     precision="auto",
     jit_compile=None,
     num_classes=None,
@@ -160,13 +172,7 @@ def run_benchmark(
         jit_compile = default_jit_compile()
     keras.mixed_precision.set_global_policy(precision)
     try:
-        model = keras_resnets.create_model(
-            model_name,
-            input_shape=(image_size, image_size, 3),
-            classifier_activation="linear",
-            num_classes=num_classes,
-            **(model_kwargs or {}),
-        )
+        model = _logits_model(model_name, image_size, num_classes, model_kwargs)
         classes = model.output_shape[-1]
         trained = model
         rng = np.random.default_rng(0)
@@ -269,16 +275,13 @@ def openvino_precision(precision):
 def run_openvino_benchmark(
     model_name,
     *,
-    batch_size=128,
-    image_size=32,
-    steps=20,
-    warmup=5,
     precision="auto",
-    threads=None,
     hint="latency",
+    threads=None,
+    batch_size=128, image_size=32,
+    steps=20, warmup=5, latency_steps=None,
     num_classes=None,
     model_kwargs=None,
-    latency_steps=None,
 ):
     """Inference images/second of `model_name` in the OpenVINO runtime.
 
@@ -314,13 +317,7 @@ def run_openvino_benchmark(
             "`steps`, `warmup` and `batch_size` must be >= 1. Received: "
             f"steps={steps}, warmup={warmup}, batch_size={batch_size}"
         )
-    model = keras_resnets.create_model(
-        model_name,
-        input_shape=(image_size, image_size, 3),
-        classifier_activation="linear",
-        num_classes=num_classes,
-        **(model_kwargs or {}),
-    )
+    model = _logits_model(model_name, image_size, num_classes, model_kwargs)
     start = time.perf_counter()
     runner = openvino.OpenVINOModel(model, precision=precision, threads=threads, hint=hint)
     export_seconds = time.perf_counter() - start

@@ -344,7 +344,7 @@ def check_model_kwargs(cls, kwargs, owner=None):
         raise unknown_arguments_error(unknown, model_argument_names(cls), owner or cls.__name__)
 
 
-def builds(model_cls, builder=None, fixed=()):
+def builds(model_cls, builder=None, fixed=(), search_space=None):
     """Marks a registry entrypoint as building `model_cls`, so that
     `create_model` and configs can check keyword arguments without building.
 
@@ -355,16 +355,21 @@ def builds(model_cls, builder=None, fixed=()):
             arguments too.
         fixed: argument names the entrypoint sets itself (the registered
             name fixes them; passing them is an error).
+        search_space: for a family name (`family=True`), what
+            `keras-resnets tune` varies: a dict of plain data that
+            `keras_resnets.spaces.families` reads (its keys are listed
+            there); the entrypoint is the family's generic entry.
 
     Returns:
-        A decorator that sets `model_class`, `model_builder` and
-        `fixed_arguments` on the entrypoint.
+        A decorator that sets `model_class`, `model_builder`,
+        `fixed_arguments` and `search_space` on the entrypoint.
     """
 
     def decorator(fn):
         fn.model_class = model_cls
         fn.model_builder = builder
         fn.fixed_arguments = tuple(fixed)
+        fn.search_space = search_space
         return fn
 
     return decorator

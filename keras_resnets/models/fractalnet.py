@@ -333,17 +333,8 @@ def fractalnet40(**kwargs):
     return FractalNet(**{"num_columns": 4, **kwargs})
 
 
-# The family name: any valid architecture, no paper numbers (`family=True`:
-# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
-@register_model("fractalnet", paper="arXiv:1605.07648", dataset="cifar10", family=True)
-@base.builds(FractalNet)
-def fractalnet(*, num_columns, **kwargs):
-    """FractalNet with `num_columns` columns (`stackwise_num_filters` sets
-    the block widths)."""
-    return FractalNet(num_columns, **kwargs)
-
-
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families);
+# the family name below declares it ===
 def _search_kwargs(values):
     """`width` (the first block's channels) -> the paper's doubling widths."""
     w = values["width"]
@@ -356,7 +347,6 @@ def _search_kwargs(values):
 
 SEARCH_SPACE = {
     "family": "fractalnet",
-    "generic": "fractalnet",
     "prefixes": ("fractalnet-",),
     "hyperparameters": {
         "num_columns": {"default": 3, "min": 1, "max": 4, "valid": "1..5"},
@@ -369,3 +359,13 @@ SEARCH_SPACE = {
         for depth, c in ((20, 3), (40, 4))
     },
 }
+
+
+# The family name: any valid architecture, no paper numbers (`family=True`:
+# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
+@register_model("fractalnet", paper="arXiv:1605.07648", dataset="cifar10", family=True)
+@base.builds(FractalNet, search_space=SEARCH_SPACE)
+def fractalnet(*, num_columns, **kwargs):
+    """FractalNet with `num_columns` columns (`stackwise_num_filters` sets
+    the block widths)."""
+    return FractalNet(num_columns, **kwargs)

@@ -280,20 +280,10 @@ for _args in (
     _register(*_args)
 
 
-# The family name: any valid architecture, no paper numbers (`family=True`:
-# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
-@register_model("pyramidnet", paper="arXiv:1610.02915", dataset="cifar10", family=True)
-@base.builds(PyramidNet)
-def pyramidnet(*, depth, alpha, **kwargs):
-    """PyramidNet of depth 6n+2 and widening step `alpha` (`shakedrop=True`:
-    with ShakeDrop)."""
-    return PyramidNet(depth, alpha, **kwargs)
-
-
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families);
+# the family name below declares it ===
 SEARCH_SPACE = {
     "family": "pyramidnet",
-    "generic": "pyramidnet",
     "prefixes": ("pyramidnet-",),
     "hyperparameters": {
         "depth": {"default": 110, "values": (20, 32, 56, 110), "depth": (6, 2)},
@@ -310,3 +300,13 @@ SEARCH_SPACE = {
         },
     },
 }
+
+
+# The family name: any valid architecture, no paper numbers (`family=True`:
+# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
+@register_model("pyramidnet", paper="arXiv:1610.02915", dataset="cifar10", family=True)
+@base.builds(PyramidNet, search_space=SEARCH_SPACE)
+def pyramidnet(*, depth, alpha, **kwargs):
+    """PyramidNet of depth 6n+2 and widening step `alpha` (`shakedrop=True`:
+    with ShakeDrop)."""
+    return PyramidNet(depth, alpha, **kwargs)

@@ -340,19 +340,10 @@ for _depth in _IMAGENET:
     _register_imagenet(_depth, preactivation=True)
 
 
-# The family name: any valid architecture, no paper numbers (`family=True`:
-# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
-@register_model("cifar-resnet", paper="arXiv:1512.03385", dataset="cifar10", family=True)
-@base.builds(ResNet, cifar_resnet)
-def cifar_resnet_family(*, depth, **kwargs):
-    """CIFAR ResNet of depth 6n+2 (`preactivation=True`: He 2016's v2)."""
-    return cifar_resnet(depth, **kwargs)
-
-
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families);
+# the family name below declares it ===
 SEARCH_SPACE = {
     "family": "resnet",
-    "generic": "cifar-resnet",
     "prefixes": ("resnet-", "preact-resnet-"),
     "hyperparameters": {
         "depth": {"default": 20, "values": (8, 14, 20, 32, 44, 56, 110), "depth": (6, 2)},
@@ -364,3 +355,12 @@ SEARCH_SPACE = {
         "preact-resnet-1001": {"depth": 1001, "preactivation": True, "bottleneck": True},
     },
 }
+
+
+# The family name: any valid architecture, no paper numbers (`family=True`:
+# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
+@register_model("cifar-resnet", paper="arXiv:1512.03385", dataset="cifar10", family=True)
+@base.builds(ResNet, cifar_resnet, search_space=SEARCH_SPACE)
+def cifar_resnet_family(*, depth, **kwargs):
+    """CIFAR ResNet of depth 6n+2 (`preactivation=True`: He 2016's v2)."""
+    return cifar_resnet(depth, **kwargs)

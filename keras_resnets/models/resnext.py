@@ -227,19 +227,10 @@ for _name, _row in _TABLE.items():
     _register(_name, *_row)
 
 
-# The family name: any valid architecture, no paper numbers (`family=True`:
-# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
-@register_model("cifar-resnext", paper="arXiv:1611.05431", dataset="cifar10", family=True)
-@base.builds(ResNeXt, cifar_resnext)
-def cifar_resnext_family(*, depth, cardinality, base_width, **kwargs):
-    """CIFAR ResNeXt-`depth` (9n+2), `cardinality`x`base_width`d."""
-    return cifar_resnext(depth, cardinality, base_width, **kwargs)
-
-
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families);
+# the family name below declares it ===
 SEARCH_SPACE = {
     "family": "resnext",
-    "generic": "cifar-resnext",
     "prefixes": ("resnext-",),
     "hyperparameters": {
         "depth": {"default": 29, "values": (11, 20, 29), "depth": (9, 2)},
@@ -251,3 +242,12 @@ SEARCH_SPACE = {
         "resnext-29-16x64d": {"depth": 29, "cardinality": 16, "base_width": 64},
     },
 }
+
+
+# The family name: any valid architecture, no paper numbers (`family=True`:
+# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
+@register_model("cifar-resnext", paper="arXiv:1611.05431", dataset="cifar10", family=True)
+@base.builds(ResNeXt, cifar_resnext, search_space=SEARCH_SPACE)
+def cifar_resnext_family(*, depth, cardinality, base_width, **kwargs):
+    """CIFAR ResNeXt-`depth` (9n+2), `cardinality`x`base_width`d."""
+    return cifar_resnext(depth, cardinality, base_width, **kwargs)

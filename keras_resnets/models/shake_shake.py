@@ -326,19 +326,10 @@ def shake_shake_resnext29_2x4x64d(**kwargs):
     )
 
 
-# The family name: any valid architecture, no paper numbers (`family=True`:
-# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
-@register_model("shake-shake", paper="arXiv:1705.07485", dataset="cifar10", family=True)
-@base.builds(ShakeShakeResNet)
-def shake_shake(*, depth, width, **kwargs):
-    """Shake-Shake `depth`-2x`width`d: depth 6n+2, first-stage width."""
-    return ShakeShakeResNet(depth, width, **kwargs)
-
-
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families);
+# the family name below declares it ===
 SEARCH_SPACE = {
     "family": "shake-shake",
-    "generic": "shake-shake",
     "prefixes": ("shake-shake-",),
     "hyperparameters": {
         "depth": {"default": 26, "values": (8, 14, 20, 26), "depth": (6, 2)},
@@ -346,3 +337,12 @@ SEARCH_SPACE = {
     },
     "paper_names": {f"shake-shake-26-2x{w}d": {"depth": 26, "width": w} for w in (32, 64, 96)},
 }
+
+
+# The family name: any valid architecture, no paper numbers (`family=True`:
+# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
+@register_model("shake-shake", paper="arXiv:1705.07485", dataset="cifar10", family=True)
+@base.builds(ShakeShakeResNet, search_space=SEARCH_SPACE)
+def shake_shake(*, depth, width, **kwargs):
+    """Shake-Shake `depth`-2x`width`d: depth 6n+2, first-stage width."""
+    return ShakeShakeResNet(depth, width, **kwargs)

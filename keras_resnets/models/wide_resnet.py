@@ -144,19 +144,10 @@ for (_d, _k), (_p, _e) in _WRN.items():
     _register(_d, _k, _p, _e)
 
 
-# The family name: any valid architecture, no paper numbers (`family=True`:
-# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
-@register_model("wrn", paper="arXiv:1605.07146", dataset="cifar10", family=True)
-@base.builds(WideResNet)
-def wrn(*, depth, k, **kwargs):
-    """Wide ResNet WRN-`depth`-`k`: depth 6n+4, widening factor k >= 1."""
-    return WideResNet(depth, k, **kwargs)
-
-
-# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families) ===
+# === Search space: what `keras-resnets tune` varies (keys: keras_resnets.spaces.families);
+# the family name below declares it ===
 SEARCH_SPACE = {
     "family": "wrn",
-    "generic": "wrn",
     "prefixes": ("wrn-",),
     "hyperparameters": {
         "depth": {"default": 16, "values": (10, 16, 22, 28, 40), "depth": (6, 4)},
@@ -165,3 +156,12 @@ SEARCH_SPACE = {
     },
     "paper_names": {f"wrn-{d}-{k}": {"depth": d, "k": k} for d, k in _WRN},
 }
+
+
+# The family name: any valid architecture, no paper numbers (`family=True`:
+# `list_models(families=True)` lists it; `keras-resnets tune` exports to it).
+@register_model("wrn", paper="arXiv:1605.07146", dataset="cifar10", family=True)
+@base.builds(WideResNet, search_space=SEARCH_SPACE)
+def wrn(*, depth, k, **kwargs):
+    """Wide ResNet WRN-`depth`-`k`: depth 6n+4, widening factor k >= 1."""
+    return WideResNet(depth, k, **kwargs)

@@ -23,7 +23,6 @@ naming the key, what is valid and what was received.
 import dataclasses
 import difflib
 import re
-import sys
 
 from keras_resnets import registry
 from keras_resnets.spaces.hyperparameters import Hyperparameter
@@ -80,11 +79,12 @@ FIT_SPACE = (
 # === Families ===
 #
 # Each family module (`keras_resnets/models/<family>.py`) declares, as plain
-# data beside its registered names, a `SEARCH_SPACE` dict:
+# data beside its registered names, a `SEARCH_SPACE` dict, and hands it to its
+# family name's entry (`family=True`, `@base.builds(..., search_space=...)`):
+# that entry is the family's generic one (`create_model("wrn", depth=10, k=4)`
+# builds any architecture of the family). The keys:
 #
 #   family           the tuner's family name ("wrn")
-#   generic          its registry family name, `family=True` (`create_model("wrn",
-#                    depth=10, k=4)` builds any architecture of the family)
 #   prefixes         registry-name prefixes that select the family (`wrn-28-10`)
 #   hyperparameters  name -> {"default", then "values" (a choice) or "min", "max"
 #                    and "step" (a range); a bool default is a boolean}, with the
@@ -94,8 +94,7 @@ FIT_SPACE = (
 #   paper_names      registered name -> the kwargs of the generic entry that build
 #                    exactly that model
 #
-# The module is the one of the model class its generic entry builds; families
-# are listed in the order their generic names are registered.
+# Families are listed in the order their generic names are registered.
 
 _INTEGERS = re.compile(r"(\d+)\.\.(\d*)")
 _NUMBERS = re.compile(r"\[([-+.\de]+), ([-+.\de]+)([\])])")
@@ -176,11 +175,13 @@ class Family:
     to_kwargs: object = None
 
     @classmethod
-    def from_declaration(cls, declared):
+    def from_declaration(cls, declared, generic):
+        """The family a `SEARCH_SPACE` declares, built by the registry's
+        family name `generic`."""
         return cls(
             name=declared["family"],
             prefixes=tuple(declared.get("prefixes", ())),
-            generic=declared["generic"],
+            generic=generic,
             space=tuple(_hyperparameter(n, d) for n, d in declared["hyperparameters"].items()),
             paper_names=dict(declared.get("paper_names", {})),
             to_kwargs=declared.get("to_kwargs"),
@@ -210,17 +211,17 @@ _FAMILIES = {}
 
 
 def families():
-    """`name -> Family` of every registry family name whose module declares
-    a `SEARCH_SPACE`, in registration order (imports the models)."""
+    """`name -> Family` of every registry family name whose entry declares
+    a search space (`base.builds(..., search_space=...)`), in registration
+    order (imports the models)."""
     specs = registry.family_specs()
     key = tuple(spec.name for spec in specs)
     if key not in _FAMILIES:
         found = {}
         for spec in specs:
-            module = sys.modules.get(getattr(getattr(spec.fn, "model_class", None), "__module__", ""))
-            declared = getattr(module, "SEARCH_SPACE", None)
-            if isinstance(declared, dict) and declared.get("generic") == spec.name:
-                family = Family.from_declaration(declared)
+            declared = getattr(spec.fn, "search_space", None)
+            if declared is not None:
+                family = Family.from_declaration(declared, generic=spec.name)
                 found[family.name] = family
         _FAMILIES.clear()
         _FAMILIES[key] = found

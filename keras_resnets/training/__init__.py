@@ -17,25 +17,10 @@ reported) without starting a backend.
 
 from keras_resnets._lazy import lazy_exports
 
-_EXPORTS = {
-    "Config": "config",
-    "ConfigError": "config",
-    "ConfigTypeError": "config",
-    "config_from_dict": "config",
-    "load_config": "config",
-    "SGD": "optimizers",
-    "SparseCategoricalCrossentropy": "optimizers",
-    "CosineAnnealing": "schedules",
-    "MultiStepDecay": "schedules",
-    "OneCycle": "schedules",
-    "Warmup": "schedules",
-    "evaluate": "evaluation",
-    "TrainingDivergedError": "trainer",
-    "TrainingInterrupted": "trainer",
-    "train": "trainer",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "config": ("Config", "ConfigError", "ConfigTypeError", "config_from_dict", "load_config"),
+    "optimizers": ("SGD", "SparseCategoricalCrossentropy"),
+    "schedules": ("CosineAnnealing", "MultiStepDecay", "OneCycle", "Warmup"),
+    "evaluation": ("evaluate",),
+    "trainer": ("TrainingDivergedError", "TrainingInterrupted", "train"),
+})

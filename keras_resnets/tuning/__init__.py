@@ -19,30 +19,15 @@ package imports neither keras nor keras-tuner.
 
 from keras_resnets._lazy import lazy_exports
 
-_EXPORTS = {
-    "ResidualHyperModel": "hypermodels",
-    "WideResNetHyperModel": "hypermodels",
-    "CifarResNetHyperModel": "hypermodels",
-    "ShakeShakeHyperModel": "hypermodels",
-    "PyramidNetHyperModel": "hypermodels",
-    "ResNeXtHyperModel": "hypermodels",
-    "FractalNetHyperModel": "hypermodels",
-    "HYPERMODELS": "hypermodels",
-    "ParameterBudgetExceeded": "hypermodels",
-    "SearchFailedError": "results",
-    "get_hypermodel": "hypermodels",
-    "FAMILIES": "keras_resnets.spaces.families",
-    "Hyperparameter": "keras_resnets.spaces.hyperparameters",
-    "get_family": "keras_resnets.spaces.families",
-    "resolve_space": "keras_resnets.spaces.families",
-    "TUNERS": "tuners",
-    "recording_tuner": "tuners",
-    "export_best_config": "results",
-    "search": "search",
-    "tuner_class": "tuners",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "hypermodels": (
+        "ResidualHyperModel", "WideResNetHyperModel", "CifarResNetHyperModel",
+        "ShakeShakeHyperModel", "PyramidNetHyperModel", "ResNeXtHyperModel",
+        "FractalNetHyperModel", "HYPERMODELS", "ParameterBudgetExceeded", "get_hypermodel",
+    ),
+    "results": ("SearchFailedError", "export_best_config"),
+    "search": ("search",),
+    "tuners": ("TUNERS", "recording_tuner", "tuner_class"),
+    "keras_resnets.spaces.families": ("FAMILIES", "get_family", "resolve_space"),
+    "keras_resnets.spaces.hyperparameters": ("Hyperparameter",),
+})

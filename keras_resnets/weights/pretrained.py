@@ -12,8 +12,11 @@ Adding one (e.g. our ResNet-20 trained on CIFAR-10):
    from the run's best model (`load_run(...).model`), built by
    `create_model("resnet-20")` (default arguments: the table entry is
    loaded into exactly that model);
-2. add `PackagedWeights("resnet-20", "cifar10", "resnet-20_cifar10.weights.h5",
-   data=..., recipe=..., accuracy=..., run=...)` to `PACKAGED` below;
+2. add its card to `_PACKAGED` below: `_fast_cifar10("resnet-20", epochs=36,
+   correct=9159)` for a run of the fast recipe on the lossless CIFAR-10 (the
+   float32 weights' correct test images in float32), otherwise
+   `PackagedWeights("resnet-20", "cifar10", "resnet-20_cifar10.weights.h5",
+   data=..., recipe=..., accuracy=..., run=...)`;
 3. add a line to README's "Pretrained weights" table, and a test that
    loads it and checks `accuracy` on the lossless CIFAR-10 test set.
 
@@ -62,35 +65,40 @@ class PackagedWeights:
     test_examples: int | None = None
 
 
+# The lossless CIFAR-10 of the papers, and the per-channel statistics of its
+# 50,000 training images that the fast recipe normalizes with.
+_CIFAR10 = "CIFAR-10 (original release, lossless), 50,000 train / 10,000 test"
+_CIFAR10_MEAN = (0.4913996786151961, 0.48215840839460783, 0.44653091444546567)
+_CIFAR10_STD = (0.24703223246328196, 0.2434851280000556, 0.26158784172796445)
+
+
+def _fast_cifar10(model, epochs, correct):
+    """The card of `model` trained by its fast recipe
+    (`configs/resnet/<model>_cifar10_fast.yaml`) on the lossless CIFAR-10,
+    recorded in `docs/results/cpu/<model>_fast_cifar10_bf16/`; `correct`:
+    test images these float32 weights classify right in float32 (the
+    accuracy is that count, not the run's own bf16 figure)."""
+    return PackagedWeights(
+        model, "cifar10", f"{model}_cifar10.weights.h5",
+        data=_CIFAR10,
+        recipe=f"configs/resnet/{model}_cifar10_fast.yaml ({epochs} epochs)",
+        accuracy=correct / 100,
+        run=f"docs/results/cpu/{model}_fast_cifar10_bf16/",
+        mean=_CIFAR10_MEAN,
+        std=_CIFAR10_STD,
+        correct=correct,
+        test_examples=10000,
+    )
+
+
 _PACKAGED = (
-    # 36-epoch fast recipe (the README's first command) on the original CIFAR-10,
-    # 2026-12-02, mixed_bfloat16 training: 91.62% test accuracy in bf16 at the end
-    # of the run, 91.59% when these float32 weights are evaluated in float32.
-    PackagedWeights(
-        "resnet-20", "cifar10", "resnet-20_cifar10.weights.h5",
-        data="CIFAR-10 (original release, lossless), 50,000 train / 10,000 test",
-        recipe="configs/resnet/resnet-20_cifar10_fast.yaml (36 epochs)",
-        accuracy=91.59,
-        run="docs/results/cpu/resnet-20_fast_cifar10_bf16/",
-        mean=(0.4913996786151961, 0.48215840839460783, 0.44653091444546567),
-        std=(0.24703223246328196, 0.2434851280000556, 0.26158784172796445),
-        correct=9159,
-        test_examples=10000,
-    ),
-    # He 2015 Table 6 campaign (issue 23): the fast recipe at 72 epochs, one run resumed
-    # across three sessions and two processor kinds, mixed_bfloat16 training: 93.18% at
-    # the end of the run in bf16, 93.14% with these float32 weights in float32.
-    PackagedWeights(
-        "resnet-32", "cifar10", "resnet-32_cifar10.weights.h5",
-        data="CIFAR-10 (original release, lossless), 50,000 train / 10,000 test",
-        recipe="configs/resnet/resnet-32_cifar10_fast.yaml (72 epochs)",
-        accuracy=93.14,
-        run="docs/results/cpu/resnet-32_fast_cifar10_bf16/",
-        mean=(0.4913996786151961, 0.48215840839460783, 0.44653091444546567),
-        std=(0.24703223246328196, 0.2434851280000556, 0.26158784172796445),
-        correct=9314,
-        test_examples=10000,
-    ),
+    # The README's first command, 2026-12-02, mixed_bfloat16 training: 91.62% at the
+    # end of the run in bf16, 91.59% with these float32 weights in float32.
+    _fast_cifar10("resnet-20", epochs=36, correct=9159),
+    # He 2015 Table 6 campaign (issue 23): one run resumed across three sessions and
+    # two processor kinds, mixed_bfloat16 training: 93.18% at the end of the run in
+    # bf16, 93.14% with these float32 weights in float32.
+    _fast_cifar10("resnet-32", epochs=72, correct=9314),
 )
 
 # (registered name, tag) -> PackagedWeights.

@@ -387,9 +387,10 @@ def test_declared_rules_and_families():
     assert rate.is_valid(0.0) and not rate.is_valid(1.0) and rate.rule == "a number in [0, 1)"
     assert search_spaces.get_family("cifar-resnext").name == "resnext"
     with pytest.raises(ValueError, match="declares no valid domain"):
-        search_spaces.Family.from_declaration({
-            "family": "x", "generic": "x", "hyperparameters": {"depth": {"default": 3, "min": 1, "max": 4}},
-        })
+        search_spaces.Family.from_declaration(
+            {"family": "x", "hyperparameters": {"depth": {"default": 3, "min": 1, "max": 4}}},
+            generic="x",
+        )
     # A declared family without a named HyperModel subclass still gets one.
     assert type(hypermodels.get_hypermodel("wrn")) is hypermodels.WideResNetHyperModel
 
