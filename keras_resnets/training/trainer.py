@@ -188,13 +188,13 @@ def _precision(requested, kept=None):
     policy = runtime.resolve_precision(requested)
     why = f"auto: {runtime.auto_precision()[1]}" if requested == "auto" else "from the config"
     if requested == "auto" and kept and kept != policy:
-        why = (f"kept from the run's start; auto would pick {policy} here: "
+        why = (f"kept from the run folder; auto would pick {policy} here: "
                f"{runtime.auto_precision()[1]}")
         policy = kept
     elif requested == "auto" and kept:
-        why = f"kept from the run's start; {why}"
+        why = f"kept from the run folder; {why}"
     elif kept and kept != policy:
-        why = (f"from the config; the run started in {kept}, so the epochs from here on "
+        why = (f"from the config; the run's last epochs ran in {kept}, so the epochs from here on "
                "are not bit-identical to an uninterrupted run")
     return policy, f"Precision: {policy} ({why})"
 
