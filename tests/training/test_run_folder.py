@@ -289,7 +289,8 @@ class CtrlCInEpoch2(keras.callbacks.Callback):
     It calls the SIGINT handler that is installed, as Python does in the
     main thread when the signal arrives. A real signal goes to a subprocess
     (`test_sigint_exits_130_with_one_line_and_resumes`): sent to the test
-    process itself, it twice killed CI's xdist worker with no traceback.
+    process itself, it now and then killed the pytest process (an xdist
+    worker in CI) with no traceback.
     """
 
     def on_train_batch_end(self, batch, logs=None):
