@@ -168,7 +168,7 @@ def _precision(requested, kept=None):
     """The dtype policy `training.mixed_precision` names (`auto`: by the
     hardware, see `runtime.auto_precision`).
 
-    A run keeps the precision it started with: `auto` resuming a run folder
+    A run keeps the precision of its run folder: `auto` resuming a run folder
     whose fingerprint names a policy (`kept`) uses that policy, also on a
     processor where `auto` would pick another (a run started on a bfloat16
     machine stays bfloat16, slower where the units are emulated), so the
